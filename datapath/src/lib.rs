@@ -22,8 +22,10 @@
 
 pub mod actions;
 pub mod cache;
+pub mod exec;
 pub mod flow;
 pub mod netdev;
+pub mod offload;
 pub mod packet;
 pub mod upcall;
 

@@ -1,0 +1,1 @@
+//! Offload completion (being written).
