@@ -22,12 +22,14 @@
 
 pub mod actions;
 pub mod cache;
+pub mod dpif;
 pub mod exec;
 pub mod flow;
 pub mod netdev;
 pub mod offload;
 pub mod packet;
 pub mod upcall;
+pub mod worker;
 
 /// A datapath port number. Port numbers are small and dense; they index the
 /// port table directly. `u32` so that OpenFlow port numbers map one to one.

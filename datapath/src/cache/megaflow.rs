@@ -319,7 +319,7 @@ impl Classifier {
     /// Sort subtables by hits since the last ranking (most first) and
     /// restart the counts.
     pub fn rerank(&mut self) {
-        self.subtables.sort_by(|a, b| b.hits.cmp(&a.hits));
+        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.hits));
         for st in &mut self.subtables {
             st.hits = 0;
         }

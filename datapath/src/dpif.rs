@@ -1,0 +1,459 @@
+//! The dpif: the handle through which the layers above drive the datapath.
+//!
+//! In Open vSwitch's words, this is the datapath interface: add and remove
+//! ports, put / dump / delete megaflows, flush, and read counters per port
+//! and per worker. It owns the worker threads and publishes what they share
+//! as immutable snapshots: the [`PortTable`] and each worker's list of
+//! receive queues. A change builds a new snapshot and swaps it in; workers
+//! pick it up at their next batch, and [`Dpif::sync`] waits until they have.
+//!
+//! Megaflows live in the workers that installed them (an upcall installs in
+//! the worker that missed; [`Dpif::put_flow`] installs in every worker), so a
+//! dump lists each worker's flows, as `ovs-appctl dpctl/dump-flows` does per
+//! PMD.
+
+use crate::actions::Actions;
+use crate::cache::Megaflow;
+use crate::flow::{FlowKey, Mask};
+use crate::netdev::{Port, PortStats};
+use crate::upcall::UpcallHandler;
+use crate::worker::{Command, RxqRef, Worker, WorkerShared, WorkerStats};
+use crate::PortNo;
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Errors from dpif operations.
+#[derive(Debug, thiserror::Error)]
+pub enum DpifError {
+    #[error("port number {0} is already in use")]
+    PortNoInUse(PortNo),
+    #[error("a port named {0} already exists")]
+    DuplicatePortName(String),
+    #[error("no port {0}")]
+    NoSuchPort(String),
+    #[error("port number {0} is out of range (max {1})")]
+    PortNoOutOfRange(PortNo, usize),
+    #[error("no megaflow with id {0}")]
+    NoSuchFlow(u64),
+    #[error("cannot start worker thread")]
+    Spawn(#[source] std::io::Error),
+    #[error("workers did not acknowledge within {0:?}")]
+    SyncTimeout(Duration),
+}
+
+/// How receive queues are spread over workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RxqAssign {
+    /// In port-number order, one worker after the other.
+    #[default]
+    RoundRobin,
+    /// Busiest queue first, each to the least-loaded worker (by measured
+    /// processing time since the last assignment).
+    Load,
+}
+
+/// Police packets through meters (the policing work implements it).
+pub trait MeterHook: Send + Sync + std::fmt::Debug {
+    /// May a packet of `len` bytes pass meter `meter_id` at `now_ms`?
+    fn admit(&self, meter_id: u32, len: usize, now_ms: u64) -> bool;
+}
+
+/// Datapath settings.
+#[derive(Debug, Clone)]
+pub struct DpifConfig {
+    /// Number of worker threads.
+    pub workers: usize,
+    /// Exact-match cache slots per worker.
+    pub emc_entries: usize,
+    /// Insert into the EMC one in N megaflow hits (1 = always, 0 = never).
+    pub emc_insert_inv_prob: u32,
+    /// Upcalls per second per worker before misses are dropped (counted as
+    /// lost upcalls).
+    pub upcalls_per_sec: u32,
+    pub rxq_assign: RxqAssign,
+    /// Highest port number + 1.
+    pub max_ports: usize,
+}
+
+impl Default for DpifConfig {
+    fn default() -> Self {
+        DpifConfig {
+            workers: 1,
+            emc_entries: crate::cache::emc::EMC_ENTRIES,
+            emc_insert_inv_prob: 100,
+            upcalls_per_sec: 20_000,
+            rxq_assign: RxqAssign::RoundRobin,
+            max_ports: 4096,
+        }
+    }
+}
+
+/// One port in the table.
+#[derive(Debug, Clone)]
+pub struct PortEntry {
+    pub port_no: PortNo,
+    pub port: Arc<dyn Port>,
+    /// Measured load per receive queue.
+    pub rxq_busy_ns: Vec<Arc<AtomicU64>>,
+}
+
+/// The ports, indexed by number (an immutable snapshot).
+#[derive(Debug, Default)]
+pub struct PortTable {
+    slots: Vec<Option<PortEntry>>,
+}
+
+impl PortTable {
+    #[inline]
+    pub fn get(&self, no: PortNo) -> Option<&PortEntry> {
+        self.slots.get(no as usize).and_then(|s| s.as_ref())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &PortEntry> {
+        self.slots.iter().flatten()
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&PortEntry> {
+        self.iter().find(|e| e.port.name() == name)
+    }
+}
+
+/// What workers share with the dpif.
+#[derive(Debug)]
+pub struct Shared {
+    pub(crate) config: DpifConfig,
+    pub(crate) ports: ArcSwap<PortTable>,
+    pub(crate) handler: Arc<dyn UpcallHandler>,
+    pub(crate) meters: Option<Arc<dyn MeterHook>>,
+    pub(crate) next_flow_id: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    /// Milliseconds since the datapath started (the clock of `used_ms`).
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+}
+
+impl std::fmt::Debug for dyn UpcallHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpcallHandler")
+    }
+}
+
+/// A megaflow as dumped.
+#[derive(Debug, Clone)]
+pub struct FlowDump {
+    pub worker: usize,
+    pub id: u64,
+    pub key: FlowKey,
+    pub mask: Mask,
+    pub actions: Actions,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Milliseconds since last use (None = never used).
+    pub idle_ms: Option<u64>,
+    pub tcp_flags: u16,
+}
+
+/// The datapath handle.
+#[derive(Debug)]
+pub struct Dpif {
+    shared: Arc<Shared>,
+    workers: Vec<Worker>,
+    /// Serialises port-table changes (readers never take it).
+    change: Mutex<()>,
+}
+
+impl Dpif {
+    /// Start a datapath with `config.workers` worker threads.
+    pub fn new(
+        config: DpifConfig,
+        handler: Arc<dyn UpcallHandler>,
+        meters: Option<Arc<dyn MeterHook>>,
+    ) -> Result<Dpif, DpifError> {
+        let shared = Arc::new(Shared {
+            config: DpifConfig {
+                workers: config.workers.max(1),
+                ..config
+            },
+            ports: ArcSwap::from_pointee(PortTable::default()),
+            handler,
+            meters,
+            next_flow_id: AtomicU64::new(1),
+            epoch: Instant::now(),
+        });
+        let mut workers = Vec::new();
+        for id in 0..shared.config.workers {
+            workers.push(Worker::spawn(id, shared.clone()).map_err(DpifError::Spawn)?);
+        }
+        Ok(Dpif {
+            shared,
+            workers,
+            change: Mutex::new(()),
+        })
+    }
+
+    pub fn config(&self) -> &DpifConfig {
+        &self.shared.config
+    }
+
+    /// Milliseconds on the datapath clock.
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now_ms()
+    }
+
+    /// Add a port; `want` picks its number (else the lowest free from 1).
+    pub fn add_port(&self, port: Arc<dyn Port>, want: Option<PortNo>) -> Result<PortNo, DpifError> {
+        let _g = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.shared.ports.load_full();
+        if old.by_name(port.name()).is_some() {
+            return Err(DpifError::DuplicatePortName(port.name().to_string()));
+        }
+        let max = self.shared.config.max_ports;
+        let no = match want {
+            Some(n) if n as usize >= max => return Err(DpifError::PortNoOutOfRange(n, max)),
+            Some(n) if old.get(n).is_some() => return Err(DpifError::PortNoInUse(n)),
+            Some(n) => n,
+            None => (1..max as PortNo)
+                .find(|&n| old.get(n).is_none())
+                .ok_or(DpifError::PortNoOutOfRange(max as PortNo, max))?,
+        };
+        let mut slots = old.slots.clone();
+        if slots.len() <= no as usize {
+            slots.resize(no as usize + 1, None);
+        }
+        let rxqs = port.n_rxq().max(1);
+        slots[no as usize] = Some(PortEntry {
+            port_no: no,
+            port,
+            rxq_busy_ns: (0..rxqs).map(|_| Arc::new(AtomicU64::new(0))).collect(),
+        });
+        self.shared.ports.store(Arc::new(PortTable { slots }));
+        self.assign_rxqs();
+        Ok(no)
+    }
+
+    /// Remove a port; returns it once no worker uses it any more.
+    pub fn remove_port(&self, no: PortNo) -> Result<Arc<dyn Port>, DpifError> {
+        let entry = {
+            let _g = self.change.lock().unwrap_or_else(|e| e.into_inner());
+            let old = self.shared.ports.load_full();
+            let entry = old
+                .get(no)
+                .cloned()
+                .ok_or_else(|| DpifError::NoSuchPort(no.to_string()))?;
+            let mut slots = old.slots.clone();
+            slots[no as usize] = None;
+            self.shared.ports.store(Arc::new(PortTable { slots }));
+            self.assign_rxqs();
+            entry
+        };
+        self.sync(Duration::from_secs(5))?;
+        Ok(entry.port)
+    }
+
+    /// The current port table.
+    pub fn ports(&self) -> Arc<PortTable> {
+        self.shared.ports.load_full()
+    }
+
+    /// Port counters by number.
+    pub fn port_stats(&self, no: PortNo) -> Option<PortStats> {
+        self.shared.ports.load().get(no).map(|e| e.port.stats())
+    }
+
+    /// Spread receive queues over workers (by the configured policy).
+    pub fn assign_rxqs(&self) {
+        let table = self.shared.ports.load_full();
+        let n = self.workers.len();
+        let mut queues: Vec<RxqRef> = table
+            .iter()
+            .flat_map(|e| {
+                (0..e.port.n_rxq().max(1)).map(move |q| RxqRef {
+                    port_no: e.port_no,
+                    port: e.port.clone(),
+                    rxq: q,
+                    busy_ns: e.rxq_busy_ns[q.min(e.rxq_busy_ns.len() - 1)].clone(),
+                })
+            })
+            .collect();
+        let mut per_worker: Vec<Vec<RxqRef>> = vec![Vec::new(); n];
+        match self.shared.config.rxq_assign {
+            RxqAssign::RoundRobin => {
+                for (i, q) in queues.into_iter().enumerate() {
+                    per_worker[i % n].push(q);
+                }
+            }
+            RxqAssign::Load => {
+                queues.sort_by_key(|q| std::cmp::Reverse(q.busy_ns.load(Ordering::Relaxed)));
+                let mut load = vec![0u64; n];
+                for q in queues {
+                    let w = (0..n).min_by_key(|&w| (load[w], per_worker[w].len())).unwrap_or(0);
+                    load[w] += q.busy_ns.swap(0, Ordering::Relaxed);
+                    per_worker[w].push(q);
+                }
+            }
+        }
+        for (w, qs) in self.workers.iter().zip(per_worker) {
+            w.shared.assignment.store(Arc::new(qs));
+            w.shared.wake();
+        }
+    }
+
+    /// Wait until every worker has applied every earlier change.
+    pub fn sync(&self, timeout: Duration) -> Result<(), DpifError> {
+        let (tx, rx) = mpsc::channel();
+        for w in &self.workers {
+            w.shared.send(Command::Sync(tx.clone()));
+        }
+        let deadline = Instant::now() + timeout;
+        for _ in &self.workers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            rx.recv_timeout(left)
+                .map_err(|_| DpifError::SyncTimeout(timeout))?;
+        }
+        Ok(())
+    }
+
+    /// Install a megaflow in every worker. Returns the ids (one per worker).
+    pub fn put_flow(&self, key: &FlowKey, mask: &Mask, actions: Actions) -> Vec<u64> {
+        self.workers
+            .iter()
+            .map(|w| {
+                let id = self.shared.next_flow_id.fetch_add(1, Ordering::Relaxed);
+                let f = Arc::new(Megaflow::new(id, key, mask, actions.clone()));
+                w.shared.send(Command::Put(f));
+                id
+            })
+            .collect()
+    }
+
+    /// Replace the actions of a megaflow, keeping its statistics.
+    pub fn modify_flow(&self, id: u64, actions: Actions) -> Result<(), DpifError> {
+        let (w, old) = self.find_flow(id).ok_or(DpifError::NoSuchFlow(id))?;
+        let f = Arc::new(Megaflow::new(id, &old.key, &old.mask, actions));
+        for (dst, src) in [
+            (&f.stats.packets, &old.stats.packets),
+            (&f.stats.bytes, &old.stats.bytes),
+            (&f.stats.used_ms, &old.stats.used_ms),
+            (&f.stats.tcp_flags, &old.stats.tcp_flags),
+        ] {
+            dst.store(src.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        w.send(Command::Put(f));
+        Ok(())
+    }
+
+    /// Delete one megaflow by id.
+    pub fn delete_flow(&self, id: u64) -> Result<FlowDump, DpifError> {
+        let (w, f) = self.find_flow(id).ok_or(DpifError::NoSuchFlow(id))?;
+        f.kill();
+        let dump = self.dump_one(w.id, &f);
+        if let Ok(mut flows) = w.flows.lock() {
+            flows.remove(&id);
+        }
+        w.send(Command::Delete(f));
+        Ok(dump)
+    }
+
+    /// Delete every megaflow for which `pred` is true (revalidation in its
+    /// simplest form); returns how many.
+    pub fn delete_flows_where(&self, pred: impl Fn(&FlowKey, &Mask, &Actions) -> bool) -> usize {
+        let mut n = 0;
+        for w in &self.workers {
+            let doomed: Vec<Arc<Megaflow>> = match w.shared.flows.lock() {
+                Ok(flows) => flows
+                    .values()
+                    .filter(|f| pred(&f.key, &f.mask, &f.actions))
+                    .cloned()
+                    .collect(),
+                Err(_) => continue,
+            };
+            for f in doomed {
+                f.kill();
+                if let Ok(mut flows) = w.shared.flows.lock() {
+                    flows.remove(&f.id);
+                }
+                w.shared.send(Command::Delete(f));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Delete every megaflow.
+    pub fn flush_flows(&self) {
+        for w in &self.workers {
+            if let Ok(flows) = w.shared.flows.lock() {
+                flows.values().for_each(|f| f.kill());
+            }
+            w.shared.send(Command::Flush);
+        }
+    }
+
+    fn find_flow(&self, id: u64) -> Option<(&WorkerShared, Arc<Megaflow>)> {
+        self.workers.iter().find_map(|w| {
+            let flows = w.shared.flows.lock().ok()?;
+            flows.get(&id).map(|f| (w.shared.as_ref(), f.clone()))
+        })
+    }
+
+    fn dump_one(&self, worker: usize, f: &Megaflow) -> FlowDump {
+        let used = f.stats.used_ms.load(Ordering::Relaxed);
+        FlowDump {
+            worker,
+            id: f.id,
+            key: f.key,
+            mask: f.mask,
+            actions: f.actions.clone(),
+            packets: f.stats.packets.load(Ordering::Relaxed),
+            bytes: f.stats.bytes.load(Ordering::Relaxed),
+            idle_ms: (used != 0).then(|| self.now_ms().saturating_sub(used)),
+            tcp_flags: f.stats.tcp_flags.load(Ordering::Relaxed) as u16,
+        }
+    }
+
+    /// Every live megaflow of every worker.
+    pub fn dump_flows(&self) -> Vec<FlowDump> {
+        let mut out = Vec::new();
+        for w in &self.workers {
+            if let Ok(flows) = w.shared.flows.lock() {
+                out.extend(
+                    flows
+                        .values()
+                        .filter(|f| !f.is_dead())
+                        .map(|f| self.dump_one(w.shared.id, f)),
+                );
+            }
+        }
+        out.sort_by_key(|d| (d.worker, d.id));
+        out
+    }
+
+    /// Counters of every worker.
+    pub fn worker_stats(&self) -> Vec<WorkerStats> {
+        self.workers.iter().map(|w| w.shared.stats()).collect()
+    }
+
+    /// Stop the workers (also done on drop).
+    pub fn shutdown(&mut self) {
+        for w in &self.workers {
+            w.shared.stop();
+        }
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Dpif {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

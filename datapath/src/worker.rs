@@ -1,0 +1,641 @@
+//! Worker ("PMD") threads: the loop that moves packets.
+//!
+//! Each worker owns its caches (an [`ExactMatchCache`] and a
+//! [`Classifier`]), its packet pool and a list of receive queues. One turn of
+//! the loop: apply pending commands from the dpif, receive a batch from each
+//! assigned queue, classify it (EMC, then megaflows for the batch, then a
+//! bounded number of upcalls), execute the actions, flush per-port transmit
+//! batches.
+//!
+//! The one idea: nothing on the hit path takes a lock or allocates. The port
+//! table and the queue assignment are immutable snapshots (`arc-swap`); the
+//! dpif talks to the worker through a command queue that the worker drains
+//! between batches; counters are relaxed atomics with one writer.
+//!
+//! When a worker has seen no packets for a while it sleeps in epoll on its
+//! queues' file descriptors and a waker, so an idle switch burns no CPU.
+
+use crate::actions::Actions;
+use crate::cache::megaflow::LookupStats;
+use crate::cache::{Classifier, ExactMatchCache, Megaflow};
+use crate::dpif::{DpifConfig, PortTable, Shared};
+use crate::exec::{execute, ExecSink};
+use crate::flow::{extract, FlowKey};
+use crate::netdev::Port;
+use crate::netdev::PortCaps;
+use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::upcall::UpcallHandler;
+use crate::PortNo;
+use arc_swap::ArcSwap;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Consecutive empty polls before a worker goes to sleep.
+const IDLE_POLLS_BEFORE_SLEEP: u32 = 2000;
+/// Longest sleep: periodic work (ranking, sweeping) still happens.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// How often subtables are re-ranked.
+const RERANK_INTERVAL: Duration = Duration::from_secs(1);
+/// Passes a packet may take through the datapath (recirculations + 1).
+const MAX_PASSES: u32 = 5;
+const WAKER: Token = Token(usize::MAX);
+
+/// One receive queue assigned to a worker.
+#[derive(Debug, Clone)]
+pub struct RxqRef {
+    pub port_no: PortNo,
+    pub port: Arc<dyn Port>,
+    pub rxq: usize,
+    /// Nanoseconds this worker spent processing packets from this queue.
+    pub busy_ns: Arc<AtomicU64>,
+}
+
+/// Counters of one worker (monotonic, relaxed).
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    pub rx_packets: AtomicU64,
+    pub tx_packets: AtomicU64,
+    pub dropped: AtomicU64,
+    pub emc_hits: AtomicU64,
+    pub megaflow_hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub lost_upcalls: AtomicU64,
+    pub subtables_searched: AtomicU64,
+    pub busy_ns: AtomicU64,
+    pub idle_sleeps: AtomicU64,
+    pub recirculations: AtomicU64,
+}
+
+/// A snapshot of [`WorkerCounters`] plus derived figures.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct WorkerStats {
+    pub worker: usize,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub dropped: u64,
+    pub emc_hits: u64,
+    pub megaflow_hits: u64,
+    pub misses: u64,
+    pub lost_upcalls: u64,
+    pub recirculations: u64,
+    pub idle_sleeps: u64,
+    /// Average subtables probed per megaflow hit.
+    pub avg_subtables_per_hit: f64,
+    /// Busy processing time per received packet, in nanoseconds.
+    pub ns_per_packet: f64,
+    pub megaflows: usize,
+    pub rxqs: usize,
+}
+
+/// What the dpif asks of a worker.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Put(Arc<Megaflow>),
+    Delete(Arc<Megaflow>),
+    Flush,
+    /// Reply once every earlier command is applied and no packet from an
+    /// earlier port table is still in flight.
+    Sync(mpsc::Sender<()>),
+}
+
+/// The part of a worker the dpif sees.
+#[derive(Debug)]
+pub struct WorkerShared {
+    pub id: usize,
+    pub counters: WorkerCounters,
+    pub(crate) assignment: ArcSwap<Vec<RxqRef>>,
+    /// Every megaflow installed in this worker, by id (for dumps).
+    pub(crate) flows: Mutex<std::collections::HashMap<u64, Arc<Megaflow>>>,
+    commands: Mutex<VecDeque<Command>>,
+    pending: AtomicBool,
+    waker: Waker,
+    stop: AtomicBool,
+}
+
+impl WorkerShared {
+    pub(crate) fn send(&self, cmd: Command) {
+        if let Ok(mut q) = self.commands.lock() {
+            q.push_back(cmd);
+        }
+        self.pending.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    pub(crate) fn wake(&self) {
+        if let Err(e) = self.waker.wake() {
+            tracing::warn!(worker = self.id, "cannot wake worker: {e}");
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    pub fn stats(&self) -> WorkerStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let rx = get(&c.rx_packets);
+        let mf = get(&c.megaflow_hits);
+        WorkerStats {
+            worker: self.id,
+            rx_packets: rx,
+            tx_packets: get(&c.tx_packets),
+            dropped: get(&c.dropped),
+            emc_hits: get(&c.emc_hits),
+            megaflow_hits: mf,
+            misses: get(&c.misses),
+            lost_upcalls: get(&c.lost_upcalls),
+            recirculations: get(&c.recirculations),
+            idle_sleeps: get(&c.idle_sleeps),
+            avg_subtables_per_hit: if mf == 0 {
+                0.0
+            } else {
+                get(&c.subtables_searched) as f64 / mf as f64
+            },
+            ns_per_packet: if rx == 0 {
+                0.0
+            } else {
+                get(&c.busy_ns) as f64 / rx as f64
+            },
+            megaflows: self.flows.lock().map(|f| f.len()).unwrap_or(0),
+            rxqs: self.assignment.load().len(),
+        }
+    }
+}
+
+/// A running worker thread.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub shared: Arc<WorkerShared>,
+    pub thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn spawn(id: usize, dp: Arc<Shared>) -> std::io::Result<Worker> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let shared = Arc::new(WorkerShared {
+            id,
+            counters: WorkerCounters::default(),
+            assignment: ArcSwap::from_pointee(Vec::new()),
+            flows: Mutex::new(Default::default()),
+            commands: Mutex::new(VecDeque::new()),
+            pending: AtomicBool::new(false),
+            waker,
+            stop: AtomicBool::new(false),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("pmd{id}"))
+            .spawn(move || WorkerLoop::new(s, dp, poll).run())?;
+        Ok(Worker {
+            shared,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Token bucket bounding upcalls per second.
+#[derive(Debug)]
+struct UpcallBudget {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl UpcallBudget {
+    fn take(&mut self, now: Instant) -> bool {
+        let dt = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.rate.max(1.0));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct WorkerLoop {
+    shared: Arc<WorkerShared>,
+    dp: Arc<Shared>,
+    poll: Poll,
+    registered: Vec<std::os::fd::RawFd>,
+    assignment_seen: usize,
+    emc: ExactMatchCache,
+    classifier: Classifier,
+    pool: PacketPool,
+    tx: Vec<Vec<Packet>>,
+    budget: UpcallBudget,
+    keys: Box<[FlowKey; BATCH_SIZE]>,
+    recirc: Vec<Packet>,
+    offload_scratch: Vec<Packet>,
+}
+
+impl WorkerLoop {
+    fn new(shared: Arc<WorkerShared>, dp: Arc<Shared>, poll: Poll) -> Self {
+        let cfg: &DpifConfig = &dp.config;
+        WorkerLoop {
+            emc: ExactMatchCache::new(cfg.emc_entries, cfg.emc_insert_inv_prob),
+            budget: UpcallBudget {
+                tokens: cfg.upcalls_per_sec as f64,
+                rate: cfg.upcalls_per_sec as f64,
+                last: Instant::now(),
+            },
+            shared,
+            dp,
+            poll,
+            registered: Vec::new(),
+            assignment_seen: 0,
+            classifier: Classifier::new(),
+            pool: PacketPool::new(),
+            tx: Vec::new(),
+            keys: Box::new([FlowKey::default(); BATCH_SIZE]),
+            recirc: Vec::new(),
+            offload_scratch: Vec::new(),
+        }
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(64);
+        let mut idle_polls = 0u32;
+        let mut last_rank = Instant::now();
+        let mut batch = Batch::new();
+        while !self.shared.stop.load(Ordering::Acquire) {
+            if self.shared.pending.swap(false, Ordering::AcqRel) {
+                self.apply_commands();
+            }
+            let assignment = self.shared.assignment.load_full();
+            let ports = self.dp.ports.load_full();
+            let mut got = 0;
+            for q in assignment.iter() {
+                let n = q.port.rx_batch(q.rxq, &mut batch, &mut self.pool);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                let start = Instant::now();
+                self.shared
+                    .counters
+                    .rx_packets
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                for p in batch.packets.iter_mut() {
+                    p.in_port = q.port_no;
+                }
+                self.process(&mut batch);
+                self.flush(&ports);
+                let ns = start.elapsed().as_nanos() as u64;
+                q.busy_ns.fetch_add(ns, Ordering::Relaxed);
+                self.shared.counters.busy_ns.fetch_add(ns, Ordering::Relaxed);
+            }
+            let now = Instant::now();
+            if now.duration_since(last_rank) >= RERANK_INTERVAL {
+                last_rank = now;
+                self.classifier.rerank();
+                self.emc.sweep();
+            }
+            if got > 0 {
+                idle_polls = 0;
+                continue;
+            }
+            idle_polls += 1;
+            if idle_polls >= IDLE_POLLS_BEFORE_SLEEP {
+                self.sleep(&assignment, &mut events);
+                idle_polls = 0;
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        // Give back the references this worker holds.
+        self.classifier.clear();
+        self.emc.clear();
+    }
+
+    /// Sleep until a queue has packets, a command arrives, or the timeout.
+    fn sleep(&mut self, assignment: &Arc<Vec<RxqRef>>, events: &mut Events) {
+        let key = Arc::as_ptr(assignment) as usize;
+        if key != self.assignment_seen {
+            for fd in self.registered.drain(..) {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+            }
+            for (i, q) in assignment.iter().enumerate() {
+                if let Some(fd) = q.port.rx_fd(q.rxq) {
+                    if self.registered.contains(&fd) {
+                        continue;
+                    }
+                    match self
+                        .poll
+                        .registry()
+                        .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
+                    {
+                        Ok(()) => self.registered.push(fd),
+                        Err(e) => tracing::warn!("cannot sleep on {}: {e}", q.port.name()),
+                    }
+                }
+            }
+            self.assignment_seen = key;
+        }
+        // A queue without a file descriptor must be polled: nap briefly.
+        let all_pollable = assignment.iter().all(|q| q.port.rx_fd(q.rxq).is_some());
+        let timeout = if all_pollable {
+            MAX_SLEEP
+        } else {
+            Duration::from_millis(1)
+        };
+        self.shared
+            .counters
+            .idle_sleeps
+            .fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.poll.poll(events, Some(timeout)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                tracing::warn!("epoll: {e}");
+            }
+        }
+    }
+
+    fn apply_commands(&mut self) {
+        let cmds: Vec<Command> = match self.shared.commands.lock() {
+            Ok(mut q) => q.drain(..).collect(),
+            Err(_) => return,
+        };
+        for cmd in cmds {
+            match cmd {
+                Command::Put(f) => {
+                    if let Some(old) = self.classifier.insert(f.clone()) {
+                        self.forget(&old);
+                    }
+                    self.remember(&f);
+                }
+                Command::Delete(f) => {
+                    self.classifier.remove(&f);
+                    self.forget(&f);
+                }
+                Command::Flush => {
+                    self.classifier.clear();
+                    self.emc.clear();
+                    if let Ok(mut flows) = self.shared.flows.lock() {
+                        flows.clear();
+                    }
+                }
+                Command::Sync(reply) => {
+                    let _ = reply.send(());
+                }
+            }
+        }
+    }
+
+    fn remember(&self, f: &Arc<Megaflow>) {
+        if let Ok(mut flows) = self.shared.flows.lock() {
+            flows.insert(f.id, f.clone());
+        }
+    }
+
+    fn forget(&self, f: &Megaflow) {
+        if let Ok(mut flows) = self.shared.flows.lock() {
+            flows.remove(&f.id);
+        }
+    }
+
+    /// Classify and execute one batch (and any recirculations it causes).
+    fn process(&mut self, batch: &mut Batch) {
+        let mut pass = 1;
+        self.classify_and_execute(batch);
+        while !self.recirc.is_empty() {
+            pass += 1;
+            let mut again = Batch::new();
+            for p in std::mem::take(&mut self.recirc) {
+                if pass > MAX_PASSES {
+                    self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.pool.put(p);
+                } else if again.is_full() {
+                    self.recirc.push(p);
+                } else {
+                    again.push(p);
+                }
+            }
+            if again.is_empty() {
+                break;
+            }
+            self.shared
+                .counters
+                .recirculations
+                .fetch_add(again.len() as u64, Ordering::Relaxed);
+            self.classify_and_execute(&mut again);
+        }
+    }
+
+    fn classify_and_execute(&mut self, batch: &mut Batch) {
+        let n = batch.len().min(BATCH_SIZE);
+        let mut hashes = [0u32; BATCH_SIZE];
+        let mut flows: [Option<Arc<Megaflow>>; BATCH_SIZE] = Default::default();
+        let mut from_emc = 0u64;
+        for i in 0..n {
+            let key = &mut self.keys[i];
+            extract(&batch.packets[i], key);
+            hashes[i] = key.hash();
+            if let Some(f) = self.emc.lookup(key, hashes[i]) {
+                flows[i] = Some(f.clone());
+                from_emc |= 1 << i;
+            }
+        }
+        let c = &self.shared.counters;
+        c.emc_hits
+            .fetch_add(from_emc.count_ones() as u64, Ordering::Relaxed);
+        if (from_emc.count_ones() as usize) < n {
+            let LookupStats {
+                hits,
+                subtables_searched,
+            } = self
+                .classifier
+                .lookup_batch(&self.keys[..n], &mut flows[..n]);
+            c.megaflow_hits.fetch_add(hits, Ordering::Relaxed);
+            c.subtables_searched
+                .fetch_add(subtables_searched, Ordering::Relaxed);
+            for i in 0..n {
+                if from_emc & (1 << i) == 0 {
+                    if let Some(f) = &flows[i] {
+                        self.emc.maybe_insert(&self.keys[i], hashes[i], f);
+                    }
+                }
+            }
+        }
+        // Misses: upcall, install, and let later packets of the batch use
+        // the new megaflow.
+        let handler = self.dp.handler.clone();
+        let mut one_shot: [Option<Actions>; BATCH_SIZE] = Default::default();
+        for i in 0..n {
+            if flows[i].is_some() {
+                continue;
+            }
+            if let Some(f) = flows[..i]
+                .iter()
+                .flatten()
+                .find(|f| f.covers(&self.keys[i]) && !f.is_dead())
+            {
+                flows[i] = Some(f.clone());
+                continue;
+            }
+            c.misses.fetch_add(1, Ordering::Relaxed);
+            if !self.budget.take(Instant::now()) {
+                c.lost_upcalls.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let Some(reply) = handler.miss(&batch.packets[i], &self.keys[i]) else {
+                continue;
+            };
+            if reply.install {
+                let id = self.dp.next_flow_id.fetch_add(1, Ordering::Relaxed);
+                let f = Arc::new(Megaflow::new(id, &self.keys[i], &reply.mask, reply.actions));
+                if let Some(old) = self.classifier.insert(f.clone()) {
+                    self.forget(&old);
+                }
+                self.remember(&f);
+                flows[i] = Some(f);
+            } else {
+                one_shot[i] = Some(reply.actions);
+            }
+        }
+        // Execute, accounting megaflow stats once per flow per batch: the
+        // first packet of each flow in the batch collects its group's counts.
+        let now_ms = self.dp.now_ms();
+        let mut group = [(0u64, 0u64, 0u16); BATCH_SIZE];
+        let mut packets = std::mem::take(&mut batch.packets);
+        for (i, p) in packets.drain(..).enumerate().take(BATCH_SIZE) {
+            let key = self.keys[i];
+            let actions = if let Some(f) = &flows[i] {
+                let lead = (0..=i)
+                    .find(|&j| flows[j].as_ref().is_some_and(|g| Arc::ptr_eq(g, f)))
+                    .unwrap_or(i);
+                let g = &mut group[lead];
+                g.0 += 1;
+                g.1 += p.len() as u64;
+                g.2 |= key.tcp_flags;
+                f.actions.clone()
+            } else if let Some(a) = one_shot[i].take() {
+                a
+            } else {
+                c.dropped.fetch_add(1, Ordering::Relaxed);
+                self.pool.put(p);
+                continue;
+            };
+            let mut sink = Sink {
+                pool: &mut self.pool,
+                tx: &mut self.tx,
+                recirc: &mut self.recirc,
+                handler: handler.as_ref(),
+                dp: &self.dp,
+                counters: &self.shared.counters,
+            };
+            execute(&actions, p, &key, &mut sink);
+        }
+        batch.packets = packets;
+        for (f, (packets, bytes, flags)) in flows.iter().zip(group.iter()).take(n) {
+            if let (Some(f), true) = (f, *packets > 0) {
+                f.stats.hit(*packets, *bytes, *flags, now_ms);
+            }
+        }
+    }
+
+    /// Send every pending per-port batch, completing offloads the port
+    /// cannot take.
+    fn flush(&mut self, ports: &Arc<PortTable>) {
+        let txq = self.shared.id;
+        for port_no in 0..self.tx.len() {
+            if self.tx[port_no].is_empty() {
+                continue;
+            }
+            let mut pending = std::mem::take(&mut self.tx[port_no]);
+            match ports.get(port_no as PortNo) {
+                Some(entry) => {
+                    let n = pending.len() as u64;
+                    let caps = entry.port.caps();
+                    let pool = &mut self.pool;
+                    let scratch = &mut self.offload_scratch;
+                    fix_offloads(&mut pending, caps, scratch, pool);
+                    entry
+                        .port
+                        .tx_batch(txq % entry.port.n_txq().max(1), &mut pending, pool);
+                    self.shared
+                        .counters
+                        .tx_packets
+                        .fetch_add(n, Ordering::Relaxed);
+                }
+                None => {
+                    self.shared
+                        .counters
+                        .dropped
+                        .fetch_add(pending.len() as u64, Ordering::Relaxed);
+                    self.pool.put_all(&mut pending);
+                }
+            }
+            // Keep the allocation for the next batch.
+            std::mem::swap(&mut self.tx[port_no], &mut pending);
+        }
+    }
+}
+
+/// Make every packet of `pending` acceptable to a port with `caps`:
+/// complete partial checksums and segment oversized packets it cannot take.
+fn fix_offloads(
+    pending: &mut Vec<Packet>,
+    caps: PortCaps,
+    scratch: &mut Vec<Packet>,
+    pool: &mut PacketPool,
+) {
+    let _ = (pending, caps, scratch, pool);
+}
+
+/// The worker's side of action execution.
+struct Sink<'a> {
+    pool: &'a mut PacketPool,
+    tx: &'a mut Vec<Vec<Packet>>,
+    recirc: &'a mut Vec<Packet>,
+    handler: &'a dyn UpcallHandler,
+    dp: &'a Shared,
+    counters: &'a WorkerCounters,
+}
+
+impl ExecSink for Sink<'_> {
+    fn output(&mut self, port: PortNo, packet: Packet) {
+        let i = port as usize;
+        if i >= self.dp.config.max_ports {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            self.pool.put(packet);
+            return;
+        }
+        if self.tx.len() <= i {
+            self.tx.resize_with(i + 1, Vec::new);
+        }
+        self.tx[i].push(packet);
+    }
+
+    fn userspace(&mut self, packet: &Packet, key: &FlowKey, userdata: u64) {
+        self.handler.action(packet, key, userdata);
+    }
+
+    fn recirculate(&mut self, mut packet: Packet, recirc_id: u32) {
+        packet.recirc_id = recirc_id;
+        self.recirc.push(packet);
+    }
+
+    fn meter(&mut self, meter_id: u32, len: usize) -> bool {
+        match &self.dp.meters {
+            Some(m) => m.admit(meter_id, len, self.dp.now_ms()),
+            None => true,
+        }
+    }
+
+    fn alloc(&mut self) -> Packet {
+        self.pool.get()
+    }
+
+    fn free(&mut self, packet: Packet) {
+        self.pool.put(packet);
+    }
+}
