@@ -23,7 +23,8 @@ use crate::exec::{execute, ExecSink};
 use crate::flow::{extract, FlowKey};
 use crate::netdev::Port;
 use crate::netdev::PortCaps;
-use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::offload;
+use crate::packet::{Batch, Offload, Packet, PacketPool, BATCH_SIZE};
 use crate::upcall::UpcallHandler;
 use crate::PortNo;
 use arc_swap::ArcSwap;
@@ -478,7 +479,12 @@ impl WorkerLoop {
                 .flatten()
                 .find(|f| f.covers(&self.keys[i]) && !f.is_dead())
             {
-                flows[i] = Some(f.clone());
+                // A flow installed by an earlier packet of this batch.
+                let f = f.clone();
+                c.megaflow_hits.fetch_add(1, Ordering::Relaxed);
+                c.subtables_searched.fetch_add(1, Ordering::Relaxed);
+                self.emc.maybe_insert(&self.keys[i], hashes[i], &f);
+                flows[i] = Some(f);
                 continue;
             }
             c.misses.fetch_add(1, Ordering::Relaxed);
@@ -553,11 +559,14 @@ impl WorkerLoop {
             let mut pending = std::mem::take(&mut self.tx[port_no]);
             match ports.get(port_no as PortNo) {
                 Some(entry) => {
-                    let n = pending.len() as u64;
                     let caps = entry.port.caps();
                     let pool = &mut self.pool;
                     let scratch = &mut self.offload_scratch;
-                    fix_offloads(&mut pending, caps, scratch, pool);
+                    let bad = fix_offloads(&mut pending, caps, scratch, pool);
+                    if bad > 0 {
+                        self.shared.counters.dropped.fetch_add(bad, Ordering::Relaxed);
+                    }
+                    let n = pending.len() as u64;
                     entry
                         .port
                         .tx_batch(txq % entry.port.n_txq().max(1), &mut pending, pool);
@@ -582,13 +591,25 @@ impl WorkerLoop {
 
 /// Make every packet of `pending` acceptable to a port with `caps`:
 /// complete partial checksums and segment oversized packets it cannot take.
+/// Returns how many packets had to be dropped (malformed offload state).
 fn fix_offloads(
     pending: &mut Vec<Packet>,
     caps: PortCaps,
     scratch: &mut Vec<Packet>,
     pool: &mut PacketPool,
-) {
-    let _ = (pending, caps, scratch, pool);
+) -> u64 {
+    if pending.iter().all(|p| p.offload == Offload::default()) {
+        return 0;
+    }
+    let mut dropped = 0;
+    scratch.clear();
+    for p in pending.drain(..) {
+        if offload::prepare_for_port(p, caps, scratch, pool).is_err() {
+            dropped += 1;
+        }
+    }
+    std::mem::swap(pending, scratch);
+    dropped
 }
 
 /// The worker's side of action execution.

@@ -182,12 +182,14 @@ impl UpcallHandler for LearningBridge {
     fn miss(&self, _packet: &Packet, key: &FlowKey) -> Option<UpcallReply> {
         self.counters.upcalls.fetch_add(1, Ordering::Relaxed);
         let actions = self.decide(key);
-        let mut mask = FlowKey::default();
-        mask.in_port = u32::MAX;
-        mask.recirc_id = u32::MAX;
-        mask.eth_src = [0xff; 6];
-        mask.eth_dst = [0xff; 6];
-        mask.vlan_tci = VLAN_CFI | VLAN_VID_MASK;
+        let mask = FlowKey {
+            in_port: u32::MAX,
+            recirc_id: u32::MAX,
+            eth_src: [0xff; 6],
+            eth_dst: [0xff; 6],
+            vlan_tci: VLAN_CFI | VLAN_VID_MASK,
+            ..Default::default()
+        };
         Some(UpcallReply {
             actions: Arc::from(actions),
             mask,

@@ -436,7 +436,7 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Insert(FlowKey, Mask),
+        Insert(Box<(FlowKey, Mask)>),
         RemoveNth(usize),
         Rerank,
         Lookup(Vec<FlowKey>),
@@ -444,7 +444,7 @@ mod tests {
 
     fn arb_op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (arb_key(), arb_mask()).prop_map(|(k, m)| Op::Insert(k, m)),
+            4 => (arb_key(), arb_mask()).prop_map(|km| Op::Insert(Box::new(km))),
             1 => any::<usize>().prop_map(Op::RemoveNth),
             1 => Just(Op::Rerank),
             4 => proptest::collection::vec(arb_key(), 1..40).prop_map(Op::Lookup),
@@ -463,7 +463,8 @@ mod tests {
             let mut next_id = 1;
             for op in ops {
                 match op {
-                    Op::Insert(k, m) => {
+                    Op::Insert(km) => {
+                        let (k, m) = *km;
                         let f = Arc::new(Megaflow::new(next_id, &k, &m, actions(next_id as u32)));
                         next_id += 1;
                         if let Some(old) = c.insert(f.clone()) {

@@ -54,7 +54,8 @@ pub struct PortCaps {
     pub tx_csum_partial: bool,
     /// Takes oversized TCP packets and segments them itself (TSO).
     pub tx_tso: bool,
-    /// Largest frame it can send (excluding offloaded segmentation).
+    /// The interface's L3 MTU (the largest IP packet, as `ip link` shows
+    /// it; 0 = no limit). Software segmentation cuts segments to fit it.
     pub mtu: u32,
 }
 

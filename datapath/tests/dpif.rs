@@ -1,0 +1,278 @@
+//! The worker loop end to end, with in-memory ports and a test handler:
+//! upcall on the first packet, megaflow install, cache hits after, per-port
+//! and per-worker counters, dpif flow operations, and the upcall bound.
+
+use datapath::actions::Action;
+use datapath::dpif::{Dpif, DpifConfig};
+use datapath::flow::FlowKey;
+use datapath::netdev::{Port, PortCaps, PortStats};
+use datapath::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use datapath::upcall::{UpcallHandler, UpcallReply};
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default)]
+struct MemPort {
+    name: String,
+    rx: Mutex<VecDeque<Vec<u8>>>,
+    tx: Mutex<Vec<Vec<u8>>>,
+}
+
+impl MemPort {
+    fn new(name: &str) -> Arc<MemPort> {
+        Arc::new(MemPort {
+            name: name.into(),
+            ..Default::default()
+        })
+    }
+    fn inject(&self, frame: &[u8]) {
+        self.rx.lock().unwrap().push_back(frame.to_vec());
+    }
+    fn sent(&self) -> usize {
+        self.tx.lock().unwrap().len()
+    }
+}
+
+impl Port for MemPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+    fn caps(&self) -> PortCaps {
+        PortCaps {
+            tx_csum_partial: true,
+            tx_tso: true,
+            mtu: 1500,
+        }
+    }
+    fn rx_batch(&self, _rxq: usize, batch: &mut Batch, pool: &mut PacketPool) -> usize {
+        let mut rx = self.rx.lock().unwrap();
+        let mut n = 0;
+        while batch.len() < BATCH_SIZE {
+            let Some(f) = rx.pop_front() else { break };
+            let mut p = pool.get();
+            p.set_frame(&f);
+            batch.push(p);
+            n += 1;
+        }
+        n
+    }
+    fn tx_batch(&self, _txq: usize, packets: &mut Vec<Packet>, pool: &mut PacketPool) {
+        let mut tx = self.tx.lock().unwrap();
+        for p in packets.drain(..) {
+            tx.push(p.data().to_vec());
+            pool.put(p);
+        }
+    }
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
+    fn rx_fd(&self, _rxq: usize) -> Option<RawFd> {
+        None
+    }
+}
+
+/// Sends everything from port 1 to port 2 and vice versa, matching only on
+/// in_port and the destination MAC.
+#[derive(Default)]
+struct Cross {
+    upcalls: AtomicUsize,
+}
+
+impl UpcallHandler for Cross {
+    fn miss(&self, packet: &Packet, key: &FlowKey) -> Option<UpcallReply> {
+        self.upcalls.fetch_add(1, Ordering::SeqCst);
+        let out = if packet.in_port == 1 { 2 } else { 1 };
+        let mask = FlowKey {
+            in_port: u32::MAX,
+            eth_dst: [0xff; 6],
+            ..Default::default()
+        };
+        let _ = key;
+        Some(UpcallReply {
+            actions: Arc::from(vec![Action::Output(out)]),
+            mask,
+            install: true,
+        })
+    }
+}
+
+fn frame(dst: u8, src_port: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, dst]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0xaa]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[10, 0, 0, 1]);
+    f[30..34].copy_from_slice(&[10, 0, 0, 2]);
+    f[34..36].copy_from_slice(&src_port.to_be_bytes());
+    f[36..38].copy_from_slice(&53u16.to_be_bytes());
+    f
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn first_packet_upcalls_then_the_megaflow_forwards_the_rest() {
+    let handler = Arc::new(Cross::default());
+    let dpif = Dpif::new(
+        DpifConfig {
+            emc_insert_inv_prob: 1,
+            ..Default::default()
+        },
+        handler.clone(),
+        None,
+    )
+    .unwrap();
+    let a = MemPort::new("a");
+    let b = MemPort::new("b");
+    assert_eq!(dpif.add_port(a.clone(), None).unwrap(), 1);
+    assert_eq!(dpif.add_port(b.clone(), None).unwrap(), 2);
+
+    // 100 micro-flows (different UDP source ports) to one MAC: one megaflow.
+    for sport in 0..100 {
+        a.inject(&frame(2, 1000 + sport));
+    }
+    wait_until("100 packets on b", || b.sent() == 100);
+    assert_eq!(handler.upcalls.load(Ordering::SeqCst), 1);
+    let flows = dpif.dump_flows();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].packets, 100);
+    assert_eq!(flows[0].key.in_port, 1);
+    assert_eq!(flows[0].mask.tp_src, 0, "the mask must not un-wildcard ports");
+
+    // The same micro-flows again: now EMC hits.
+    for sport in 0..100 {
+        a.inject(&frame(2, 1000 + sport));
+    }
+    wait_until("200 packets on b", || b.sent() == 200);
+    let ws = dpif.worker_stats();
+    assert_eq!(ws[0].rx_packets, 200);
+    assert_eq!(ws[0].misses, 1);
+    assert!(ws[0].emc_hits >= 90, "{ws:?}");
+    assert_eq!(ws[0].emc_hits + ws[0].megaflow_hits + 1, 200, "{ws:?}");
+
+    // Delete the megaflow: the next packet upcalls again.
+    dpif.delete_flow(flows[0].id).unwrap();
+    dpif.sync(Duration::from_secs(2)).unwrap();
+    a.inject(&frame(2, 7));
+    wait_until("201 packets on b", || b.sent() == 201);
+    assert_eq!(handler.upcalls.load(Ordering::SeqCst), 2);
+
+    // The other direction gets its own megaflow.
+    b.inject(&frame(1, 9));
+    wait_until("1 packet on a", || a.sent() == 1);
+    assert_eq!(dpif.dump_flows().len(), 2);
+
+    // Removing a port: packets for it are dropped and counted.
+    dpif.remove_port(1).unwrap();
+    b.inject(&frame(1, 9));
+    wait_until("drop counted", || dpif.worker_stats()[0].dropped == 1);
+    assert_eq!(a.sent(), 1);
+}
+
+#[test]
+fn put_modify_and_flush_flows() {
+    let handler = Arc::new(Cross::default());
+    let dpif = Dpif::new(DpifConfig::default(), handler.clone(), None).unwrap();
+    let a = MemPort::new("a");
+    let b = MemPort::new("b");
+    let c = MemPort::new("c");
+    dpif.add_port(a.clone(), Some(1)).unwrap();
+    dpif.add_port(b.clone(), Some(2)).unwrap();
+    dpif.add_port(c.clone(), Some(3)).unwrap();
+    assert!(dpif.add_port(MemPort::new("a"), None).is_err(), "duplicate name");
+    assert!(dpif.add_port(MemPort::new("d"), Some(3)).is_err(), "duplicate number");
+
+    let key = FlowKey {
+        in_port: 1,
+        ..Default::default()
+    };
+    let mask = FlowKey {
+        in_port: u32::MAX,
+        ..Default::default()
+    };
+    let ids = dpif.put_flow(&key, &mask, Arc::from(vec![Action::Output(3)]));
+    dpif.sync(Duration::from_secs(2)).unwrap();
+    a.inject(&frame(2, 1));
+    wait_until("packet on c", || c.sent() == 1);
+    assert_eq!(handler.upcalls.load(Ordering::SeqCst), 0);
+
+    dpif.modify_flow(ids[0], Arc::from(vec![Action::Output(2), Action::Output(3)]))
+        .unwrap();
+    dpif.sync(Duration::from_secs(2)).unwrap();
+    a.inject(&frame(2, 2));
+    wait_until("packet on b and c", || b.sent() == 1 && c.sent() == 2);
+    let dump = dpif.dump_flows();
+    assert_eq!(dump.len(), 1);
+    assert_eq!(dump[0].packets, 2, "stats survive a modify");
+
+    dpif.flush_flows();
+    dpif.sync(Duration::from_secs(2)).unwrap();
+    assert!(dpif.dump_flows().is_empty());
+    a.inject(&frame(2, 3));
+    wait_until("upcall after flush", || {
+        handler.upcalls.load(Ordering::SeqCst) == 1
+    });
+    assert!(dpif.delete_flow(999_999).is_err());
+}
+
+#[test]
+fn a_flood_of_new_flows_is_bounded_and_counted() {
+    let handler = Arc::new(Cross::default());
+    struct Exact(Arc<Cross>);
+    impl UpcallHandler for Exact {
+        fn miss(&self, p: &Packet, k: &FlowKey) -> Option<UpcallReply> {
+            let mut r = self.0.miss(p, k)?;
+            r.mask = FlowKey::exact();
+            Some(r)
+        }
+    }
+    let dpif = Dpif::new(
+        DpifConfig {
+            upcalls_per_sec: 50,
+            ..Default::default()
+        },
+        Arc::new(Exact(handler.clone())),
+        None,
+    )
+    .unwrap();
+    let a = MemPort::new("a");
+    let b = MemPort::new("b");
+    dpif.add_port(a.clone(), None).unwrap();
+    dpif.add_port(b.clone(), None).unwrap();
+    for sport in 0..1000 {
+        a.inject(&frame(2, sport));
+    }
+    wait_until("all 1000 handled", || {
+        let s = dpif.worker_stats()[0];
+        s.rx_packets == 1000
+    });
+    let s = dpif.worker_stats()[0];
+    assert!(s.lost_upcalls >= 900, "{s:?}");
+    assert_eq!(s.lost_upcalls as usize + b.sent(), 1000);
+    assert!(handler.upcalls.load(Ordering::SeqCst) <= 100);
+}
+
+#[test]
+fn an_idle_datapath_sleeps() {
+    let dpif = Dpif::new(DpifConfig::default(), Arc::new(Cross::default()), None).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let s = dpif.worker_stats()[0];
+    // With no queues to poll, the worker sleeps in epoll, ~10 times a second.
+    assert!(s.idle_sleeps >= 1 && s.idle_sleeps < 20, "{s:?}");
+}
