@@ -292,7 +292,9 @@ impl Dpif {
                 queues.sort_by_key(|q| std::cmp::Reverse(q.busy_ns.load(Ordering::Relaxed)));
                 let mut load = vec![0u64; n];
                 for q in queues {
-                    let w = (0..n).min_by_key(|&w| (load[w], per_worker[w].len())).unwrap_or(0);
+                    let w = (0..n)
+                        .min_by_key(|&w| (load[w], per_worker[w].len()))
+                        .unwrap_or(0);
                     load[w] += q.busy_ns.swap(0, Ordering::Relaxed);
                     per_worker[w].push(q);
                 }

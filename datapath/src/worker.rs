@@ -293,7 +293,10 @@ impl WorkerLoop {
                 self.flush(&ports);
                 let ns = start.elapsed().as_nanos() as u64;
                 q.busy_ns.fetch_add(ns, Ordering::Relaxed);
-                self.shared.counters.busy_ns.fetch_add(ns, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .busy_ns
+                    .fetch_add(ns, Ordering::Relaxed);
             }
             let now = Instant::now();
             if now.duration_since(last_rank) >= RERANK_INTERVAL {
@@ -330,11 +333,11 @@ impl WorkerLoop {
                     if self.registered.contains(&fd) {
                         continue;
                     }
-                    match self
-                        .poll
-                        .registry()
-                        .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
-                    {
+                    match self.poll.registry().register(
+                        &mut SourceFd(&fd),
+                        Token(i),
+                        Interest::READABLE,
+                    ) {
                         Ok(()) => self.registered.push(fd),
                         Err(e) => tracing::warn!("cannot sleep on {}: {e}", q.port.name()),
                     }
@@ -564,7 +567,10 @@ impl WorkerLoop {
                     let scratch = &mut self.offload_scratch;
                     let bad = fix_offloads(&mut pending, caps, scratch, pool);
                     if bad > 0 {
-                        self.shared.counters.dropped.fetch_add(bad, Ordering::Relaxed);
+                        self.shared
+                            .counters
+                            .dropped
+                            .fetch_add(bad, Ordering::Relaxed);
                     }
                     let n = pending.len() as u64;
                     entry

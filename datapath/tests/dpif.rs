@@ -153,7 +153,10 @@ fn first_packet_upcalls_then_the_megaflow_forwards_the_rest() {
     assert_eq!(flows.len(), 1);
     assert_eq!(flows[0].packets, 100);
     assert_eq!(flows[0].key.in_port, 1);
-    assert_eq!(flows[0].mask.tp_src, 0, "the mask must not un-wildcard ports");
+    assert_eq!(
+        flows[0].mask.tp_src, 0,
+        "the mask must not un-wildcard ports"
+    );
 
     // The same micro-flows again: now EMC hits.
     for sport in 0..100 {
@@ -195,8 +198,14 @@ fn put_modify_and_flush_flows() {
     dpif.add_port(a.clone(), Some(1)).unwrap();
     dpif.add_port(b.clone(), Some(2)).unwrap();
     dpif.add_port(c.clone(), Some(3)).unwrap();
-    assert!(dpif.add_port(MemPort::new("a"), None).is_err(), "duplicate name");
-    assert!(dpif.add_port(MemPort::new("d"), Some(3)).is_err(), "duplicate number");
+    assert!(
+        dpif.add_port(MemPort::new("a"), None).is_err(),
+        "duplicate name"
+    );
+    assert!(
+        dpif.add_port(MemPort::new("d"), Some(3)).is_err(),
+        "duplicate number"
+    );
 
     let key = FlowKey {
         in_port: 1,
@@ -212,8 +221,11 @@ fn put_modify_and_flush_flows() {
     wait_until("packet on c", || c.sent() == 1);
     assert_eq!(handler.upcalls.load(Ordering::SeqCst), 0);
 
-    dpif.modify_flow(ids[0], Arc::from(vec![Action::Output(2), Action::Output(3)]))
-        .unwrap();
+    dpif.modify_flow(
+        ids[0],
+        Arc::from(vec![Action::Output(2), Action::Output(3)]),
+    )
+    .unwrap();
     dpif.sync(Duration::from_secs(2)).unwrap();
     a.inject(&frame(2, 2));
     wait_until("packet on b and c", || b.sent() == 1 && c.sent() == 2);

@@ -90,7 +90,8 @@ impl MacTable {
                 evicted = Some(k);
             }
         }
-        self.stations.insert((vlan, mac), Station { port, seen: now });
+        self.stations
+            .insert((vlan, mac), Station { port, seen: now });
         (Some(Learned::New), evicted)
     }
 
@@ -165,7 +166,11 @@ mod tests {
         assert_eq!(t.learn(0, A, 2, t0).0, Some(Learned::Moved { from: 1 }));
         assert_eq!(t.lookup(0, &A, t0), Some(2));
         assert_eq!(t.lookup(10, &A, t0), None, "VLANs are separate");
-        assert_eq!(t.learn(0, [0xff; 6], 1, t0).0, None, "broadcast not learned");
+        assert_eq!(
+            t.learn(0, [0xff; 6], 1, t0).0,
+            None,
+            "broadcast not learned"
+        );
         let later = t0 + Duration::from_secs(11);
         assert_eq!(t.lookup(0, &A, later), None);
         assert_eq!(t.expire(later), vec![(0, A)]);

@@ -158,7 +158,9 @@ impl LearningBridge {
         }
         match dst_port {
             Some(p) if p == key.in_port => {
-                self.counters.dropped_hairpin.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .dropped_hairpin
+                    .fetch_add(1, Ordering::Relaxed);
                 Vec::new()
             }
             Some(p) => {

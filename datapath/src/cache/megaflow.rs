@@ -327,7 +327,9 @@ impl Classifier {
 
     /// Every installed megaflow.
     pub fn flows(&self) -> impl Iterator<Item = &Arc<Megaflow>> {
-        self.subtables.iter().flat_map(|s| s.index.values().flatten())
+        self.subtables
+            .iter()
+            .flat_map(|s| s.index.values().flatten())
     }
 
     /// The masks in rank order (for tests and diagnostics).
@@ -361,7 +363,12 @@ mod tests {
         let mut mask = FlowKey::default();
         mask.eth_type = 0xffff;
         mask.ipv4_dst = 0xffff_ff00;
-        c.insert(Arc::new(Megaflow::new(1, &key(0x0a00_0001, 80), &mask, actions(1))));
+        c.insert(Arc::new(Megaflow::new(
+            1,
+            &key(0x0a00_0001, 80),
+            &mask,
+            actions(1),
+        )));
         assert_eq!(c.lookup(&key(0x0a00_00fe, 22)).map(|f| f.id), Some(1));
         assert!(c.lookup(&key(0x0a00_0101, 22)).is_none());
     }
@@ -413,8 +420,14 @@ mod tests {
     }
 
     fn arb_mask() -> impl Strategy<Value = Mask> {
-        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), 0u32..3).prop_map(
-            |(a, b, c, d, prefix)| {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            0u32..3,
+        )
+            .prop_map(|(a, b, c, d, prefix)| {
                 let mut m = FlowKey::default();
                 if a {
                     m.in_port = u32::MAX;
@@ -430,8 +443,7 @@ mod tests {
                 }
                 m.eth_type = 0xffff;
                 m
-            },
-        )
+            })
     }
 
     #[derive(Debug, Clone)]

@@ -1,0 +1,314 @@
+//! The switch's configuration: bridges, their datapath settings and ports.
+//!
+//! TOML, in Open vSwitch's vocabulary (port `type`, string `options`), so
+//! that `swctl add-port br0 eth1 type=afxdp options:n_rxq=2` and a config
+//! file say the same thing. Validation happens here, before anything is
+//! touched: a bad file changes nothing and says what and where.
+//!
+//! ```toml
+//! [[bridge]]
+//! name = "br0"
+//! fail_mode = "standalone"
+//! local_port = true            # an internal (tap) port named like the bridge
+//!
+//! [bridge.datapath]
+//! workers = 1
+//!
+//! [[bridge.port]]
+//! name = "eth1"
+//! type = "afxdp"               # afxdp | afpacket | internal
+//! [bridge.port.options]
+//! xdp_mode = "native"          # afxdp: native | generic | auto
+//! n_rxq = "1"
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// Longest interface name Linux accepts (IFNAMSIZ - 1).
+pub const MAX_NAME_LEN: usize = 15;
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("bridge {bridge}: {message}")]
+    Invalid { bridge: String, message: String },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub bridge: Vec<BridgeConfig>,
+}
+
+/// What a bridge does when it has no controller.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Act as a learning switch.
+    #[default]
+    Standalone,
+    /// Forward nothing but what the flow table says.
+    Secure,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    pub name: String,
+    #[serde(default)]
+    pub fail_mode: FailMode,
+    /// Create the bridge's internal port (a tap named like the bridge).
+    #[serde(default)]
+    pub local_port: bool,
+    #[serde(default)]
+    pub datapath: DatapathConfig,
+    /// OpenFlow controller targets (tcp:HOST:PORT, ptcp:PORT...), used once
+    /// the OpenFlow agent lands.
+    #[serde(default)]
+    pub controller: Vec<String>,
+    #[serde(default)]
+    pub port: Vec<PortConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatapathConfig {
+    pub workers: usize,
+    pub emc_entries: usize,
+    pub emc_insert_inv_prob: u32,
+    pub upcalls_per_sec: u32,
+    /// "roundrobin" or "load".
+    pub rxq_assign: String,
+    /// Seconds an unused megaflow stays installed.
+    pub max_idle_secs: u64,
+    /// MAC learning aging time in seconds.
+    pub mac_aging_secs: u64,
+}
+
+impl Default for DatapathConfig {
+    fn default() -> Self {
+        let d = datapath::dpif::DpifConfig::default();
+        DatapathConfig {
+            workers: d.workers,
+            emc_entries: d.emc_entries,
+            emc_insert_inv_prob: d.emc_insert_inv_prob,
+            upcalls_per_sec: d.upcalls_per_sec,
+            rxq_assign: "roundrobin".into(),
+            max_idle_secs: 10,
+            mac_aging_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortConfig {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: PortKind,
+    /// Requested port number (else the lowest free).
+    #[serde(default)]
+    pub ofport: Option<u32>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PortKind {
+    Afxdp,
+    Afpacket,
+    Internal,
+}
+
+impl PortKind {
+    /// The options each kind understands.
+    fn known_options(self) -> &'static [&'static str] {
+        match self {
+            PortKind::Afxdp => &["xdp_mode", "n_rxq", "zero_copy", "frame_size", "ring_size"],
+            PortKind::Afpacket => &["n_rxq"],
+            PortKind::Internal => &[],
+        }
+    }
+}
+
+impl Config {
+    /// The configuration switchd runs with when given none: one bridge, br0,
+    /// a learning switch with its internal port.
+    pub fn default_switch() -> Config {
+        Config {
+            bridge: vec![BridgeConfig {
+                name: "br0".into(),
+                fail_mode: FailMode::Standalone,
+                local_port: true,
+                datapath: DatapathConfig::default(),
+                controller: vec!["ptcp:6653:127.0.0.1".into()],
+                port: Vec::new(),
+            }],
+        }
+    }
+
+    /// Parse and validate TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Check names, numbers and options.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut bridges = HashSet::new();
+        let mut all_ports = HashSet::new();
+        for b in &self.bridge {
+            let bad = |message: String| ConfigError::Invalid {
+                bridge: b.name.clone(),
+                message,
+            };
+            check_name(&b.name).map_err(&bad)?;
+            if !bridges.insert(b.name.as_str()) {
+                return Err(bad("bridge defined twice".into()));
+            }
+            if b.local_port && !all_ports.insert(b.name.as_str()) {
+                return Err(bad("local port name already used by a port".into()));
+            }
+            let d = &b.datapath;
+            if d.workers == 0 || d.workers > 64 {
+                return Err(bad(format!("datapath.workers = {} (1..=64)", d.workers)));
+            }
+            if !matches!(d.rxq_assign.as_str(), "roundrobin" | "load") {
+                return Err(bad(format!(
+                    "datapath.rxq_assign = {:?} (roundrobin | load)",
+                    d.rxq_assign
+                )));
+            }
+            let mut numbers = HashSet::new();
+            for p in &b.port {
+                let bad = |m: String| bad(format!("port {}: {m}", p.name));
+                check_name(&p.name).map_err(&bad)?;
+                if !all_ports.insert(p.name.as_str()) {
+                    return Err(bad("port defined twice".into()));
+                }
+                if let Some(n) = p.ofport {
+                    if n == 0 || n >= 0xff00 {
+                        return Err(bad(format!("ofport {n} out of range (1..65279)")));
+                    }
+                    if !numbers.insert(n) {
+                        return Err(bad(format!("ofport {n} used twice")));
+                    }
+                }
+                for k in p.options.keys() {
+                    if !p.kind.known_options().contains(&k.as_str()) {
+                        return Err(bad(format!(
+                            "unknown option {k:?} for type {:?} (known: {})",
+                            p.kind,
+                            p.kind.known_options().join(", ")
+                        )));
+                    }
+                }
+                if let Some(m) = p.options.get("xdp_mode") {
+                    if !matches!(m.as_str(), "native" | "generic" | "auto") {
+                        return Err(bad(format!("xdp_mode {m:?} (native | generic | auto)")));
+                    }
+                }
+                for k in ["n_rxq", "frame_size", "ring_size"] {
+                    if let Some(v) = p.options.get(k) {
+                        match v.parse::<u32>() {
+                            Ok(n) if n > 0 => {}
+                            _ => return Err(bad(format!("{k} = {v:?} is not a positive number"))),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "name {name:?} must be 1 to {MAX_NAME_LEN} bytes long"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    {
+        return Err(format!(
+            "name {name:?} may hold only letters, digits, '-', '_', '.'"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let text = r#"
+            [[bridge]]
+            name = "br0"
+            [bridge.datapath]
+            workers = 2
+            [[bridge.port]]
+            name = "eth1"
+            type = "afxdp"
+            [bridge.port.options]
+            xdp_mode = "native"
+        "#;
+        let c = Config::parse(text, "test").unwrap();
+        assert_eq!(c.bridge[0].datapath.workers, 2);
+        assert_eq!(c.bridge[0].port[0].kind, PortKind::Afxdp);
+        assert_eq!(c.bridge[0].fail_mode, FailMode::Standalone);
+    }
+
+    #[test]
+    fn bad_configs_say_what_and_where() {
+        let cases = [
+            ("[[bridge]]\nname = \"br0\"\n[[bridge.port]]\nname = \"a\"\ntype = \"bogus\"", "bogus"),
+            ("[[bridge]]\nname = \"averyveryverylongname\"", "1 to 15"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afpacket\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afpacket\"", "defined twice"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afxdp\"\noptions = { xdp_mode = \"fast\" }", "xdp_mode"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afpacket\"\noptions = { mtu = \"1\" }", "unknown option"),
+            ("[[bridge]]\nname = \"b\"\n[bridge.datapath]\nworkers = 0", "workers"),
+            ("[[bridge]]\nname = \"b\"\nsurprise = 1", "surprise"),
+        ];
+        for (text, needle) in cases {
+            let e = Config::parse(text, "f.toml").unwrap_err().to_string();
+            assert!(e.contains(needle), "{e:?} should mention {needle:?}");
+        }
+    }
+
+    #[test]
+    fn default_switch_is_valid_and_round_trips() {
+        let c = Config::default_switch();
+        c.validate().unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text, "rt").unwrap(), c);
+    }
+}
