@@ -70,8 +70,8 @@ impl Field {
             EthDst | EthSrc | ArpSha | ArpTha | NdSll | NdTll => 6,
             Ipv6Src | Ipv6Dst | NdTarget => 16,
             Ipv4Src | Ipv4Dst | ArpSpa | ArpTpa | MplsLabel | Ipv6Label | PktMark => 4,
-            EthType | VlanVid | VlanTci | TcpSrc | TcpDst | UdpSrc | UdpDst | SctpSrc
-            | SctpDst | ArpOp => 2,
+            EthType | VlanVid | VlanTci | TcpSrc | TcpDst | UdpSrc | UdpDst | SctpSrc | SctpDst
+            | ArpOp => 2,
             VlanPcp | MplsTc | MplsBos | MplsTtl | IpDscp | IpEcn | IpTtl | Icmpv4Type
             | Icmpv4Code | Icmpv6Type | Icmpv6Code => 1,
         }

@@ -188,7 +188,9 @@ impl HashState {
 
     #[inline]
     pub fn add(&mut self, w: u64) {
-        self.0 = (self.0 ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd).rotate_left(29);
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0xff51_afd7_ed55_8ccd)
+            .rotate_left(29);
     }
 
     #[inline]

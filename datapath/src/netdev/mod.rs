@@ -15,7 +15,7 @@ pub mod afpacket;
 pub mod afxdp;
 pub mod tap;
 
-use crate::packet::{Batch, PacketPool, Packet};
+use crate::packet::{Batch, Packet, PacketPool};
 use std::os::fd::RawFd;
 
 /// Errors from ports.
