@@ -1,50 +1,44 @@
-//! A running bridge: one datapath, its ports, and the decision maker for
-//! missed packets.
+//! A running bridge: one datapath, its ports, the OpenFlow bridge that
+//! decides for missed packets, its controller connections and its
+//! revalidator.
 //!
-//! Today a bridge in fail-mode standalone is a learning switch (the
-//! [`LearningBridge`] handler); secure mode without a controller forwards
-//! nothing. The bridge also runs the periodic housekeeping the datapath
-//! leaves to its owner: MAC aging and expiry of idle megaflows.
+//! A bridge in fail-mode standalone with no controller connected is a
+//! learning switch (the OpenFlow bridge sends everything to NORMAL); once
+//! a controller connects, the flow tables decide. In secure mode the flow
+//! tables always decide.
 
 use crate::config::{BridgeConfig, FailMode, PortConfig, PortKind};
 use anyhow::{bail, Context, Result};
 use datapath::dpif::{Dpif, DpifConfig, RxqAssign};
-use datapath::flow::FlowKey;
 use datapath::netdev::afpacket::{AfPacketOptions, AfPacketPort};
 use datapath::netdev::afxdp::{AfXdpOptions, AfXdpPort, XdpMode};
 use datapath::netdev::tap::TapPort;
 use datapath::netdev::Port;
-use datapath::packet::Packet;
-use datapath::upcall::{UpcallHandler, UpcallReply};
 use datapath::PortNo;
+use ofproto::bridge::{FailMode as OfFailMode, OfBridge};
+use ofproto::conn::io::Controllers;
+use ofproto::conn::target::Target;
+use ofproto::conn::tls::TlsFiles;
 use ofproto::mac_learning::MacTable;
-use ofproto::standalone::{Invalidate, LearningBridge};
+use ofproto::xlate::LOCAL_DP_PORT;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Drops every missed packet (fail-mode secure with no controller).
-#[derive(Debug)]
-struct DropAll;
-
-impl UpcallHandler for DropAll {
-    fn miss(&self, _packet: &Packet, _key: &FlowKey) -> Option<UpcallReply> {
-        Some(UpcallReply {
-            actions: Arc::from([]),
-            mask: FlowKey::exact(),
-            install: true,
-        })
-    }
-}
+/// How often the revalidator runs when nothing changed.
+const REVALIDATE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// A bridge and everything it owns.
 #[derive(Debug)]
 pub struct Bridge {
     pub name: String,
     pub dpif: Arc<Dpif>,
-    learning: Option<Arc<LearningBridge>>,
+    pub ofbridge: Arc<OfBridge>,
+    pub controllers: Option<Arc<Controllers>>,
     ports: BTreeMap<String, PortNo>,
-    max_idle: Duration,
+    stop: Arc<AtomicBool>,
+    revalidator: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Open the port a configuration entry describes.
@@ -89,9 +83,25 @@ pub fn open_port(cfg: &PortConfig) -> Result<Arc<dyn Port>> {
     Ok(port)
 }
 
+/// The datapath id of a bridge: configured, or derived from its name.
+fn datapath_id(cfg: &BridgeConfig) -> u64 {
+    if let Some(id) = cfg
+        .datapath_id
+        .as_deref()
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+    {
+        return id;
+    }
+    // FNV-1a of the name, in the low 48 bits (like a MAC-derived dpid).
+    let h = cfg.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    h & 0x0000_ffff_ffff_ffff
+}
+
 impl Bridge {
-    /// Build the bridge: start the datapath and open every port.
-    pub fn start(cfg: &BridgeConfig) -> Result<Bridge> {
+    /// Build the bridge: datapath, OpenFlow bridge, ports, controllers.
+    pub fn start(cfg: &BridgeConfig, runtime: &tokio::runtime::Handle) -> Result<Bridge> {
         let d = &cfg.datapath;
         let dp_cfg = DpifConfig {
             workers: d.workers,
@@ -105,55 +115,121 @@ impl Bridge {
             },
             ..DpifConfig::default()
         };
-        let (handler, learning): (Arc<dyn UpcallHandler>, _) = match cfg.fail_mode {
-            FailMode::Standalone => {
-                let l = Arc::new(LearningBridge::new(MacTable::new(
-                    Duration::from_secs(d.mac_aging_secs),
-                    ofproto::mac_learning::DEFAULT_MAX_ENTRIES,
-                )));
-                (l.clone(), Some(l))
-            }
-            FailMode::Secure => (Arc::new(DropAll), None),
+        let fail_mode = match cfg.fail_mode {
+            FailMode::Standalone => OfFailMode::Standalone,
+            FailMode::Secure => OfFailMode::Secure,
         };
-        let dpif = Arc::new(Dpif::new(dp_cfg, handler, None).context("starting the datapath")?);
-        if let Some(l) = &learning {
-            let weak: Weak<Dpif> = Arc::downgrade(&dpif);
-            l.set_invalidator(Box::new(move |what| {
-                if let Some(dpif) = weak.upgrade() {
-                    invalidate(&dpif, what);
-                }
-            }));
-        }
+        let ofbridge = OfBridge::new(
+            &cfg.name,
+            datapath_id(cfg),
+            fail_mode,
+            MacTable::new(
+                Duration::from_secs(d.mac_aging_secs),
+                ofproto::mac_learning::DEFAULT_MAX_ENTRIES,
+            ),
+        );
+        let dpif = Arc::new(
+            Dpif::new(
+                dp_cfg,
+                ofbridge.clone(),
+                Some(ofbridge.store.meters.clone()),
+            )
+            .context("starting the datapath")?,
+        );
+        ofbridge.attach(&dpif);
+        let stop = Arc::new(AtomicBool::new(false));
+        let revalidator = ofbridge
+            .spawn_revalidator(
+                REVALIDATE_INTERVAL,
+                Duration::from_secs(d.max_idle_secs.max(1)),
+                stop.clone(),
+            )
+            .context("starting the revalidator")?;
         let mut bridge = Bridge {
             name: cfg.name.clone(),
             dpif,
-            learning,
+            ofbridge,
+            controllers: None,
             ports: BTreeMap::new(),
-            max_idle: Duration::from_secs(d.max_idle_secs.max(1)),
+            stop,
+            revalidator: Some(revalidator),
         };
         if cfg.local_port {
-            bridge.add_port(&PortConfig {
-                name: cfg.name.clone(),
-                kind: PortKind::Internal,
-                ofport: None,
-                options: Default::default(),
-            })?;
+            bridge.add_port_as(
+                &PortConfig {
+                    name: cfg.name.clone(),
+                    kind: PortKind::Internal,
+                    ofport: None,
+                    options: Default::default(),
+                },
+                Some(LOCAL_DP_PORT),
+            )?;
         }
         for p in &cfg.port {
             bridge.add_port(p)?;
         }
+        if !cfg.controller.is_empty() {
+            bridge.start_controllers(cfg, runtime)?;
+        }
         Ok(bridge)
+    }
+
+    fn start_controllers(&mut self, cfg: &BridgeConfig, rt: &tokio::runtime::Handle) -> Result<()> {
+        let targets = cfg
+            .controller
+            .iter()
+            .map(|t| {
+                t.parse::<Target>()
+                    .with_context(|| format!("controller {t}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let tls = cfg.ssl.as_ref().map(|s| TlsFiles {
+            private_key: s.private_key.clone(),
+            certificate: s.certificate.clone(),
+            ca_certificate: s.ca_certificate.clone(),
+        });
+        let controllers = Arc::new(
+            Controllers::start(targets, tls, self.ofbridge.clone(), rt)
+                .context("starting controller connections")?,
+        );
+        // Weak: the connections hold the bridge, not the other way round.
+        let sink = Arc::downgrade(&controllers);
+        self.ofbridge.set_async_sink(Box::new(move |m| {
+            if let Some(c) = sink.upgrade() {
+                c.send_async(m);
+            }
+        }));
+        let mut watch = controllers.watch_connected();
+        let weak = Arc::downgrade(&self.ofbridge);
+        rt.spawn(async move {
+            loop {
+                let n = *watch.borrow_and_update();
+                match weak.upgrade() {
+                    Some(b) => b.set_controller_connected(n > 0),
+                    None => break,
+                }
+                if watch.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        self.controllers = Some(controllers);
+        Ok(())
     }
 
     /// Open and attach a port.
     pub fn add_port(&mut self, cfg: &PortConfig) -> Result<PortNo> {
+        self.add_port_as(cfg, cfg.ofport)
+    }
+
+    fn add_port_as(&mut self, cfg: &PortConfig, want: Option<PortNo>) -> Result<PortNo> {
         let port = open_port(cfg).with_context(|| format!("opening port {}", cfg.name))?;
         let no = self
             .dpif
-            .add_port(port, cfg.ofport)
+            .add_port(port.clone(), want)
             .with_context(|| format!("adding port {}", cfg.name))?;
         self.ports.insert(cfg.name.clone(), no);
-        self.ports_changed();
+        self.ofbridge.port_added(no, port);
         tracing::info!(bridge = %self.name, port = %cfg.name, port_no = no, kind = ?cfg.kind, "port added");
         Ok(no)
     }
@@ -164,47 +240,22 @@ impl Bridge {
             bail!("bridge {} has no port {name}", self.name);
         };
         self.dpif.remove_port(no)?;
-        self.ports_changed();
+        self.ofbridge.port_removed(no);
         Ok(())
-    }
-
-    fn ports_changed(&self) {
-        if let Some(l) = &self.learning {
-            l.set_ports(self.ports.values().copied().collect());
-        }
     }
 
     /// Port names and numbers.
     pub fn ports(&self) -> &BTreeMap<String, PortNo> {
         &self.ports
     }
-
-    /// Periodic housekeeping: MAC aging and idle megaflow expiry.
-    pub fn run_periodic(&self) {
-        if let Some(l) = &self.learning {
-            l.run_aging(Instant::now());
-        }
-        let max_idle_ms = self.max_idle.as_millis() as u64;
-        let now = self.dpif.now_ms();
-        for f in self.dpif.dump_flows() {
-            let idle = f.idle_ms.unwrap_or_else(|| now.saturating_sub(0));
-            if idle >= max_idle_ms {
-                let _ = self.dpif.delete_flow(f.id);
-            }
-        }
-    }
 }
 
-/// Drop the megaflows that encoded a stale learning decision.
-fn invalidate(dpif: &Dpif, what: Invalidate) {
-    match what {
-        Invalidate::All => dpif.flush_flows(),
-        Invalidate::Destination { vlan, mac } => {
-            dpif.delete_flows_where(|key, mask, _| {
-                mask.eth_dst == [0xff; 6]
-                    && key.eth_dst == mac
-                    && (key.vlan_tci & 0x0fff) == (vlan & 0x0fff)
-            });
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.controllers.take();
+        if let Some(t) = self.revalidator.take() {
+            let _ = t.join();
         }
     }
 }

@@ -74,12 +74,27 @@ pub struct BridgeConfig {
     pub local_port: bool,
     #[serde(default)]
     pub datapath: DatapathConfig,
-    /// OpenFlow controller targets (tcp:HOST:PORT, ptcp:PORT...), used once
-    /// the OpenFlow agent lands.
+    /// OpenFlow controller targets: `tcp:HOST[:PORT]`, `ssl:HOST[:PORT]`
+    /// (active), `ptcp:[PORT][:IP]`, `pssl:[PORT][:IP]` (listeners).
     #[serde(default)]
     pub controller: Vec<String>,
+    /// Datapath id as 16 hex digits (default: derived from the name).
+    #[serde(default)]
+    pub datapath_id: Option<String>,
+    /// TLS identity for ssl:/pssl: targets.
+    #[serde(default)]
+    pub ssl: Option<SslConfig>,
     #[serde(default)]
     pub port: Vec<PortConfig>,
+}
+
+/// The switch's TLS identity (PEM files), as `ovs-vsctl set-ssl` takes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SslConfig {
+    pub private_key: std::path::PathBuf,
+    pub certificate: std::path::PathBuf,
+    pub ca_certificate: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -155,6 +170,8 @@ impl Config {
                 local_port: true,
                 datapath: DatapathConfig::default(),
                 controller: vec!["ptcp:6653:127.0.0.1".into()],
+                datapath_id: None,
+                ssl: None,
                 port: Vec::new(),
             }],
         }
@@ -193,6 +210,21 @@ impl Config {
             }
             if b.local_port && !all_ports.insert(b.name.as_str()) {
                 return Err(bad("local port name already used by a port".into()));
+            }
+            if let Some(id) = &b.datapath_id {
+                if id.len() != 16 || u64::from_str_radix(id, 16).is_err() {
+                    return Err(bad(format!("datapath_id {id:?} must be 16 hex digits")));
+                }
+            }
+            for c in &b.controller {
+                let t: Result<ofproto::conn::target::Target, _> = c.parse();
+                match t {
+                    Err(e) => return Err(bad(format!("controller {c:?}: {e}"))),
+                    Ok(t) if t.is_tls() && b.ssl.is_none() => {
+                        return Err(bad(format!("controller {c:?} needs [bridge.ssl]")))
+                    }
+                    Ok(_) => {}
+                }
             }
             let d = &b.datapath;
             if d.workers == 0 || d.workers > 64 {
@@ -297,6 +329,9 @@ mod tests {
             ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afpacket\"\noptions = { mtu = \"1\" }", "unknown option"),
             ("[[bridge]]\nname = \"b\"\n[bridge.datapath]\nworkers = 0", "workers"),
             ("[[bridge]]\nname = \"b\"\nsurprise = 1", "surprise"),
+            ("[[bridge]]\nname = \"b\"\ncontroller = [\"udp:1.2.3.4\"]", "controller"),
+            ("[[bridge]]\nname = \"b\"\ncontroller = [\"ssl:1.2.3.4:6653\"]", "ssl"),
+            ("[[bridge]]\nname = \"b\"\ndatapath_id = \"12\"", "datapath_id"),
         ];
         for (text, needle) in cases {
             let e = Config::parse(text, "f.toml").unwrap_err().to_string();

@@ -12,14 +12,17 @@
 //! dump lists each worker's flows, as `ovs-appctl dpctl/dump-flows` does per
 //! PMD.
 
-use crate::actions::Actions;
+use crate::actions::{Action, Actions};
 use crate::cache::Megaflow;
+use crate::exec::ExecSink;
 use crate::flow::{FlowKey, Mask};
 use crate::netdev::{Port, PortStats};
+use crate::packet::{Packet, PacketPool};
 use crate::upcall::UpcallHandler;
 use crate::worker::{Command, RxqRef, Worker, WorkerShared, WorkerStats};
 use crate::PortNo;
 use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -157,6 +160,8 @@ pub struct FlowDump {
     /// Milliseconds since last use (None = never used).
     pub idle_ms: Option<u64>,
     pub tcp_flags: u16,
+    /// What the upcall handler attached.
+    pub owner: Option<crate::cache::megaflow::Owner>,
 }
 
 /// The datapath handle.
@@ -337,7 +342,8 @@ impl Dpif {
     /// Replace the actions of a megaflow, keeping its statistics.
     pub fn modify_flow(&self, id: u64, actions: Actions) -> Result<(), DpifError> {
         let (w, old) = self.find_flow(id).ok_or(DpifError::NoSuchFlow(id))?;
-        let f = Arc::new(Megaflow::new(id, &old.key, &old.mask, actions));
+        let f =
+            Arc::new(Megaflow::new(id, &old.key, &old.mask, actions).with_owner(old.owner.clone()));
         for (dst, src) in [
             (&f.stats.packets, &old.stats.packets),
             (&f.stats.bytes, &old.stats.bytes),
@@ -416,6 +422,7 @@ impl Dpif {
             bytes: f.stats.bytes.load(Ordering::Relaxed),
             idle_ms: (used != 0).then(|| self.now_ms().saturating_sub(used)),
             tcp_flags: f.stats.tcp_flags.load(Ordering::Relaxed) as u16,
+            owner: f.owner.clone(),
         }
     }
 
@@ -441,6 +448,40 @@ impl Dpif {
         self.workers.iter().map(|w| w.shared.stats()).collect()
     }
 
+    /// Execute `actions` on `packet` now, in the caller's thread (for
+    /// packet-out). Returns how many packets were handed to ports.
+    pub fn execute(&self, packet: Packet, actions: &[Action]) -> usize {
+        let mut key = FlowKey::default();
+        crate::flow::extract(&packet, &mut key);
+        let mut sink = DirectSink {
+            shared: &self.shared,
+            pool: PacketPool::new(),
+            tx: BTreeMap::new(),
+        };
+        crate::exec::execute(actions, packet, &key, &mut sink);
+        let ports = self.shared.ports.load_full();
+        let mut sent = 0;
+        let mut scratch = Vec::new();
+        let DirectSink { mut pool, tx, .. } = sink;
+        for (port_no, mut pending) in tx {
+            match ports.get(port_no) {
+                Some(e) => {
+                    crate::worker::fix_offloads(
+                        &mut pending,
+                        e.port.caps(),
+                        &mut scratch,
+                        &mut pool,
+                    );
+                    sent += pending.len();
+                    let txq = self.workers.len() % e.port.n_txq().max(1);
+                    e.port.tx_batch(txq, &mut pending, &mut pool);
+                }
+                None => pool.put_all(&mut pending),
+            }
+        }
+        sent
+    }
+
     /// Stop the workers (also done on drop).
     pub fn shutdown(&mut self) {
         for w in &self.workers {
@@ -451,6 +492,38 @@ impl Dpif {
                 let _ = t.join();
             }
         }
+    }
+}
+
+/// Action execution outside the workers (packet-out).
+struct DirectSink<'a> {
+    shared: &'a Shared,
+    pool: PacketPool,
+    tx: BTreeMap<PortNo, Vec<Packet>>,
+}
+
+impl ExecSink for DirectSink<'_> {
+    fn output(&mut self, port: PortNo, packet: Packet) {
+        self.tx.entry(port).or_default().push(packet);
+    }
+    fn userspace(&mut self, packet: &Packet, key: &FlowKey, userdata: u64) {
+        self.shared.handler.action(packet, key, userdata);
+    }
+    fn recirculate(&mut self, packet: Packet, _recirc_id: u32) {
+        // Not supported outside the workers.
+        self.pool.put(packet);
+    }
+    fn meter(&mut self, meter_id: u32, len: usize) -> bool {
+        match &self.shared.meters {
+            Some(m) => m.admit(meter_id, len, self.shared.now_ms()),
+            None => true,
+        }
+    }
+    fn alloc(&mut self) -> Packet {
+        self.pool.get()
+    }
+    fn free(&mut self, packet: Packet) {
+        self.pool.put(packet);
     }
 }
 

@@ -34,6 +34,8 @@ pub struct UpcallReply {
     /// Install a megaflow (false: execute for this packet only, e.g. when the
     /// decision cannot be cached).
     pub install: bool,
+    /// Attached to the megaflow, returned in dumps.
+    pub owner: Option<crate::cache::megaflow::Owner>,
 }
 
 /// Implemented by the layer above the datapath.

@@ -500,7 +500,10 @@ impl WorkerLoop {
             };
             if reply.install {
                 let id = self.dp.next_flow_id.fetch_add(1, Ordering::Relaxed);
-                let f = Arc::new(Megaflow::new(id, &self.keys[i], &reply.mask, reply.actions));
+                let f = Arc::new(
+                    Megaflow::new(id, &self.keys[i], &reply.mask, reply.actions)
+                        .with_owner(reply.owner),
+                );
                 if let Some(old) = self.classifier.insert(f.clone()) {
                     self.forget(&old);
                 }
@@ -598,7 +601,7 @@ impl WorkerLoop {
 /// Make every packet of `pending` acceptable to a port with `caps`:
 /// complete partial checksums and segment oversized packets it cannot take.
 /// Returns how many packets had to be dropped (malformed offload state).
-fn fix_offloads(
+pub(crate) fn fix_offloads(
     pending: &mut Vec<Packet>,
     caps: PortCaps,
     scratch: &mut Vec<Packet>,

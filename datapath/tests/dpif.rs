@@ -98,6 +98,7 @@ impl UpcallHandler for Cross {
             actions: Arc::from(vec![Action::Output(out)]),
             mask,
             install: true,
+            owner: None,
         })
     }
 }
@@ -287,4 +288,19 @@ fn an_idle_datapath_sleeps() {
     let s = dpif.worker_stats()[0];
     // With no queues to poll, the worker sleeps in epoll, ~10 times a second.
     assert!(s.idle_sleeps >= 1 && s.idle_sleeps < 20, "{s:?}");
+}
+
+#[test]
+fn execute_sends_from_the_callers_thread() {
+    let dpif = Dpif::new(DpifConfig::default(), Arc::new(Cross::default()), None).unwrap();
+    let a = MemPort::new("a");
+    let b = MemPort::new("b");
+    dpif.add_port(a.clone(), None).unwrap();
+    dpif.add_port(b.clone(), None).unwrap();
+    let sent = dpif.execute(
+        Packet::from_bytes(&frame(2, 1)),
+        &[Action::Output(1), Action::Output(2), Action::Output(77)],
+    );
+    assert_eq!(sent, 2, "a port that does not exist takes nothing");
+    assert_eq!((a.sent(), b.sent()), (1, 1));
 }

@@ -9,5 +9,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bridge;
+pub mod conn;
 pub mod mac_learning;
-pub mod standalone;
+pub mod pipeline;
+pub mod wire;
+pub mod xlate;

@@ -61,12 +61,17 @@ fn main() -> Result<()> {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handler")?;
     }
 
+    // One runtime for the control plane (OpenFlow connections today).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("switchd-ctl")
+        .enable_all()
+        .build()
+        .context("starting the control-plane runtime")?;
     let mut bridges = Vec::new();
     for b in &config.bridge {
-        if !b.controller.is_empty() {
-            tracing::warn!(bridge = %b.name, "OpenFlow controllers are not served yet: {:?}", b.controller);
-        }
-        let bridge = Bridge::start(b).with_context(|| format!("starting bridge {}", b.name))?;
+        let bridge = Bridge::start(b, runtime.handle())
+            .with_context(|| format!("starting bridge {}", b.name))?;
         tracing::info!(bridge = %b.name, ports = bridge.ports().len(), "bridge up");
         bridges.push(bridge);
     }
@@ -75,18 +80,12 @@ fn main() -> Result<()> {
         .with_context(|| format!("writing {}", pid_file.display()))?;
     tracing::info!(state_dir = %args.state_dir.display(), "switchd running");
 
-    let mut tick = 0u64;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
-        tick += 1;
-        if tick.is_multiple_of(10) {
-            for b in &bridges {
-                b.run_periodic();
-            }
-        }
     }
     tracing::info!("stopping");
     drop(bridges);
+    runtime.shutdown_timeout(Duration::from_secs(2));
     let _ = std::fs::remove_file(&pid_file);
     Ok(())
 }

@@ -63,8 +63,14 @@ pub struct Megaflow {
     pub mask: Mask,
     pub actions: Actions,
     pub stats: MegaflowStats,
+    /// What the layer above attached when it installed the flow (ofproto
+    /// keeps the rules the translation hit here, to credit their counters).
+    pub owner: Option<Owner>,
     dead: AtomicBool,
 }
+
+/// Opaque data the upcall handler attaches to a megaflow.
+pub type Owner = Arc<dyn std::any::Any + Send + Sync>;
 
 impl Megaflow {
     pub fn new(id: u64, key: &FlowKey, mask: &Mask, actions: Actions) -> Self {
@@ -74,8 +80,15 @@ impl Megaflow {
             mask: *mask,
             actions,
             stats: MegaflowStats::default(),
+            owner: None,
             dead: AtomicBool::new(false),
         }
+    }
+
+    /// The same flow with `owner` attached.
+    pub fn with_owner(mut self, owner: Option<Owner>) -> Self {
+        self.owner = owner;
+        self
     }
 
     /// True once the flow was deleted: caches must not use it any more.

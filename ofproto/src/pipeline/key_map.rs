@@ -1,0 +1,376 @@
+//! Between OpenFlow's OXM fields and the datapath's [`FlowKey`].
+//!
+//! A rule's match becomes a `(value, mask)` pair of flow keys, so matching
+//! a packet against a rule is the datapath's own word-wise compare, and the
+//! bits a translation consulted are plain key bits it can OR into the
+//! megaflow mask. A set-field becomes a datapath `Set` action and is also
+//! applied to the translator's working key, so later tables match on the
+//! rewritten packet.
+//!
+//! Every OXM field maps onto a key field (see the conventions in
+//! `datapath::flow::key`): `VLAN_VID`'s OFPVID_PRESENT bit *is* the key's
+//! VLAN_CFI bit; `IP_DSCP`/`IP_ECN` share `nw_tos`; the MPLS fields are bit
+//! ranges of `mpls_lse`; ICMP type/code live in `tp_src`/`tp_dst`; ARP and
+//! ND addresses share the IPv4 and `arp_sha`/`arp_tha` slots. PBB_ISID and
+//! IPV6_EXTHDR have no key field yet: a match on them is refused with
+//! BAD_FIELD, and a set-field of them with BAD_SET_TYPE.
+
+use crate::wire::error::{BadAction, BadMatch, WireError, WireResult};
+use crate::wire::oxm::{Match, OxmField, OxmKind};
+use datapath::actions::{Action as DpAction, Field};
+use datapath::flow::FlowKey;
+
+/// Where an OXM field lives in the key: a bit range of one key field.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    InPort,
+    Metadata,
+    EthDst,
+    EthSrc,
+    EthType,
+    /// `vlan_tci` bits selected by the mask, value shifted left by the shift.
+    VlanTci {
+        shift: u32,
+        mask: u16,
+    },
+    NwTos {
+        shift: u32,
+        mask: u8,
+    },
+    NwProto,
+    Ipv4Src,
+    Ipv4Dst,
+    TpSrc,
+    TpDst,
+    ArpSha,
+    ArpTha,
+    Ipv6Src,
+    Ipv6Dst,
+    Ipv6Label,
+    NdTarget,
+    Mpls {
+        shift: u32,
+        mask: u32,
+    },
+    TunId,
+}
+
+fn slot(kind: OxmKind) -> Option<Slot> {
+    use OxmKind as K;
+    Some(match kind {
+        K::InPort | K::InPhyPort => Slot::InPort,
+        K::Metadata => Slot::Metadata,
+        K::EthDst => Slot::EthDst,
+        K::EthSrc => Slot::EthSrc,
+        K::EthType => Slot::EthType,
+        K::VlanVid => Slot::VlanTci {
+            shift: 0,
+            mask: 0x1fff,
+        },
+        K::VlanPcp => Slot::VlanTci {
+            shift: 13,
+            mask: 0xe000,
+        },
+        K::IpDscp => Slot::NwTos {
+            shift: 2,
+            mask: 0xfc,
+        },
+        K::IpEcn => Slot::NwTos {
+            shift: 0,
+            mask: 0x03,
+        },
+        K::IpProto | K::ArpOp => Slot::NwProto,
+        K::Ipv4Src | K::ArpSpa => Slot::Ipv4Src,
+        K::Ipv4Dst | K::ArpTpa => Slot::Ipv4Dst,
+        K::TcpSrc | K::UdpSrc | K::SctpSrc | K::Icmpv4Type | K::Icmpv6Type => Slot::TpSrc,
+        K::TcpDst | K::UdpDst | K::SctpDst | K::Icmpv4Code | K::Icmpv6Code => Slot::TpDst,
+        K::ArpSha | K::Ipv6NdSll => Slot::ArpSha,
+        K::ArpTha | K::Ipv6NdTll => Slot::ArpTha,
+        K::Ipv6Src => Slot::Ipv6Src,
+        K::Ipv6Dst => Slot::Ipv6Dst,
+        K::Ipv6Flabel => Slot::Ipv6Label,
+        K::Ipv6NdTarget => Slot::NdTarget,
+        K::MplsLabel => Slot::Mpls {
+            shift: 12,
+            mask: 0xffff_f000,
+        },
+        K::MplsTc => Slot::Mpls {
+            shift: 9,
+            mask: 0x0000_0e00,
+        },
+        K::MplsBos => Slot::Mpls {
+            shift: 8,
+            mask: 0x0000_0100,
+        },
+        K::TunnelId => Slot::TunId,
+        K::PbbIsid | K::Ipv6Exthdr => return None,
+    })
+}
+
+fn mac(v: u128) -> [u8; 6] {
+    let b = v.to_be_bytes();
+    let mut m = [0u8; 6];
+    m.copy_from_slice(&b[10..]);
+    m
+}
+
+fn mac_u128(m: &[u8; 6]) -> u128 {
+    let mut b = [0u8; 16];
+    b[10..].copy_from_slice(m);
+    u128::from_be_bytes(b)
+}
+
+/// Write `value` under `mask` (both in OXM units) into key `k`.
+fn put(k: &mut FlowKey, s: Slot, value: u128, mask: u128) {
+    fn blend<T>(old: T, v: T, m: T) -> T
+    where
+        T: std::ops::BitAnd<Output = T>
+            + std::ops::BitOr<Output = T>
+            + std::ops::Not<Output = T>
+            + Copy,
+    {
+        (old & !m) | (v & m)
+    }
+    match s {
+        Slot::InPort => k.in_port = blend(k.in_port, value as u32, mask as u32),
+        Slot::Metadata => k.metadata = blend(k.metadata, value as u64, mask as u64),
+        Slot::EthDst => k.eth_dst = mac(blend(mac_u128(&k.eth_dst), value, mask)),
+        Slot::EthSrc => k.eth_src = mac(blend(mac_u128(&k.eth_src), value, mask)),
+        Slot::EthType => k.eth_type = blend(k.eth_type, value as u16, mask as u16),
+        Slot::VlanTci { shift, mask: m } => {
+            let v = ((value as u16) << shift) & m;
+            let mm = ((mask as u16) << shift) & m;
+            k.vlan_tci = blend(k.vlan_tci, v, mm);
+        }
+        Slot::NwTos { shift, mask: m } => {
+            let v = ((value as u8) << shift) & m;
+            let mm = ((mask as u8) << shift) & m;
+            k.nw_tos = blend(k.nw_tos, v, mm);
+        }
+        Slot::NwProto => k.nw_proto = blend(k.nw_proto, value as u8, mask as u8),
+        Slot::Ipv4Src => k.ipv4_src = blend(k.ipv4_src, value as u32, mask as u32),
+        Slot::Ipv4Dst => k.ipv4_dst = blend(k.ipv4_dst, value as u32, mask as u32),
+        Slot::TpSrc => k.tp_src = blend(k.tp_src, value as u16, mask as u16),
+        Slot::TpDst => k.tp_dst = blend(k.tp_dst, value as u16, mask as u16),
+        Slot::ArpSha => k.arp_sha = mac(blend(mac_u128(&k.arp_sha), value, mask)),
+        Slot::ArpTha => k.arp_tha = mac(blend(mac_u128(&k.arp_tha), value, mask)),
+        Slot::Ipv6Src => {
+            k.ipv6_src = blend(u128::from_be_bytes(k.ipv6_src), value, mask).to_be_bytes()
+        }
+        Slot::Ipv6Dst => {
+            k.ipv6_dst = blend(u128::from_be_bytes(k.ipv6_dst), value, mask).to_be_bytes()
+        }
+        Slot::NdTarget => {
+            k.nd_target = blend(u128::from_be_bytes(k.nd_target), value, mask).to_be_bytes()
+        }
+        Slot::Ipv6Label => k.ipv6_label = blend(k.ipv6_label, value as u32, mask as u32),
+        Slot::Mpls { shift, mask: m } => {
+            let v = ((value as u32) << shift) & m;
+            let mm = ((mask as u32) << shift) & m;
+            k.mpls_lse = blend(k.mpls_lse, v, mm);
+        }
+        Slot::TunId => k.tun_id = blend(k.tun_id, value as u64, mask as u64),
+    }
+}
+
+/// Read a field's value (in OXM units) out of a key.
+pub fn get(k: &FlowKey, kind: OxmKind) -> Option<u128> {
+    let s = slot(kind)?;
+    Some(match s {
+        Slot::InPort => k.in_port as u128,
+        Slot::Metadata => k.metadata as u128,
+        Slot::EthDst => mac_u128(&k.eth_dst),
+        Slot::EthSrc => mac_u128(&k.eth_src),
+        Slot::EthType => k.eth_type as u128,
+        Slot::VlanTci { shift, mask } => ((k.vlan_tci & mask) >> shift) as u128,
+        Slot::NwTos { shift, mask } => ((k.nw_tos & mask) >> shift) as u128,
+        Slot::NwProto => k.nw_proto as u128,
+        Slot::Ipv4Src => k.ipv4_src as u128,
+        Slot::Ipv4Dst => k.ipv4_dst as u128,
+        Slot::TpSrc => k.tp_src as u128,
+        Slot::TpDst => k.tp_dst as u128,
+        Slot::ArpSha => mac_u128(&k.arp_sha),
+        Slot::ArpTha => mac_u128(&k.arp_tha),
+        Slot::Ipv6Src => u128::from_be_bytes(k.ipv6_src),
+        Slot::Ipv6Dst => u128::from_be_bytes(k.ipv6_dst),
+        Slot::NdTarget => u128::from_be_bytes(k.nd_target),
+        Slot::Ipv6Label => k.ipv6_label as u128,
+        Slot::Mpls { shift, mask } => ((k.mpls_lse & mask) >> shift) as u128,
+        Slot::TunId => k.tun_id as u128,
+    })
+}
+
+/// Un-wildcard all of field `kind` in `mask`.
+pub fn unwildcard(mask: &mut FlowKey, kind: OxmKind) {
+    if let Some(s) = slot(kind) {
+        put(mask, s, u128::MAX, u128::MAX);
+    }
+}
+
+/// A match as (value, mask) flow keys. Refuses fields with no key slot.
+pub fn match_to_key(m: &Match) -> WireResult<(FlowKey, FlowKey)> {
+    let mut key = FlowKey::default();
+    let mut mask = FlowKey::default();
+    for f in m.iter() {
+        let kind = f.kind();
+        let s = slot(kind).ok_or_else(|| {
+            WireError::new(
+                BadMatch::BAD_FIELD,
+                format!("matching on {} is not supported", kind.name()),
+            )
+        })?;
+        let (mut value, fmask) = f.raw();
+        let fmask = fmask.unwrap_or(kind.ones());
+        if matches!(kind, OxmKind::InPort | OxmKind::InPhyPort) && value == 0xffff_fffe {
+            // OFPP_LOCAL is the datapath's port 0.
+            value = 0;
+        }
+        put(&mut key, s, value & fmask, fmask);
+        put(&mut mask, s, fmask, u128::MAX);
+    }
+    Ok((key.masked(&mask), mask))
+}
+
+/// The datapath field a set-field writes, or `None` for metadata-only
+/// fields (the translator handles those).
+fn dp_field(kind: OxmKind) -> Option<Field> {
+    use OxmKind as K;
+    Some(match kind {
+        K::EthDst => Field::EthDst,
+        K::EthSrc => Field::EthSrc,
+        K::EthType => Field::EthType,
+        K::VlanVid => Field::VlanVid,
+        K::VlanPcp => Field::VlanPcp,
+        K::IpDscp => Field::IpDscp,
+        K::IpEcn => Field::IpEcn,
+        K::Ipv4Src => Field::Ipv4Src,
+        K::Ipv4Dst => Field::Ipv4Dst,
+        K::TcpSrc => Field::TcpSrc,
+        K::TcpDst => Field::TcpDst,
+        K::UdpSrc => Field::UdpSrc,
+        K::UdpDst => Field::UdpDst,
+        K::SctpSrc => Field::SctpSrc,
+        K::SctpDst => Field::SctpDst,
+        K::Icmpv4Type => Field::Icmpv4Type,
+        K::Icmpv4Code => Field::Icmpv4Code,
+        K::Icmpv6Type => Field::Icmpv6Type,
+        K::Icmpv6Code => Field::Icmpv6Code,
+        K::ArpOp => Field::ArpOp,
+        K::ArpSpa => Field::ArpSpa,
+        K::ArpTpa => Field::ArpTpa,
+        K::ArpSha => Field::ArpSha,
+        K::ArpTha => Field::ArpTha,
+        K::Ipv6Src => Field::Ipv6Src,
+        K::Ipv6Dst => Field::Ipv6Dst,
+        K::Ipv6Flabel => Field::Ipv6Label,
+        K::Ipv6NdTarget => Field::NdTarget,
+        K::Ipv6NdSll => Field::NdSll,
+        K::Ipv6NdTll => Field::NdTll,
+        K::MplsLabel => Field::MplsLabel,
+        K::MplsTc => Field::MplsTc,
+        K::MplsBos => Field::MplsBos,
+        _ => return None,
+    })
+}
+
+/// What a set-field does: the datapath action (if the field is in the
+/// packet) and the change to the working key. Fields with no slot are
+/// refused with BAD_SET_TYPE.
+pub fn set_field(key: &mut FlowKey, f: &OxmField) -> WireResult<Option<DpAction>> {
+    let kind = f.kind();
+    let s = slot(kind).ok_or_else(|| {
+        WireError::new(
+            BadAction::BAD_SET_TYPE,
+            format!("set-field of {} is not supported", kind.name()),
+        )
+    })?;
+    let (value, _) = f.raw();
+    let value = if kind == OxmKind::VlanVid {
+        // Setting the VLAN id never changes whether a tag is present.
+        (value & 0x0fff) | (key.vlan_tci as u128 & 0x1000)
+    } else {
+        value
+    };
+    let fmask = if kind == OxmKind::VlanVid {
+        0x0fff
+    } else {
+        kind.ones()
+    };
+    put(key, s, value, fmask);
+    let dp_value = if kind == OxmKind::VlanVid {
+        value & 0x0fff
+    } else {
+        value & kind.ones()
+    };
+    Ok(dp_field(kind).map(|field| DpAction::set(field, dp_value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn matches_become_key_and_mask() {
+        let m = Match::new()
+            .with(OxmField::EthType(0x0800))
+            .with(OxmField::Ipv4Dst {
+                value: Ipv4Addr::new(10, 0, 0, 7),
+                mask: Some(Ipv4Addr::new(255, 255, 255, 0)),
+            })
+            .with(OxmField::VlanVid {
+                value: 0x1000 | 10,
+                mask: None,
+            })
+            .with(OxmField::IpDscp(46))
+            .with(OxmField::MplsTc(5));
+        let (k, mk) = match_to_key(&m).unwrap();
+        assert_eq!(k.eth_type, 0x0800);
+        assert_eq!(k.ipv4_dst, 0x0a00_0000);
+        assert_eq!(mk.ipv4_dst, 0xffff_ff00);
+        assert_eq!(k.vlan_tci, 0x1000 | 10);
+        assert_eq!(mk.vlan_tci, 0x1fff);
+        assert_eq!(k.nw_tos, 46 << 2);
+        assert_eq!(mk.nw_tos, 0xfc);
+        assert_eq!(k.mpls_lse, 5 << 9);
+        assert_eq!(get(&k, OxmKind::IpDscp), Some(46));
+        assert_eq!(get(&k, OxmKind::MplsTc), Some(5));
+    }
+
+    #[test]
+    fn set_field_changes_the_working_key_and_emits_an_action() {
+        let mut k = FlowKey {
+            vlan_tci: 0x1000 | 5,
+            ..Default::default()
+        };
+        let a = set_field(
+            &mut k,
+            &OxmField::VlanVid {
+                value: 0x1000 | 20,
+                mask: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(k.vlan_tci, 0x1000 | 20);
+        assert_eq!(a, Some(DpAction::set(Field::VlanVid, 20)));
+        let a = set_field(
+            &mut k,
+            &OxmField::Metadata {
+                value: 7,
+                mask: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(a, None);
+        assert_eq!(k.metadata, 7);
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused() {
+        let m = Match::new().with(OxmField::PbbIsid {
+            value: 1,
+            mask: None,
+        });
+        assert_eq!(match_to_key(&m).unwrap_err().error, BadMatch::BAD_FIELD);
+    }
+}

@@ -1,0 +1,561 @@
+//! Translation: one packet through the OpenFlow pipeline, out as datapath
+//! actions plus the megaflow mask that says which packets share the result.
+//!
+//! The translator walks tables from table 0 with a *working key* (the
+//! packet's key as the pipeline has rewritten it so far), following
+//! instructions in the spec's order (meter, apply-actions, clear-actions,
+//! write-actions, write-metadata, goto-table) and, when the walk ends,
+//! executing the action set in the spec's order (copy TTL in, pop, push
+//! MPLS, push VLAN, copy TTL out, decrement TTL, set-field, set-queue,
+//! group, output).
+//!
+//! The mask (`wc`) starts empty and grows only with what was consulted:
+//! the table lookups' bits (see `pipeline::table`), the fields a SELECT
+//! group hashes, the fields NORMAL learns from, the VLAN TCI a push copies.
+//! `in_port` and `recirc_id` are always exact; pipeline-internal fields
+//! (metadata) are removed at the end, since the datapath never sees them.
+//!
+//! Everything the translator needs from the bridge (ports, NORMAL,
+//! packet-in contexts) comes through the [`XlateEnv`] trait, so translation
+//! is a pure function of its inputs and is tested without a datapath.
+
+use crate::pipeline::group::Group;
+use crate::pipeline::key_map;
+use crate::pipeline::rule::Rule;
+use crate::pipeline::Pipeline;
+use crate::wire::action::{port_no, Action};
+use crate::wire::group::GroupType;
+use crate::wire::instruction::Instruction;
+use crate::wire::oxm::{OxmField, OxmKind};
+use crate::wire::packet::PacketInReason;
+use datapath::actions::{Action as Dp, Field};
+use datapath::flow::key::{VLAN_CFI, VLAN_VID_MASK};
+use datapath::flow::FlowKey;
+use datapath::PortNo;
+use std::sync::Arc;
+
+/// The datapath port number of the bridge's LOCAL port.
+pub const LOCAL_DP_PORT: PortNo = 0;
+/// Deepest nesting of groups and goto-table the translator follows.
+const MAX_DEPTH: usize = 64;
+
+/// A port as translation sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortView {
+    /// Datapath (and OpenFlow) port number; [`LOCAL_DP_PORT`] for LOCAL.
+    pub port_no: PortNo,
+    /// Link up and not administratively down.
+    pub live: bool,
+    pub no_fwd: bool,
+    pub no_flood: bool,
+}
+
+/// Where a packet goes to the controller, interned into a `Userspace`
+/// action's user data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ControllerCtx {
+    pub reason: u8,
+    pub table_id: u8,
+    pub cookie: u64,
+    pub max_len: u16,
+    pub metadata: u64,
+}
+
+/// What translation needs from the bridge.
+pub trait XlateEnv {
+    /// The bridge's ports.
+    fn ports(&self) -> &[PortView];
+    /// NORMAL: learn from the key and return the output ports. Must widen
+    /// `wc` with what it consulted.
+    fn normal(&self, key: &FlowKey, wc: &mut FlowKey) -> Vec<PortNo>;
+    /// A userdata value that identifies `ctx` for the packet-in path.
+    fn controller_userdata(&self, ctx: ControllerCtx) -> u64;
+}
+
+/// The result of translating one packet.
+#[derive(Debug, Default)]
+pub struct Xlation {
+    pub actions: Vec<Dp>,
+    /// The megaflow mask.
+    pub mask: FlowKey,
+    /// Rules the packet hit (their counters get the megaflow's traffic).
+    pub rules: Vec<Arc<Rule>>,
+    /// Groups and the bucket taken.
+    pub buckets: Vec<(Arc<Group>, usize)>,
+    /// Tables looked up (for table counters): (table, matched).
+    pub lookups: Vec<(u8, bool)>,
+}
+
+/// The action set being accumulated by write-actions.
+#[derive(Debug, Default, Clone)]
+struct ActionSet {
+    actions: Vec<Action>,
+}
+
+/// Position of an action kind in the action set's execution order.
+fn set_order(a: &Action) -> u8 {
+    match a {
+        Action::CopyTtlIn => 0,
+        Action::PopVlan | Action::PopMpls(_) | Action::PopPbb => 1,
+        Action::PushMpls(_) => 2,
+        Action::PushPbb(_) => 3,
+        Action::PushVlan(_) => 4,
+        Action::CopyTtlOut => 5,
+        Action::DecMplsTtl | Action::DecNwTtl => 6,
+        Action::SetField(_) | Action::SetMplsTtl(_) | Action::SetNwTtl(_) => 7,
+        Action::SetQueue(_) => 8,
+        Action::Group(_) => 9,
+        Action::Output { .. } => 10,
+    }
+}
+
+/// Two actions occupy the same slot of the action set.
+fn same_slot(a: &Action, b: &Action) -> bool {
+    match (a, b) {
+        (Action::SetField(x), Action::SetField(y)) => x.kind() == y.kind(),
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
+}
+
+impl ActionSet {
+    fn write(&mut self, list: &[Action]) {
+        for a in list {
+            self.actions.retain(|x| !same_slot(x, a));
+            self.actions.push(a.clone());
+        }
+    }
+
+    fn ordered(&self) -> Vec<Action> {
+        let mut v = self.actions.clone();
+        v.sort_by_key(set_order);
+        // With a group in the set, the output action is ignored.
+        if v.iter().any(|a| matches!(a, Action::Group(_))) {
+            v.retain(|a| !matches!(a, Action::Output { .. }));
+        }
+        v
+    }
+}
+
+struct Ctx<'a> {
+    pipeline: &'a Pipeline,
+    env: &'a dyn XlateEnv,
+    key: FlowKey,
+    in_port: PortNo,
+    out: Xlation,
+    depth: usize,
+    table_id: u8,
+    cookie: u64,
+    table_miss: bool,
+}
+
+/// Translate a packet with key `key` starting at table `table`.
+pub fn translate(pipeline: &Pipeline, env: &dyn XlateEnv, key: &FlowKey, table: u8) -> Xlation {
+    let mut cx = Ctx {
+        pipeline,
+        env,
+        key: *key,
+        in_port: key.in_port,
+        out: Xlation::default(),
+        depth: 0,
+        table_id: table,
+        cookie: 0,
+        table_miss: false,
+    };
+    let mut out_actions = Vec::new();
+    cx.run_table(table, &mut out_actions, &mut ActionSet::default());
+    cx.out.actions = out_actions;
+    let mut mask = cx.out.mask;
+    mask.in_port = u32::MAX;
+    mask.recirc_id = u32::MAX;
+    mask.metadata = 0;
+    mask.regs = [0; 4];
+    cx.out.mask = mask;
+    cx.out
+}
+
+/// Translate a list of actions applied directly (packet-out).
+pub fn translate_actions(
+    pipeline: &Pipeline,
+    env: &dyn XlateEnv,
+    key: &FlowKey,
+    actions: &[Action],
+) -> Xlation {
+    let mut cx = Ctx {
+        pipeline,
+        env,
+        key: *key,
+        in_port: key.in_port,
+        out: Xlation::default(),
+        depth: 0,
+        table_id: 0,
+        cookie: u64::MAX,
+        table_miss: false,
+    };
+    let mut out = Vec::new();
+    cx.apply(actions, &mut out);
+    cx.out.actions = out;
+    cx.out.mask = FlowKey::exact();
+    cx.out
+}
+
+impl Ctx<'_> {
+    fn run_table(&mut self, table: u8, out: &mut Vec<Dp>, set: &mut ActionSet) {
+        self.depth += 1;
+        let Some(t) = self.pipeline.table(table) else {
+            return;
+        };
+        let Some(rule) = t.lookup(&self.key, &mut self.out.mask).cloned() else {
+            // OpenFlow 1.3 table-miss without a table-miss entry: drop (the
+            // action set is not executed).
+            self.out.lookups.push((table, false));
+            return;
+        };
+        self.out.lookups.push((table, true));
+        self.out.rules.push(rule.clone());
+        self.table_id = table;
+        self.cookie = rule.cookie;
+        self.table_miss = rule.priority == 0 && rule.matcher.is_empty();
+        let mut goto = None;
+        let mut ins = rule.instructions.clone();
+        ins.sort_by_key(|i| match i {
+            Instruction::Meter(_) => 0,
+            Instruction::ApplyActions(_) => 1,
+            Instruction::ClearActions => 2,
+            Instruction::WriteActions(_) => 3,
+            Instruction::WriteMetadata { .. } => 4,
+            Instruction::GotoTable(_) => 5,
+        });
+        for i in &ins {
+            match i {
+                Instruction::Meter(m) => out.push(Dp::Meter(*m)),
+                Instruction::ApplyActions(a) => self.apply(a, out),
+                Instruction::ClearActions => set.actions.clear(),
+                Instruction::WriteActions(a) => set.write(a),
+                Instruction::WriteMetadata {
+                    metadata: value,
+                    mask,
+                } => self.key.metadata = (self.key.metadata & !mask) | (value & mask),
+                Instruction::GotoTable(t) => goto = Some(*t),
+            }
+        }
+        match goto {
+            Some(t) if self.depth < MAX_DEPTH && t > table => self.run_table(t, out, set),
+            _ => {
+                let ordered = set.ordered();
+                self.apply(&ordered, out);
+            }
+        }
+    }
+
+    fn controller(&mut self, reason: PacketInReason, max_len: u16) -> Dp {
+        let userdata = self.env.controller_userdata(ControllerCtx {
+            reason: u8::from(reason),
+            table_id: self.table_id,
+            cookie: self.cookie,
+            max_len,
+            metadata: self.key.metadata,
+        });
+        Dp::Userspace { userdata }
+    }
+
+    fn invalid_ttl(&mut self) -> Arc<[Dp]> {
+        Arc::from(vec![self.controller(PacketInReason::InvalidTtl, 0xffff)])
+    }
+
+    fn output(&mut self, port: u32, max_len: u16, out: &mut Vec<Dp>) {
+        let in_port = self.in_port;
+        let ports = self.env.ports();
+        match port {
+            port_no::IN_PORT => out.push(Dp::Output(in_port)),
+            port_no::NORMAL => {
+                let mut wc = self.out.mask;
+                for p in self.env.normal(&self.key, &mut wc) {
+                    out.push(Dp::Output(p));
+                }
+                self.out.mask = wc;
+            }
+            port_no::FLOOD | port_no::ALL => {
+                let flood = port == port_no::FLOOD;
+                for p in ports {
+                    if p.port_no != in_port && !(flood && p.no_flood) && !p.no_fwd {
+                        out.push(Dp::Output(p.port_no));
+                    }
+                }
+            }
+            port_no::CONTROLLER => {
+                let reason = if self.table_miss {
+                    PacketInReason::NoMatch
+                } else {
+                    PacketInReason::Action
+                };
+                out.push(self.controller(reason, max_len));
+            }
+            port_no::LOCAL => {
+                if in_port != LOCAL_DP_PORT && ports.iter().any(|p| p.port_no == LOCAL_DP_PORT) {
+                    out.push(Dp::Output(LOCAL_DP_PORT));
+                }
+            }
+            port_no::TABLE | port_no::ANY => {}
+            p => {
+                // Output to the input port must be spelled IN_PORT.
+                if p != in_port && ports.iter().any(|v| v.port_no == p && !v.no_fwd) {
+                    out.push(Dp::Output(p));
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, actions: &[Action], out: &mut Vec<Dp>) {
+        for a in actions {
+            match a {
+                Action::Output { port, max_len } => self.output(*port, *max_len, out),
+                Action::Group(g) => self.group(*g, out),
+                Action::SetField(f) => self.set_field(f, out),
+                Action::PushVlan(tpid) => {
+                    self.out.mask.vlan_tci = u16::MAX;
+                    let tci = if self.key.vlan_tci & VLAN_CFI != 0 {
+                        self.key.vlan_tci & !VLAN_CFI
+                    } else {
+                        0
+                    };
+                    out.push(Dp::PushVlan { tpid: *tpid, tci });
+                    self.key.inner_vlan_tci = self.key.vlan_tci;
+                    self.key.inner_vlan_tpid = self.key.vlan_tpid;
+                    self.key.vlan_tci = tci | VLAN_CFI;
+                    self.key.vlan_tpid = *tpid;
+                }
+                Action::PopVlan => {
+                    out.push(Dp::PopVlan);
+                    self.key.vlan_tci = self.key.inner_vlan_tci;
+                    self.key.vlan_tpid = self.key.inner_vlan_tpid;
+                    self.key.inner_vlan_tci = 0;
+                    self.key.inner_vlan_tpid = 0;
+                }
+                Action::PushMpls(ethertype) => {
+                    let lse = if self.key.mpls_lse != 0 || self.is_mpls() {
+                        self.out.mask.mpls_lse = u32::MAX;
+                        self.key.mpls_lse & !0x100
+                    } else {
+                        self.out.mask.nw_ttl = 0xff;
+                        let ttl = if self.key.is_ip() {
+                            self.key.nw_ttl
+                        } else {
+                            64
+                        };
+                        0x100 | ttl as u32
+                    };
+                    out.push(Dp::PushMpls {
+                        ethertype: *ethertype,
+                        lse,
+                    });
+                    self.key.eth_type = *ethertype;
+                    self.key.mpls_lse = lse;
+                }
+                Action::PopMpls(ethertype) => {
+                    out.push(Dp::PopMpls {
+                        ethertype: *ethertype,
+                    });
+                    // What lies under the label was never parsed: later
+                    // tables see only the new ethertype.
+                    self.key.eth_type = *ethertype;
+                    self.key.mpls_lse = 0;
+                }
+                Action::SetMplsTtl(t) => {
+                    out.push(Dp::set(Field::MplsTtl, *t as u128));
+                    self.key.mpls_lse = (self.key.mpls_lse & !0xff) | *t as u32;
+                }
+                Action::DecMplsTtl => {
+                    let on_zero = self.invalid_ttl();
+                    out.push(Dp::DecMplsTtl { on_zero });
+                }
+                Action::SetNwTtl(t) => {
+                    out.push(Dp::set(Field::IpTtl, *t as u128));
+                    self.key.nw_ttl = *t;
+                }
+                Action::DecNwTtl => {
+                    let on_zero = self.invalid_ttl();
+                    out.push(Dp::DecTtl { on_zero });
+                    self.key.nw_ttl = self.key.nw_ttl.saturating_sub(1);
+                }
+                Action::CopyTtlOut => {
+                    // IP -> outermost MPLS.
+                    if self.is_mpls() && self.key.is_ip() {
+                        self.out.mask.nw_ttl = 0xff;
+                        out.push(Dp::set(Field::MplsTtl, self.key.nw_ttl as u128));
+                    }
+                }
+                Action::CopyTtlIn => {
+                    // MPLS -> IP under it: the datapath does not parse
+                    // under MPLS; nothing to do on the packets it sees.
+                }
+                Action::SetQueue(_) => {}
+                Action::PushPbb(_) | Action::PopPbb => {}
+            }
+        }
+    }
+
+    fn is_mpls(&self) -> bool {
+        matches!(self.key.eth_type, 0x8847 | 0x8848)
+    }
+
+    fn set_field(&mut self, f: &OxmField, out: &mut Vec<Dp>) {
+        // Validated at flow-mod time; a field without a slot is ignored.
+        if let Ok(Some(dp)) = key_map::set_field(&mut self.key, f) {
+            out.push(dp);
+        }
+    }
+
+    fn group(&mut self, id: u32, out: &mut Vec<Dp>) {
+        if self.depth >= MAX_DEPTH {
+            return;
+        }
+        let Some(g) = self.pipeline.groups.get(id).cloned() else {
+            return;
+        };
+        self.depth += 1;
+        match g.kind {
+            GroupType::All => {
+                for (i, b) in g.buckets.iter().enumerate() {
+                    let saved = self.key;
+                    let mut nested = Vec::new();
+                    self.apply(&b.actions, &mut nested);
+                    self.key = saved;
+                    self.out.buckets.push((g.clone(), i));
+                    if !nested.is_empty() {
+                        out.push(Dp::Clone(Arc::from(nested)));
+                    }
+                }
+            }
+            GroupType::Indirect => {
+                if let Some(b) = g.buckets.first() {
+                    self.out.buckets.push((g.clone(), 0));
+                    self.apply(&b.actions, out);
+                }
+            }
+            GroupType::Select => {
+                if let Some(i) = self.select_bucket(&g) {
+                    self.out.buckets.push((g.clone(), i));
+                    self.apply(&g.buckets[i].actions, out);
+                }
+            }
+            GroupType::FastFailover => {
+                if let Some(i) = (0..g.buckets.len()).find(|&i| self.bucket_live(&g, i, 0)) {
+                    self.out.buckets.push((g.clone(), i));
+                    self.apply(&g.buckets[i].actions, out);
+                }
+            }
+            GroupType::Unknown(_) => {}
+        }
+        self.depth -= 1;
+    }
+
+    /// Is bucket `i` of `g` usable (its watched port or group live)?
+    fn bucket_live(&self, g: &Group, i: usize, depth: usize) -> bool {
+        let b = &g.buckets[i];
+        let port_ok = b.watch_port == port_no::ANY
+            || self
+                .env
+                .ports()
+                .iter()
+                .any(|p| p.port_no == b.watch_port && p.live);
+        let group_ok = b.watch_group == crate::wire::action::group_no::ANY
+            || (depth < 8
+                && self.pipeline.groups.get(b.watch_group).is_some_and(|w| {
+                    (0..w.buckets.len()).any(|j| self.bucket_live(w, j, depth + 1))
+                }));
+        port_ok && group_ok
+    }
+
+    /// Weighted choice by a hash of the flow's addresses and ports.
+    fn select_bucket(&mut self, g: &Group) -> Option<usize> {
+        let live: Vec<usize> = (0..g.buckets.len())
+            .filter(|&i| g.buckets[i].weight > 0 && self.bucket_live(g, i, 0))
+            .collect();
+        let total: u64 = live.iter().map(|&i| g.buckets[i].weight as u64).sum();
+        if total == 0 {
+            return None;
+        }
+        let k = &self.key;
+        let m = &mut self.out.mask;
+        m.eth_src = [0xff; 6];
+        m.eth_dst = [0xff; 6];
+        m.eth_type = 0xffff;
+        let mut h = datapath::flow::key::HashState::new(u64::from(g.id));
+        h.add(u64::from_be_bytes([
+            0,
+            0,
+            k.eth_src[0],
+            k.eth_src[1],
+            k.eth_src[2],
+            k.eth_src[3],
+            k.eth_src[4],
+            k.eth_src[5],
+        ]));
+        h.add(u64::from_be_bytes([
+            0,
+            0,
+            k.eth_dst[0],
+            k.eth_dst[1],
+            k.eth_dst[2],
+            k.eth_dst[3],
+            k.eth_dst[4],
+            k.eth_dst[5],
+        ]));
+        if k.is_ip() {
+            m.ipv4_src = u32::MAX;
+            m.ipv4_dst = u32::MAX;
+            m.ipv6_src = [0xff; 16];
+            m.ipv6_dst = [0xff; 16];
+            m.nw_proto = 0xff;
+            h.add(((k.ipv4_src as u64) << 32) | k.ipv4_dst as u64);
+            h.add(
+                u128::from_be_bytes(k.ipv6_src) as u64 ^ (u128::from_be_bytes(k.ipv6_dst) as u64),
+            );
+            h.add(k.nw_proto as u64);
+            if matches!(k.nw_proto, 6 | 17 | 132) {
+                m.tp_src = 0xffff;
+                m.tp_dst = 0xffff;
+                h.add(((k.tp_src as u64) << 16) | k.tp_dst as u64);
+            }
+        }
+        let mut pick = h.finish() as u64 % total;
+        for &i in &live {
+            let w = g.buckets[i].weight as u64;
+            if pick < w {
+                return Some(i);
+            }
+            pick -= w;
+        }
+        live.last().copied()
+    }
+}
+
+/// Un-wildcard what NORMAL consults (for `XlateEnv::normal` implementors).
+pub fn normal_mask(wc: &mut FlowKey) {
+    wc.in_port = u32::MAX;
+    wc.eth_src = [0xff; 6];
+    wc.eth_dst = [0xff; 6];
+    wc.vlan_tci |= VLAN_CFI | VLAN_VID_MASK;
+}
+
+/// The OXM kinds a packet-in's match reports (besides IN_PORT).
+pub fn packet_in_fields(key: &FlowKey, metadata: u64) -> Vec<OxmField> {
+    let mut v = Vec::new();
+    if metadata != 0 {
+        v.push(OxmField::Metadata {
+            value: metadata,
+            mask: None,
+        });
+    }
+    if key.tun_id != 0 {
+        v.push(OxmField::TunnelId {
+            value: key.tun_id,
+            mask: None,
+        });
+    }
+    let _ = OxmKind::InPort;
+    v
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,302 @@
+use super::*;
+use crate::pipeline::PipelineStore;
+use crate::wire::action::port_no;
+use crate::wire::flow_mod::{FlowMod, FlowModCommand};
+use crate::wire::group::{Bucket, GroupMod, GroupModCommand};
+use crate::wire::oxm::Match;
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+
+struct Env {
+    ports: Vec<PortView>,
+    ctx: RefCell<Vec<ControllerCtx>>,
+}
+
+impl Env {
+    fn new(n: u32) -> Env {
+        Env {
+            ports: (1..=n)
+                .map(|p| PortView {
+                    port_no: p,
+                    live: p != 3,
+                    no_fwd: false,
+                    no_flood: false,
+                })
+                .collect(),
+            ctx: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl XlateEnv for Env {
+    fn ports(&self) -> &[PortView] {
+        &self.ports
+    }
+    fn normal(&self, _key: &FlowKey, wc: &mut FlowKey) -> Vec<PortNo> {
+        normal_mask(wc);
+        vec![9]
+    }
+    fn controller_userdata(&self, ctx: ControllerCtx) -> u64 {
+        let mut v = self.ctx.borrow_mut();
+        v.push(ctx);
+        v.len() as u64 - 1
+    }
+}
+
+fn out(port: u32) -> Action {
+    Action::Output { port, max_len: 0 }
+}
+
+fn add(store: &PipelineStore, table: u8, priority: u16, m: Match, ins: Vec<Instruction>) {
+    store
+        .flow_mod(&FlowMod {
+            table_id: table,
+            priority,
+            match_: m,
+            instructions: ins,
+            command: FlowModCommand::Add,
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+fn tcp_pkt(in_port: u32, dst: [u8; 4], dport: u16) -> FlowKey {
+    FlowKey {
+        in_port,
+        eth_type: 0x0800,
+        nw_proto: 6,
+        ipv4_src: 0x0a00_0001,
+        ipv4_dst: u32::from_be_bytes(dst),
+        tp_src: 40000,
+        tp_dst: dport,
+        eth_src: [2, 0, 0, 0, 0, 1],
+        eth_dst: [2, 0, 0, 0, 0, 2],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn classification_acl_forwarding_with_metadata() {
+    let s = PipelineStore::default();
+    // Table 0: classify by input port into metadata, go to ACL.
+    add(
+        &s,
+        0,
+        100,
+        Match::new().with(OxmField::InPort(1)),
+        vec![
+            Instruction::WriteMetadata {
+                metadata: 0xa,
+                mask: 0xff,
+            },
+            Instruction::GotoTable(1),
+        ],
+    );
+    // Table 1: ACL: drop ssh, else continue.
+    add(
+        &s,
+        1,
+        200,
+        Match::new()
+            .with(OxmField::EthType(0x0800))
+            .with(OxmField::IpProto(6))
+            .with(OxmField::TcpDst(22)),
+        vec![],
+    );
+    add(&s, 1, 0, Match::new(), vec![Instruction::GotoTable(2)]);
+    // Table 2: forward by metadata and destination.
+    add(
+        &s,
+        2,
+        10,
+        Match::new()
+            .with(OxmField::Metadata {
+                value: 0xa,
+                mask: Some(0xff),
+            })
+            .with(OxmField::EthType(0x0800))
+            .with(OxmField::Ipv4Dst {
+                value: Ipv4Addr::new(10, 0, 0, 0),
+                mask: Some(Ipv4Addr::new(255, 255, 255, 0)),
+            }),
+        vec![Instruction::ApplyActions(vec![out(2)])],
+    );
+    let env = Env::new(4);
+    let p = s.snapshot();
+
+    let x = translate(&p, &env, &tcp_pkt(1, [10, 0, 0, 5], 80), 0);
+    assert_eq!(x.actions, vec![Dp::Output(2)]);
+    assert_eq!(x.rules.len(), 3);
+    assert_eq!(x.mask.ipv4_dst, 0xffff_ff00, "only the /24 was consulted");
+    assert_eq!(x.mask.tp_src, 0);
+    assert_eq!(x.mask.tp_dst, 0xffff, "the ACL looked at the port");
+    assert_eq!(x.mask.metadata, 0, "metadata never reaches the datapath");
+
+    let x = translate(&p, &env, &tcp_pkt(1, [10, 0, 0, 5], 22), 0);
+    assert!(x.actions.is_empty(), "ssh dropped by the ACL");
+
+    let x = translate(&p, &env, &tcp_pkt(2, [10, 0, 0, 5], 80), 0);
+    assert!(x.actions.is_empty(), "port 2 is not classified: table miss");
+}
+
+#[test]
+fn action_set_runs_in_spec_order_and_group_beats_output() {
+    let s = PipelineStore::default();
+    s.group_mod(&GroupMod {
+        command: GroupModCommand::Add,
+        group_type: GroupType::All,
+        group_id: 7,
+        buckets: vec![
+            Bucket {
+                actions: vec![out(2)],
+                watch_port: port_no::ANY,
+                watch_group: crate::wire::action::group_no::ANY,
+                weight: 0,
+            },
+            Bucket {
+                actions: vec![out(4)],
+                watch_port: port_no::ANY,
+                watch_group: crate::wire::action::group_no::ANY,
+                weight: 0,
+            },
+        ],
+    })
+    .unwrap();
+    add(
+        &s,
+        0,
+        1,
+        Match::new(),
+        vec![Instruction::WriteActions(vec![
+            out(3),
+            Action::Group(7),
+            Action::SetField(OxmField::Ipv4Dst {
+                value: Ipv4Addr::new(1, 2, 3, 4),
+                mask: None,
+            }),
+            Action::DecNwTtl,
+        ])],
+    );
+    let env = Env::new(4);
+    let x = translate(&s.snapshot(), &env, &tcp_pkt(1, [10, 0, 0, 1], 80), 0);
+    assert!(matches!(x.actions[0], Dp::DecTtl { .. }), "{:?}", x.actions);
+    assert_eq!(x.actions[1], Dp::set(Field::Ipv4Dst, 0x0102_0304));
+    assert_eq!(
+        &x.actions[2..],
+        &[
+            Dp::Clone(Arc::from(vec![Dp::Output(2)])),
+            Dp::Clone(Arc::from(vec![Dp::Output(4)]))
+        ]
+    );
+    assert_eq!(x.buckets.len(), 2);
+}
+
+#[test]
+fn select_group_spreads_flows_and_fast_failover_skips_dead_ports() {
+    let s = PipelineStore::default();
+    let bucket = |port: u32, weight: u16| Bucket {
+        actions: vec![out(port)],
+        watch_port: port,
+        watch_group: crate::wire::action::group_no::ANY,
+        weight,
+    };
+    s.group_mod(&GroupMod {
+        command: GroupModCommand::Add,
+        group_type: GroupType::Select,
+        group_id: 1,
+        buckets: vec![bucket(2, 1), bucket(4, 1)],
+    })
+    .unwrap();
+    s.group_mod(&GroupMod {
+        command: GroupModCommand::Add,
+        group_type: GroupType::FastFailover,
+        group_id: 2,
+        buckets: vec![bucket(3, 0), bucket(4, 0)],
+    })
+    .unwrap();
+    add(
+        &s,
+        0,
+        1,
+        Match::new().with(OxmField::InPort(1)),
+        vec![Instruction::ApplyActions(vec![Action::Group(1)])],
+    );
+    add(
+        &s,
+        0,
+        1,
+        Match::new().with(OxmField::InPort(2)),
+        vec![Instruction::ApplyActions(vec![Action::Group(2)])],
+    );
+    let env = Env::new(4);
+    let p = s.snapshot();
+    let mut counts = [0; 5];
+    for dport in 0..200 {
+        let x = translate(&p, &env, &tcp_pkt(1, [10, 0, 0, 1], dport), 0);
+        let Dp::Output(o) = x.actions[0] else {
+            panic!("{:?}", x.actions)
+        };
+        counts[o as usize] += 1;
+        assert_eq!(x.mask.tp_dst, 0xffff, "the hash covers the ports");
+    }
+    assert!(counts[2] > 60 && counts[4] > 60, "{counts:?}");
+    // Port 3 is down in the test env: fast failover takes port 4.
+    let x = translate(&p, &env, &tcp_pkt(2, [10, 0, 0, 1], 1), 0);
+    assert_eq!(x.actions, vec![Dp::Output(4)]);
+}
+
+#[test]
+fn controller_flood_normal_in_port_and_vlan_push() {
+    let s = PipelineStore::default();
+    add(
+        &s,
+        0,
+        0,
+        Match::new(),
+        vec![Instruction::ApplyActions(vec![Action::Output {
+            port: port_no::CONTROLLER,
+            max_len: 128,
+        }])],
+    );
+    add(
+        &s,
+        0,
+        5,
+        Match::new().with(OxmField::InPort(2)),
+        vec![Instruction::ApplyActions(vec![
+            out(port_no::FLOOD),
+            Action::PushVlan(0x8100),
+            Action::SetField(OxmField::VlanVid {
+                value: 0x1000 | 42,
+                mask: None,
+            }),
+            out(port_no::IN_PORT),
+            out(port_no::NORMAL),
+            out(2),
+        ])],
+    );
+    let env = Env::new(3);
+    let p = s.snapshot();
+    let x = translate(&p, &env, &tcp_pkt(1, [10, 0, 0, 1], 1), 0);
+    assert_eq!(x.actions, vec![Dp::Userspace { userdata: 0 }]);
+    let ctx = env.ctx.borrow()[0];
+    assert_eq!(ctx.reason, u8::from(PacketInReason::NoMatch));
+    assert_eq!(ctx.max_len, 128);
+
+    let x = translate(&p, &env, &tcp_pkt(2, [10, 0, 0, 1], 1), 0);
+    assert_eq!(
+        x.actions,
+        vec![
+            Dp::Output(1),
+            Dp::Output(3),
+            Dp::PushVlan {
+                tpid: 0x8100,
+                tci: 0
+            },
+            Dp::set(Field::VlanVid, 42),
+            Dp::Output(2),
+            Dp::Output(9),
+        ],
+        "output to the input port itself is dropped, IN_PORT is not"
+    );
+}
