@@ -5,77 +5,12 @@
 use datapath::actions::Action;
 use datapath::dpif::{Dpif, DpifConfig};
 use datapath::flow::FlowKey;
-use datapath::netdev::{Port, PortCaps, PortStats};
-use datapath::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use datapath::netdev::mem::MemPort;
+use datapath::packet::Packet;
 use datapath::upcall::{UpcallHandler, UpcallReply};
-use std::collections::VecDeque;
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Default)]
-struct MemPort {
-    name: String,
-    rx: Mutex<VecDeque<Vec<u8>>>,
-    tx: Mutex<Vec<Vec<u8>>>,
-}
-
-impl MemPort {
-    fn new(name: &str) -> Arc<MemPort> {
-        Arc::new(MemPort {
-            name: name.into(),
-            ..Default::default()
-        })
-    }
-    fn inject(&self, frame: &[u8]) {
-        self.rx.lock().unwrap().push_back(frame.to_vec());
-    }
-    fn sent(&self) -> usize {
-        self.tx.lock().unwrap().len()
-    }
-}
-
-impl Port for MemPort {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        "memory"
-    }
-    fn caps(&self) -> PortCaps {
-        PortCaps {
-            tx_csum_partial: true,
-            tx_tso: true,
-            mtu: 1500,
-        }
-    }
-    fn rx_batch(&self, _rxq: usize, batch: &mut Batch, pool: &mut PacketPool) -> usize {
-        let mut rx = self.rx.lock().unwrap();
-        let mut n = 0;
-        while batch.len() < BATCH_SIZE {
-            let Some(f) = rx.pop_front() else { break };
-            let mut p = pool.get();
-            p.set_frame(&f);
-            batch.push(p);
-            n += 1;
-        }
-        n
-    }
-    fn tx_batch(&self, _txq: usize, packets: &mut Vec<Packet>, pool: &mut PacketPool) {
-        let mut tx = self.tx.lock().unwrap();
-        for p in packets.drain(..) {
-            tx.push(p.data().to_vec());
-            pool.put(p);
-        }
-    }
-    fn stats(&self) -> PortStats {
-        PortStats::default()
-    }
-    fn rx_fd(&self, _rxq: usize) -> Option<RawFd> {
-        None
-    }
-}
 
 /// Sends everything from port 1 to port 2 and vice versa, matching only on
 /// in_port and the destination MAC.

@@ -13,6 +13,7 @@
 
 pub mod afpacket;
 pub mod afxdp;
+pub mod mem;
 pub mod tap;
 
 use crate::packet::{Batch, Packet, PacketPool};

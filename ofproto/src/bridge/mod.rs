@@ -541,3 +541,6 @@ impl UpcallHandler for OfBridge {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests;
