@@ -512,8 +512,8 @@ impl OfBridge {
     }
 }
 
-/// Bitmap of supported action types (for group features).
-fn action_bitmap() -> u32 {
+/// The action types this switch executes.
+const SUPPORTED_ACTIONS: [u16; 14] = {
     use crate::wire::action::action_type as at;
     [
         at::OUTPUT,
@@ -531,30 +531,17 @@ fn action_bitmap() -> u32 {
         at::DEC_NW_TTL,
         at::SET_FIELD,
     ]
-    .iter()
-    .fold(0, |acc, t| acc | (1u32 << t))
+};
+
+/// Bitmap of supported action types (for group features).
+fn action_bitmap() -> u32 {
+    SUPPORTED_ACTIONS.iter().fold(0, |acc, t| acc | (1u32 << t))
 }
 
 /// What every table supports.
 pub fn table_features() -> Vec<TableFeatures> {
-    use crate::wire::action::action_type as at;
-    let actions: Vec<FeatureId> = [
-        at::OUTPUT,
-        at::COPY_TTL_OUT,
-        at::COPY_TTL_IN,
-        at::SET_MPLS_TTL,
-        at::DEC_MPLS_TTL,
-        at::PUSH_VLAN,
-        at::POP_VLAN,
-        at::PUSH_MPLS,
-        at::POP_MPLS,
-        at::SET_QUEUE,
-        at::GROUP,
-        at::SET_NW_TTL,
-        at::DEC_NW_TTL,
-        at::SET_FIELD,
-    ]
-    .iter()
+    let actions: Vec<FeatureId> = SUPPORTED_ACTIONS
+        .iter()
     .map(|&kind| FeatureId {
         kind,
         data: Vec::new(),

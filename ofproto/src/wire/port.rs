@@ -17,18 +17,9 @@ pub const PORT_DESC_LEN: usize = 64;
 /// `OFP_MAX_PORT_NAME_LEN`.
 pub const MAX_PORT_NAME_LEN: usize = 16;
 
-/// Reserved port numbers (`ofp_port_no`).
-pub mod port_no {
-    pub const MAX: u32 = 0xffff_ff00;
-    pub const IN_PORT: u32 = 0xffff_fff8;
-    pub const TABLE: u32 = 0xffff_fff9;
-    pub const NORMAL: u32 = 0xffff_fffa;
-    pub const FLOOD: u32 = 0xffff_fffb;
-    pub const ALL: u32 = 0xffff_fffc;
-    pub const CONTROLLER: u32 = 0xffff_fffd;
-    pub const LOCAL: u32 = 0xffff_fffe;
-    pub const ANY: u32 = 0xffff_ffff;
-}
+/// Reserved port numbers (`ofp_port_no`), defined beside the actions that
+/// use them.
+pub use super::action::port_no;
 
 /// `ofp_port_config` bits.
 pub mod port_config {
