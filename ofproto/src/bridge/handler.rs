@@ -542,11 +542,11 @@ fn action_bitmap() -> u32 {
 pub fn table_features() -> Vec<TableFeatures> {
     let actions: Vec<FeatureId> = SUPPORTED_ACTIONS
         .iter()
-    .map(|&kind| FeatureId {
-        kind,
-        data: Vec::new(),
-    })
-    .collect();
+        .map(|&kind| FeatureId {
+            kind,
+            data: Vec::new(),
+        })
+        .collect();
     let ids = |it: &mut dyn Iterator<Item = u32>| -> Vec<OxmId> {
         it.filter(|h| {
             // Fields with no datapath slot are not advertised.
