@@ -70,8 +70,8 @@ impl ExecSink for Recycle {
     fn recirculate(&mut self, packet: Packet, _recirc_id: u32) {
         self.pool.put(packet);
     }
-    fn meter(&mut self, _meter_id: u32, _len: usize) -> bool {
-        true
+    fn meter(&mut self, _meter_id: u32, _len: usize) -> datapath::dpif::MeterVerdict {
+        datapath::dpif::MeterVerdict::Pass
     }
     fn alloc(&mut self) -> Packet {
         self.pool.get()

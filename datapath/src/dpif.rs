@@ -57,10 +57,19 @@ pub enum RxqAssign {
     Load,
 }
 
-/// Police packets through meters (the policing work implements it).
+/// What a meter decides for one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeterVerdict {
+    Pass,
+    Drop,
+    /// Pass, with the DSCP drop precedence raised by this many levels.
+    RemarkDscp(u8),
+}
+
+/// Police packets through meters (ofproto's meter table implements it).
 pub trait MeterHook: Send + Sync + std::fmt::Debug {
-    /// May a packet of `len` bytes pass meter `meter_id` at `now_ms`?
-    fn admit(&self, meter_id: u32, len: usize, now_ms: u64) -> bool;
+    /// The fate of a packet of `len` bytes at meter `meter_id` at `now_ms`.
+    fn admit(&self, meter_id: u32, len: usize, now_ms: u64) -> MeterVerdict;
 }
 
 /// Datapath settings.
@@ -513,10 +522,10 @@ impl ExecSink for DirectSink<'_> {
         // Not supported outside the workers.
         self.pool.put(packet);
     }
-    fn meter(&mut self, meter_id: u32, len: usize) -> bool {
+    fn meter(&mut self, meter_id: u32, len: usize) -> MeterVerdict {
         match &self.shared.meters {
             Some(m) => m.admit(meter_id, len, self.shared.now_ms()),
-            None => true,
+            None => MeterVerdict::Pass,
         }
     }
     fn alloc(&mut self) -> Packet {

@@ -42,6 +42,7 @@ mod tests;
 pub(crate) mod verify;
 
 use crate::actions::Action;
+use crate::dpif::MeterVerdict;
 use crate::flow::FlowKey;
 use crate::packet::{Offload, Packet};
 use crate::PortNo;
@@ -61,8 +62,8 @@ pub trait ExecSink {
     fn userspace(&mut self, packet: &Packet, key: &FlowKey, userdata: u64);
     /// Look the packet up again with `packet.recirc_id` = `recirc_id`.
     fn recirculate(&mut self, packet: Packet, recirc_id: u32);
-    /// Police `len` bytes through meter `meter_id`; false = drop.
-    fn meter(&mut self, meter_id: u32, len: usize) -> bool;
+    /// Police `len` bytes through meter `meter_id`.
+    fn meter(&mut self, meter_id: u32, len: usize) -> MeterVerdict;
     /// A packet buffer for a copy (from the worker's pool).
     fn alloc(&mut self) -> Packet;
     /// Give back a buffer that is no longer needed.
@@ -200,12 +201,17 @@ fn run(
                 sink.recirculate(packet, *id);
                 return;
             }
-            Action::Meter(id) => {
-                if !sink.meter(*id, packet.len()) {
+            Action::Meter(id) => match sink.meter(*id, packet.len()) {
+                MeterVerdict::Pass => {}
+                MeterVerdict::Drop => {
                     sink.free(packet);
                     return;
                 }
-            }
+                MeterVerdict::RemarkDscp(levels) => {
+                    let layout = st.layout(&packet);
+                    set_field::remark_dscp(&mut packet, layout, levels);
+                }
+            },
             Action::Userspace { userdata } => sink.userspace(&packet, st.key, *userdata),
             Action::Drop => break,
         }

@@ -18,7 +18,7 @@
 use crate::actions::Actions;
 use crate::cache::megaflow::LookupStats;
 use crate::cache::{Classifier, ExactMatchCache, Megaflow};
-use crate::dpif::{DpifConfig, PortTable, Shared};
+use crate::dpif::{DpifConfig, MeterVerdict, PortTable, Shared};
 use crate::exec::{execute, ExecSink};
 use crate::flow::{extract, FlowKey};
 use crate::netdev::Port;
@@ -654,10 +654,10 @@ impl ExecSink for Sink<'_> {
         self.recirc.push(packet);
     }
 
-    fn meter(&mut self, meter_id: u32, len: usize) -> bool {
+    fn meter(&mut self, meter_id: u32, len: usize) -> MeterVerdict {
         match &self.dp.meters {
             Some(m) => m.admit(meter_id, len, self.dp.now_ms()),
-            None => true,
+            None => MeterVerdict::Pass,
         }
     }
 

@@ -86,6 +86,34 @@ pub(crate) fn set_field(
     true
 }
 
+/// Raise the drop precedence of an Assured Forwarding DSCP (AFxy, RFC 2597:
+/// DSCP = 8x + 2y, x = 1..=4, y = 1..=3) by `levels`, at most to 3. Other
+/// DSCPs are left alone: they carry no drop precedence to raise.
+pub(crate) fn remark_dscp(packet: &mut Packet, layout: &Layout, levels: u8) {
+    let data = packet.data();
+    let dscp = match layout.net {
+        Net::Ipv4 if layout.l3 + 1 < data.len() => data[layout.l3 + 1] >> 2,
+        Net::Ipv6 if layout.l3 + 1 < data.len() => {
+            ((data[layout.l3] & 0x0f) << 2) | (data[layout.l3 + 1] >> 6)
+        }
+        _ => return,
+    };
+    let (class, prec) = (dscp >> 3, (dscp >> 1) & 3);
+    if !(1..=4).contains(&class) || prec == 0 || dscp & 1 != 0 {
+        return;
+    }
+    let new = (class << 3) | (prec.saturating_add(levels).min(3) << 1);
+    if new != dscp {
+        set_field(
+            packet,
+            layout,
+            Field::IpDscp,
+            &FieldValue::from_u128(new as u128),
+            &FieldValue::ones(1),
+        );
+    }
+}
+
 /// Shift a sub-field value and mask into position inside a wider word.
 #[inline]
 fn shifted(

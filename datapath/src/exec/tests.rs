@@ -16,6 +16,7 @@ struct Rec {
     recirc: Vec<(u32, Packet)>,
     meters: Vec<(u32, usize)>,
     meter_drops: bool,
+    meter_remark: Option<u8>,
     allocs: usize,
     frees: usize,
 }
@@ -30,9 +31,15 @@ impl ExecSink for Rec {
     fn recirculate(&mut self, packet: Packet, recirc_id: u32) {
         self.recirc.push((recirc_id, packet));
     }
-    fn meter(&mut self, meter_id: u32, len: usize) -> bool {
+    fn meter(&mut self, meter_id: u32, len: usize) -> MeterVerdict {
         self.meters.push((meter_id, len));
-        !self.meter_drops
+        if self.meter_drops {
+            MeterVerdict::Drop
+        } else if let Some(levels) = self.meter_remark {
+            MeterVerdict::RemarkDscp(levels)
+        } else {
+            MeterVerdict::Pass
+        }
     }
     fn alloc(&mut self) -> Packet {
         self.allocs += 1;
@@ -660,6 +667,55 @@ fn recirculate_ends_and_meter_polices() {
     );
     assert_eq!(sink.outputs.len(), 1, "output before the meter went");
     assert!(sink.balanced());
+}
+
+#[test]
+fn dscp_remark_band_raises_af_drop_precedence() {
+    let remark = |dscp: u8, levels: u8, v6: bool| -> u8 {
+        let mut f = if v6 {
+            ipv6(&[], 17, &udp(1, 2, b"x"))
+        } else {
+            ipv4(&[], 17, &udp(1, 2, b"x"))
+        };
+        let (l3, _) = l3_of(&f);
+        if v6 {
+            f[l3] = (f[l3] & 0xf0) | (dscp >> 2);
+            f[l3 + 1] = (f[l3 + 1] & 0x3f) | (dscp << 6);
+        } else {
+            f[l3 + 1] = dscp << 2;
+            let c = {
+                f[l3 + 10] = 0;
+                f[l3 + 11] = 0;
+                inet_csum(0, &f[l3..l3 + 20])
+            };
+            f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        let mut sink = Rec {
+            meter_remark: Some(levels),
+            ..Rec::default()
+        };
+        execute(
+            &[Action::Meter(1), Action::Output(1)],
+            Packet::from_bytes(&f),
+            &FlowKey::default(),
+            &mut sink,
+        );
+        let out = sink.outputs[0].1.data().to_vec();
+        verify(&out).unwrap();
+        if v6 {
+            ((out[l3] & 0x0f) << 2) | (out[l3 + 1] >> 6)
+        } else {
+            out[l3 + 1] >> 2
+        }
+    };
+    // AF11 (10) + 1 = AF12 (12); AF21 (18) + 2 = AF23 (22); AF33 stays.
+    assert_eq!(remark(10, 1, false), 12);
+    assert_eq!(remark(18, 2, false), 22);
+    assert_eq!(remark(30, 1, false), 30);
+    assert_eq!(remark(10, 5, true), 14);
+    // EF (46) and best effort have no drop precedence.
+    assert_eq!(remark(46, 1, false), 46);
+    assert_eq!(remark(0, 1, true), 0);
 }
 
 #[test]

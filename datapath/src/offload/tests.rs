@@ -241,8 +241,8 @@ fn gso_through_mpls() {
         }
         fn userspace(&mut self, _: &Packet, _: &crate::flow::FlowKey, _: u64) {}
         fn recirculate(&mut self, _: Packet, _: u32) {}
-        fn meter(&mut self, _: u32, _: usize) -> bool {
-            true
+        fn meter(&mut self, _: u32, _: usize) -> crate::dpif::MeterVerdict {
+            crate::dpif::MeterVerdict::Pass
         }
         fn alloc(&mut self) -> Packet {
             Packet::default()

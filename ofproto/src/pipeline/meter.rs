@@ -8,9 +8,8 @@
 //!
 //! When a packet exceeds one or more bands, the band with the highest rate
 //! among those exceeded applies (spec 5.7.1): a drop band drops the packet;
-//! a DSCP-remark band lets it through (the remark itself is counted but not
-//! yet applied to the packet: the datapath meter hook has no way to change
-//! the packet today).
+//! a DSCP-remark band raises the drop precedence of an Assured Forwarding
+//! DSCP by the band's `prec_level` (RFC 2597), which the datapath applies.
 //!
 //! Rates are in kbit/s (OFPMF_KBPS, the default) or packets/s (OFPMF_PKTPS).
 //! With OFPMF_BURST the band's burst_size (kbit or packets) is the
@@ -19,7 +18,7 @@
 use crate::wire::error::{MeterModFailed, WireError, WireResult};
 use crate::wire::meter::{meter_flags, MeterBand, MeterMod};
 use arc_swap::ArcSwap;
-use datapath::dpif::MeterHook;
+use datapath::dpif::{MeterHook, MeterVerdict};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -141,8 +140,8 @@ impl Meter {
         self.flags & meter_flags::PKTPS != 0
     }
 
-    /// Police one packet of `len` bytes at `now_ns`; false = drop.
-    pub fn admit(&self, len: usize, now_ns: u64) -> bool {
+    /// Police one packet of `len` bytes at `now_ns`.
+    pub fn admit(&self, len: usize, now_ns: u64) -> MeterVerdict {
         self.packets_in.fetch_add(1, Ordering::Relaxed);
         self.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
         let units = if self.pktps() { 1.0 } else { len as f64 * 8.0 };
@@ -173,11 +172,16 @@ impl Meter {
             }
         }
         match applied {
-            None => true,
+            None => MeterVerdict::Pass,
             Some(band) => {
                 band.packets.fetch_add(1, Ordering::Relaxed);
                 band.bytes.fetch_add(len as u64, Ordering::Relaxed);
-                !matches!(band.config, MeterBand::Drop { .. })
+                match band.config {
+                    MeterBand::DscpRemark { prec_level, .. } => {
+                        MeterVerdict::RemarkDscp(prec_level)
+                    }
+                    _ => MeterVerdict::Drop,
+                }
             }
         }
     }
@@ -258,12 +262,12 @@ impl MeterTable {
 }
 
 impl MeterHook for MeterTable {
-    fn admit(&self, meter_id: u32, len: usize, _now_ms: u64) -> bool {
+    fn admit(&self, meter_id: u32, len: usize, _now_ms: u64) -> MeterVerdict {
         match self.meters.load().get(&meter_id) {
             Some(m) => m.admit(len, self.epoch.elapsed().as_nanos() as u64),
             // A meter deleted under a cached flow: let the packet through
             // until revalidation removes the flow.
-            None => true,
+            None => MeterVerdict::Pass,
         }
     }
 }
@@ -295,7 +299,7 @@ mod tests {
         // 10,000 packets offered over one second: ~1000 + burst pass.
         let mut passed = 0;
         for i in 0..10_000u64 {
-            if m.admit(64, i * 100_000) {
+            if m.admit(64, i * 100_000) == MeterVerdict::Pass {
                 passed += 1;
             }
         }
@@ -309,11 +313,37 @@ mod tests {
         let m = Meter::new(&mm(meter_flags::KBPS, 8000, 0), Instant::now()).unwrap();
         let mut bytes = 0u64;
         for i in 0..1333u64 {
-            if m.admit(1500, i * 750_000) {
+            if m.admit(1500, i * 750_000) == MeterVerdict::Pass {
                 bytes += 1500;
             }
         }
         assert!((950_000..=1_150_000).contains(&bytes), "bytes {bytes}");
+    }
+
+    #[test]
+    fn dscp_remark_band_remarks_instead_of_dropping() {
+        let m = Meter::new(
+            &MeterMod {
+                command: MeterModCommand::Add,
+                flags: meter_flags::PKTPS | meter_flags::BURST,
+                meter_id: 1,
+                bands: vec![MeterBand::DscpRemark {
+                    rate: 10,
+                    burst_size: 1,
+                    prec_level: 1,
+                }],
+            },
+            Instant::now(),
+        )
+        .unwrap();
+        let verdicts: Vec<_> = (0..5).map(|_| m.admit(64, 0)).collect();
+        assert_eq!(verdicts[0], MeterVerdict::Pass);
+        assert!(
+            verdicts[2..]
+                .iter()
+                .all(|v| *v == MeterVerdict::RemarkDscp(1)),
+            "{verdicts:?}"
+        );
     }
 
     #[test]
@@ -334,7 +364,12 @@ mod tests {
             t.apply(&modify).unwrap_err().error,
             MeterModFailed::UNKNOWN_METER
         );
-        assert!(!t.admit(1, 1500, 0) || t.get(1).is_some());
+        assert!(t.get(1).is_some());
+        assert_eq!(
+            t.admit(77, 1500, 0),
+            MeterVerdict::Pass,
+            "unknown meter passes"
+        );
         let mut del = mm(0, 1, 0);
         del.command = MeterModCommand::Delete;
         t.apply(&del).unwrap();
