@@ -14,12 +14,15 @@
 
 use crate::actions::{Action, Actions};
 use crate::cache::Megaflow;
+pub use crate::config::{DpifConfig, RxqAssign};
 use crate::exec::ExecSink;
 use crate::flow::{FlowKey, Mask};
+pub use crate::meter::{MeterHook, MeterVerdict};
 use crate::netdev::{Port, PortStats};
 use crate::packet::{Packet, PacketPool};
+pub use crate::port_table::{PortEntry, PortTable};
 use crate::upcall::UpcallHandler;
-use crate::worker::{Command, RxqRef, Worker, WorkerShared, WorkerStats};
+use crate::worker::{Command, RxqRef, Shared, Worker, WorkerShared, WorkerStats};
 use crate::PortNo;
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -44,116 +47,6 @@ pub enum DpifError {
     Spawn(#[source] std::io::Error),
     #[error("workers did not acknowledge within {0:?}")]
     SyncTimeout(Duration),
-}
-
-/// How receive queues are spread over workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RxqAssign {
-    /// In port-number order, one worker after the other.
-    #[default]
-    RoundRobin,
-    /// Busiest queue first, each to the least-loaded worker (by measured
-    /// processing time since the last assignment).
-    Load,
-}
-
-/// What a meter decides for one packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MeterVerdict {
-    Pass,
-    Drop,
-    /// Pass, with the DSCP drop precedence raised by this many levels.
-    RemarkDscp(u8),
-}
-
-/// Police packets through meters (ofproto's meter table implements it).
-pub trait MeterHook: Send + Sync + std::fmt::Debug {
-    /// The fate of a packet of `len` bytes at meter `meter_id` at `now_ms`.
-    fn admit(&self, meter_id: u32, len: usize, now_ms: u64) -> MeterVerdict;
-}
-
-/// Datapath settings.
-#[derive(Debug, Clone)]
-pub struct DpifConfig {
-    /// Number of worker threads.
-    pub workers: usize,
-    /// Exact-match cache slots per worker.
-    pub emc_entries: usize,
-    /// Insert into the EMC one in N megaflow hits (1 = always, 0 = never).
-    pub emc_insert_inv_prob: u32,
-    /// Upcalls per second per worker before misses are dropped (counted as
-    /// lost upcalls).
-    pub upcalls_per_sec: u32,
-    pub rxq_assign: RxqAssign,
-    /// Highest port number + 1.
-    pub max_ports: usize,
-}
-
-impl Default for DpifConfig {
-    fn default() -> Self {
-        DpifConfig {
-            workers: 1,
-            emc_entries: crate::cache::emc::EMC_ENTRIES,
-            emc_insert_inv_prob: 100,
-            upcalls_per_sec: 20_000,
-            rxq_assign: RxqAssign::RoundRobin,
-            max_ports: 4096,
-        }
-    }
-}
-
-/// One port in the table.
-#[derive(Debug, Clone)]
-pub struct PortEntry {
-    pub port_no: PortNo,
-    pub port: Arc<dyn Port>,
-    /// Measured load per receive queue.
-    pub rxq_busy_ns: Vec<Arc<AtomicU64>>,
-}
-
-/// The ports, indexed by number (an immutable snapshot).
-#[derive(Debug, Default)]
-pub struct PortTable {
-    slots: Vec<Option<PortEntry>>,
-}
-
-impl PortTable {
-    #[inline]
-    pub fn get(&self, no: PortNo) -> Option<&PortEntry> {
-        self.slots.get(no as usize).and_then(|s| s.as_ref())
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &PortEntry> {
-        self.slots.iter().flatten()
-    }
-
-    pub fn by_name(&self, name: &str) -> Option<&PortEntry> {
-        self.iter().find(|e| e.port.name() == name)
-    }
-}
-
-/// What workers share with the dpif.
-#[derive(Debug)]
-pub struct Shared {
-    pub(crate) config: DpifConfig,
-    pub(crate) ports: ArcSwap<PortTable>,
-    pub(crate) handler: Arc<dyn UpcallHandler>,
-    pub(crate) meters: Option<Arc<dyn MeterHook>>,
-    pub(crate) next_flow_id: AtomicU64,
-    epoch: Instant,
-}
-
-impl Shared {
-    /// Milliseconds since the datapath started (the clock of `used_ms`).
-    pub fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64 + 1
-    }
-}
-
-impl std::fmt::Debug for dyn UpcallHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UpcallHandler")
-    }
 }
 
 /// A megaflow as dumped.

@@ -42,8 +42,8 @@ mod tests;
 pub(crate) mod verify;
 
 use crate::actions::Action;
-use crate::dpif::MeterVerdict;
 use crate::flow::FlowKey;
+use crate::meter::MeterVerdict;
 use crate::packet::{Offload, Packet};
 use crate::PortNo;
 use layout::Layout;

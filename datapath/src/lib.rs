@@ -22,12 +22,15 @@
 
 pub mod actions;
 pub mod cache;
+pub mod config;
 pub mod dpif;
 pub mod exec;
 pub mod flow;
+pub mod meter;
 pub mod netdev;
 pub mod offload;
 pub mod packet;
+pub mod port_table;
 pub mod upcall;
 pub mod worker;
 

@@ -18,13 +18,15 @@
 use crate::actions::Actions;
 use crate::cache::megaflow::LookupStats;
 use crate::cache::{Classifier, ExactMatchCache, Megaflow};
-use crate::dpif::{DpifConfig, MeterVerdict, PortTable, Shared};
+use crate::config::DpifConfig;
 use crate::exec::{execute, ExecSink};
 use crate::flow::{extract, FlowKey};
+use crate::meter::{MeterHook, MeterVerdict};
 use crate::netdev::Port;
 use crate::netdev::PortCaps;
 use crate::offload;
 use crate::packet::{Batch, Offload, Packet, PacketPool, BATCH_SIZE};
+use crate::port_table::PortTable;
 use crate::upcall::UpcallHandler;
 use crate::PortNo;
 use arc_swap::ArcSwap;
@@ -44,6 +46,31 @@ const RERANK_INTERVAL: Duration = Duration::from_secs(1);
 /// Passes a packet may take through the datapath (recirculations + 1).
 const MAX_PASSES: u32 = 5;
 const WAKER: Token = Token(usize::MAX);
+
+/// What every worker shares: settings, the port table, the handler above,
+/// the meters, and the datapath clock. The dpif creates it.
+#[derive(Debug)]
+pub struct Shared {
+    pub(crate) config: DpifConfig,
+    pub(crate) ports: ArcSwap<PortTable>,
+    pub(crate) handler: Arc<dyn UpcallHandler>,
+    pub(crate) meters: Option<Arc<dyn MeterHook>>,
+    pub(crate) next_flow_id: AtomicU64,
+    pub(crate) epoch: Instant,
+}
+
+impl Shared {
+    /// Milliseconds since the datapath started (the clock of `used_ms`).
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+}
+
+impl std::fmt::Debug for dyn UpcallHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpcallHandler")
+    }
+}
 
 /// One receive queue assigned to a worker.
 #[derive(Debug, Clone)]
