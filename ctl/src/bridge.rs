@@ -22,9 +22,25 @@ use ofproto::conn::tls::TlsFiles;
 use ofproto::mac_learning::MacTable;
 use ofproto::xlate::LOCAL_DP_PORT;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
+use vhost_port::{VhostUserOptions, VhostUserPort};
+
+/// What a bridge tells watchers besides its controllers (the API's event
+/// stream): port status and flow-removed messages, and the number of
+/// connected controllers when it changes.
+#[derive(Debug, Clone)]
+pub enum BridgeNotice {
+    Async(ofproto::wire::message::Message),
+    Controllers(usize),
+}
+
+/// Where a bridge's asynchronous messages go: its controllers (if any)
+/// and a broadcast for watchers. `OfBridge` takes one sink, once; this
+/// fan-out is it, so controllers can come and go.
+type ControllerSlot = Arc<std::sync::Mutex<std::sync::Weak<Controllers>>>;
 
 /// How often the revalidator runs when nothing changed.
 const REVALIDATE_INTERVAL: Duration = Duration::from_millis(500);
@@ -36,13 +52,21 @@ pub struct Bridge {
     pub dpif: Arc<Dpif>,
     pub ofbridge: Arc<OfBridge>,
     pub controllers: Option<Arc<Controllers>>,
+    /// Port status, flow removed and controller changes, for watchers.
+    pub notices: tokio::sync::broadcast::Sender<BridgeNotice>,
+    controller_slot: ControllerSlot,
+    /// The TLS files the controllers were started with.
+    ssl: Option<crate::config::SslConfig>,
     ports: BTreeMap<String, PortNo>,
+    /// Where vhost-user server sockets live (STATE_DIR/NAME.sock).
+    state_dir: PathBuf,
     stop: Arc<AtomicBool>,
     revalidator: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Open the port a configuration entry describes.
-pub fn open_port(cfg: &PortConfig) -> Result<Arc<dyn Port>> {
+/// Open the port a configuration entry describes; vhost-user server
+/// sockets go into `state_dir`.
+pub fn open_port(cfg: &PortConfig, state_dir: &Path) -> Result<Arc<dyn Port>> {
     let opt = |k: &str| cfg.options.get(k).map(String::as_str);
     let num = |k: &str, d: usize| -> Result<usize> {
         opt(k).map_or(Ok(d), |v| {
@@ -79,6 +103,19 @@ pub fn open_port(cfg: &PortConfig) -> Result<Arc<dyn Port>> {
             )?)
         }
         PortKind::Internal => Arc::new(TapPort::open(&cfg.name)?),
+        PortKind::Vhostuser | PortKind::Vhostuserclient => {
+            let opts = VhostUserOptions {
+                mac: opt("mac").map(VhostUserOptions::parse_mac).transpose()?,
+                mtu: num("mtu", 1500)?.try_into().context("option mtu")?,
+            };
+            if cfg.kind == PortKind::Vhostuser {
+                let sock = state_dir.join(format!("{}.sock", cfg.name));
+                Arc::new(VhostUserPort::server(&cfg.name, &sock, opts)?)
+            } else {
+                let path = opt("vhost-server-path").context("option vhost-server-path")?;
+                Arc::new(VhostUserPort::client(&cfg.name, Path::new(path), opts)?)
+            }
+        }
     };
     Ok(port)
 }
@@ -101,7 +138,12 @@ fn datapath_id(cfg: &BridgeConfig) -> u64 {
 
 impl Bridge {
     /// Build the bridge: datapath, OpenFlow bridge, ports, controllers.
-    pub fn start(cfg: &BridgeConfig, runtime: &tokio::runtime::Handle) -> Result<Bridge> {
+    /// `state_dir` is switchd's state directory (vhost-user sockets).
+    pub fn start(
+        cfg: &BridgeConfig,
+        runtime: &tokio::runtime::Handle,
+        state_dir: &Path,
+    ) -> Result<Bridge> {
         let d = &cfg.datapath;
         let dp_cfg = DpifConfig {
             workers: d.workers,
@@ -137,6 +179,25 @@ impl Bridge {
             .context("starting the datapath")?,
         );
         ofbridge.attach(&dpif);
+        let (notices, _) = tokio::sync::broadcast::channel(1024);
+        let controller_slot: ControllerSlot = Default::default();
+        {
+            let slot = controller_slot.clone();
+            let notices = notices.clone();
+            ofbridge.set_async_sink(Box::new(move |m| {
+                if matches!(
+                    m,
+                    ofproto::wire::message::Message::PortStatus(_)
+                        | ofproto::wire::message::Message::FlowRemoved(_)
+                ) {
+                    let _ = notices.send(BridgeNotice::Async(m.clone()));
+                }
+                let c = slot.lock().ok().and_then(|w| w.upgrade());
+                if let Some(c) = c {
+                    c.send_async(m);
+                }
+            }));
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let revalidator = ofbridge
             .spawn_revalidator(
@@ -150,7 +211,11 @@ impl Bridge {
             dpif,
             ofbridge,
             controllers: None,
+            notices,
+            controller_slot,
+            ssl: cfg.ssl.clone(),
             ports: BTreeMap::new(),
+            state_dir: state_dir.to_path_buf(),
             stop,
             revalidator: Some(revalidator),
         };
@@ -193,17 +258,16 @@ impl Bridge {
                 .context("starting controller connections")?,
         );
         // Weak: the connections hold the bridge, not the other way round.
-        let sink = Arc::downgrade(&controllers);
-        self.ofbridge.set_async_sink(Box::new(move |m| {
-            if let Some(c) = sink.upgrade() {
-                c.send_async(m);
-            }
-        }));
+        if let Ok(mut slot) = self.controller_slot.lock() {
+            *slot = Arc::downgrade(&controllers);
+        }
         let mut watch = controllers.watch_connected();
         let weak = Arc::downgrade(&self.ofbridge);
+        let notices = self.notices.clone();
         rt.spawn(async move {
             loop {
                 let n = *watch.borrow_and_update();
+                let _ = notices.send(BridgeNotice::Controllers(n));
                 match weak.upgrade() {
                     Some(b) => b.set_controller_connected(n > 0),
                     None => break,
@@ -217,13 +281,44 @@ impl Bridge {
         Ok(())
     }
 
+    /// Replace the controller targets (and TLS files) with `cfg`'s: kept
+    /// targets keep their connections when the TLS files did not change.
+    pub fn set_controllers(
+        &mut self,
+        cfg: &BridgeConfig,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<()> {
+        if let Some(c) = &self.controllers {
+            if self.ssl == cfg.ssl {
+                let targets = cfg
+                    .controller
+                    .iter()
+                    .map(|t| {
+                        t.parse::<Target>()
+                            .with_context(|| format!("controller {t}"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                c.set_targets(targets).context("changing controllers")?;
+                return Ok(());
+            }
+        }
+        self.controllers = None;
+        self.ofbridge.set_controller_connected(false);
+        if !cfg.controller.is_empty() {
+            self.start_controllers(cfg, rt)?;
+        }
+        self.ssl = cfg.ssl.clone();
+        Ok(())
+    }
+
     /// Open and attach a port.
     pub fn add_port(&mut self, cfg: &PortConfig) -> Result<PortNo> {
         self.add_port_as(cfg, cfg.ofport)
     }
 
     fn add_port_as(&mut self, cfg: &PortConfig, want: Option<PortNo>) -> Result<PortNo> {
-        let port = open_port(cfg).with_context(|| format!("opening port {}", cfg.name))?;
+        let port = open_port(cfg, &self.state_dir)
+            .with_context(|| format!("opening port {}", cfg.name))?;
         let no = self
             .dpif
             .add_port(port.clone(), want)
@@ -252,6 +347,17 @@ impl Bridge {
 
 impl Drop for Bridge {
     fn drop(&mut self) {
+        // Final counters in the log: what tests and operators compare.
+        for (name, &no) in &self.ports {
+            if let Some(s) = self.dpif.port_stats(no) {
+                tracing::info!(
+                    bridge = %self.name, port = %name, port_no = no,
+                    rx_packets = s.rx_packets, rx_dropped = s.rx_dropped, rx_errors = s.rx_errors,
+                    tx_packets = s.tx_packets, tx_dropped = s.tx_dropped, tx_errors = s.tx_errors,
+                    "port stats"
+                );
+            }
+        }
         self.stop.store(true, std::sync::atomic::Ordering::Release);
         self.controllers.take();
         if let Some(t) = self.revalidator.take() {

@@ -16,10 +16,19 @@
 //!
 //! [[bridge.port]]
 //! name = "eth1"
-//! type = "afxdp"               # afxdp | afpacket | internal
+//! type = "afxdp"               # afxdp | afpacket | internal | vhostuser | vhostuserclient
 //! [bridge.port.options]
 //! xdp_mode = "native"          # afxdp: native | generic | auto
 //! n_rxq = "1"
+//!
+//! [[bridge.port]]
+//! name = "vm1"                 # a VM; its socket is STATE_DIR/vm1.sock
+//! type = "vhostuser"
+//!
+//! [[bridge.port]]
+//! name = "vm2"                 # switchd connects to the VM's socket
+//! type = "vhostuserclient"
+//! options = { vhost-server-path = "/run/vm2.sock" }
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -86,6 +95,16 @@ pub struct BridgeConfig {
     pub ssl: Option<SslConfig>,
     #[serde(default)]
     pub port: Vec<PortConfig>,
+    /// OpenFlow flows restored at start (added through the API as
+    /// persistent), in ovs-ofctl add-flow syntax.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<String>,
+    /// Groups restored at start, in ovs-ofctl add-group syntax.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Meters restored at start, in ovs-ofctl add-meter syntax.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<String>,
 }
 
 /// The switch's TLS identity (PEM files), as `ovs-vsctl set-ssl` takes it.
@@ -146,6 +165,10 @@ pub enum PortKind {
     Afxdp,
     Afpacket,
     Internal,
+    /// vhost-user, switchd listening on STATE_DIR/NAME.sock.
+    Vhostuser,
+    /// vhost-user, switchd connecting to `vhost-server-path`.
+    Vhostuserclient,
 }
 
 impl PortKind {
@@ -155,6 +178,8 @@ impl PortKind {
             PortKind::Afxdp => &["xdp_mode", "n_rxq", "zero_copy", "frame_size", "ring_size"],
             PortKind::Afpacket => &["n_rxq"],
             PortKind::Internal => &[],
+            PortKind::Vhostuser => &["mac", "mtu"],
+            PortKind::Vhostuserclient => &["vhost-server-path", "mac", "mtu"],
         }
     }
 }
@@ -173,6 +198,9 @@ impl Config {
                 datapath_id: None,
                 ssl: None,
                 port: Vec::new(),
+                flows: Vec::new(),
+                groups: Vec::new(),
+                meters: Vec::new(),
             }],
         }
     }
@@ -265,6 +293,21 @@ impl Config {
                         return Err(bad(format!("xdp_mode {m:?} (native | generic | auto)")));
                     }
                 }
+                if p.kind == PortKind::Vhostuserclient
+                    && p.options
+                        .get("vhost-server-path")
+                        .is_none_or(|v| v.is_empty())
+                {
+                    return Err(bad(
+                        "type vhostuserclient needs options:vhost-server-path".into()
+                    ));
+                }
+                if let Some(v) = p.options.get("mtu") {
+                    match v.parse::<u16>() {
+                        Ok(n) if n >= 68 => {}
+                        _ => return Err(bad(format!("mtu = {v:?} (68..=65535)"))),
+                    }
+                }
                 for k in ["n_rxq", "frame_size", "ring_size"] {
                     if let Some(v) = p.options.get(k) {
                         match v.parse::<u32>() {
@@ -332,11 +375,35 @@ mod tests {
             ("[[bridge]]\nname = \"b\"\ncontroller = [\"udp:1.2.3.4\"]", "controller"),
             ("[[bridge]]\nname = \"b\"\ncontroller = [\"ssl:1.2.3.4:6653\"]", "ssl"),
             ("[[bridge]]\nname = \"b\"\ndatapath_id = \"12\"", "datapath_id"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"vm\"\ntype = \"vhostuserclient\"", "vhost-server-path"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"vm\"\ntype = \"vhostuser\"\noptions = { mtu = \"9\" }", "mtu"),
         ];
         for (text, needle) in cases {
             let e = Config::parse(text, "f.toml").unwrap_err().to_string();
             assert!(e.contains(needle), "{e:?} should mention {needle:?}");
         }
+    }
+
+    #[test]
+    fn vhost_user_ports_parse() {
+        let text = r#"
+            [[bridge]]
+            name = "br0"
+            [[bridge.port]]
+            name = "vm1"
+            type = "vhostuser"
+            [[bridge.port]]
+            name = "vm2"
+            type = "vhostuserclient"
+            options = { vhost-server-path = "/run/vm2.sock", mtu = "9000" }
+        "#;
+        let c = Config::parse(text, "test").unwrap();
+        assert_eq!(c.bridge[0].port[0].kind, PortKind::Vhostuser);
+        assert_eq!(c.bridge[0].port[1].kind, PortKind::Vhostuserclient);
+        assert_eq!(
+            c.bridge[0].port[1].options["vhost-server-path"],
+            "/run/vm2.sock"
+        );
     }
 
     #[test]

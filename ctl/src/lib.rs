@@ -7,5 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod bridge;
 pub mod config;
+pub mod store;

@@ -408,10 +408,13 @@ impl WorkerLoop {
                     self.forget(&f);
                 }
                 Command::Flush => {
-                    self.classifier.clear();
-                    self.emc.clear();
+                    // Only what was alive when the flush was asked for
+                    // (the dpif killed those): a flow installed since then
+                    // was translated under the new state and stays.
+                    self.classifier.remove_dead();
+                    self.emc.sweep();
                     if let Ok(mut flows) = self.shared.flows.lock() {
-                        flows.clear();
+                        flows.retain(|_, f| !f.is_dead());
                     }
                 }
                 Command::Sync(reply) => {

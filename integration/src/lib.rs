@@ -47,6 +47,7 @@ mod daemon;
 mod host;
 mod iperf;
 mod netns;
+pub mod ofctl;
 mod run;
 mod switch;
 mod topo;

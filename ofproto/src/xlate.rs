@@ -70,6 +70,35 @@ pub trait XlateEnv {
     fn normal(&self, key: &FlowKey, wc: &mut FlowKey) -> Vec<PortNo>;
     /// A userdata value that identifies `ctx` for the packet-in path.
     fn controller_userdata(&self, ctx: ControllerCtx) -> u64;
+    /// A recirculation id (never 0) under which `state` can be found
+    /// again by [`thaw`](Self::thaw); `None` when the environment cannot
+    /// recirculate, and translation goes on without re-parsing.
+    fn freeze(&self, _state: Frozen) -> Option<u32> {
+        None
+    }
+    /// The state frozen under recirculation id `id`.
+    fn thaw(&self, _id: u32) -> Option<Frozen> {
+        None
+    }
+}
+
+/// Translation state frozen at a recirculation.
+///
+/// After `pop_mpls` the working key knows nothing of the headers that were
+/// under the label (the datapath never parses under MPLS), so a later table
+/// that matches on them would decide on zeros. Instead of going to that
+/// table directly, translation ends with `Recirculate(id)`: the datapath
+/// re-parses the packet as it now is and looks it up again with
+/// `recirc_id = id`, and the translation of that second pass resumes from
+/// this state, with a key that has the inner headers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Frozen {
+    /// The table to resume at (the goto-table target).
+    pub table: u8,
+    /// The pipeline metadata at that point.
+    pub metadata: u64,
+    /// The action set accumulated so far.
+    pub action_set: Vec<Action>,
 }
 
 /// The result of translating one packet.
@@ -146,6 +175,8 @@ struct Ctx<'a> {
     table_id: u8,
     cookie: u64,
     table_miss: bool,
+    /// A pop_mpls left headers the key does not describe.
+    needs_reparse: bool,
 }
 
 /// Translate a packet with key `key` starting at table `table`.
@@ -160,9 +191,19 @@ pub fn translate(pipeline: &Pipeline, env: &dyn XlateEnv, key: &FlowKey, table: 
         table_id: table,
         cookie: 0,
         table_miss: false,
+        needs_reparse: false,
     };
     let mut out_actions = Vec::new();
-    cx.run_table(table, &mut out_actions, &mut ActionSet::default());
+    let mut set = ActionSet::default();
+    if key.recirc_id == 0 {
+        cx.run_table(table, &mut out_actions, &mut set);
+    } else if let Some(frozen) = env.thaw(key.recirc_id) {
+        // A second pass: resume where the first one froze. An id never
+        // handed out translates to a drop.
+        cx.key.metadata = frozen.metadata;
+        set.actions = frozen.action_set;
+        cx.run_table(frozen.table, &mut out_actions, &mut set);
+    }
     cx.out.actions = out_actions;
     let mut mask = cx.out.mask;
     mask.in_port = u32::MAX;
@@ -190,6 +231,7 @@ pub fn translate_actions(
         table_id: 0,
         cookie: u64::MAX,
         table_miss: false,
+        needs_reparse: false,
     };
     let mut out = Vec::new();
     cx.apply(actions, &mut out);
@@ -239,7 +281,20 @@ impl Ctx<'_> {
             }
         }
         match goto {
-            Some(t) if self.depth < MAX_DEPTH && t > table => self.run_table(t, out, set),
+            Some(t) if self.depth < MAX_DEPTH && t > table => {
+                if self.needs_reparse {
+                    let frozen = Frozen {
+                        table: t,
+                        metadata: self.key.metadata,
+                        action_set: set.actions.clone(),
+                    };
+                    if let Some(id) = self.env.freeze(frozen) {
+                        out.push(Dp::Recirculate(id));
+                        return;
+                    }
+                }
+                self.run_table(t, out, set)
+            }
             _ => {
                 let ordered = set.ordered();
                 self.apply(&ordered, out);
@@ -355,10 +410,11 @@ impl Ctx<'_> {
                     out.push(Dp::PopMpls {
                         ethertype: *ethertype,
                     });
-                    // What lies under the label was never parsed: later
-                    // tables see only the new ethertype.
+                    // What lies under the label was never parsed: a later
+                    // table recirculates to see it (see `Frozen`).
                     self.key.eth_type = *ethertype;
                     self.key.mpls_lse = 0;
+                    self.needs_reparse = true;
                 }
                 Action::SetMplsTtl(t) => {
                     out.push(Dp::set(Field::MplsTtl, *t as u128));

@@ -271,6 +271,24 @@ impl Classifier {
         Some(removed)
     }
 
+    /// Remove every megaflow that was killed (a flush: flows installed
+    /// after the flush was requested stay). Returns how many went.
+    pub fn remove_dead(&mut self) -> usize {
+        let mut removed = 0;
+        for st in self.subtables.iter_mut() {
+            st.index.retain(|_, bucket| {
+                let before = bucket.len();
+                bucket.retain(|f| !f.is_dead());
+                removed += before - bucket.len();
+                st.n_flows -= before - bucket.len();
+                !bucket.is_empty()
+            });
+        }
+        self.subtables.retain(|st| st.n_flows > 0);
+        self.n_flows -= removed;
+        removed
+    }
+
     /// Remove every megaflow.
     pub fn clear(&mut self) {
         for st in self.subtables.drain(..) {
@@ -402,6 +420,19 @@ mod tests {
         assert!(c.is_empty());
         assert_eq!(c.n_subtables(), 0);
         assert!(c.lookup(&key(1, 1)).is_none());
+    }
+
+    #[test]
+    fn remove_dead_keeps_flows_installed_after_the_flush() {
+        let mut c = Classifier::new();
+        let m = FlowKey::exact();
+        let old = Arc::new(Megaflow::new(1, &key(1, 1), &m, actions(1)));
+        c.insert(old.clone());
+        old.kill();
+        c.insert(Arc::new(Megaflow::new(2, &key(2, 2), &m, actions(2))));
+        assert_eq!(c.remove_dead(), 1);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.lookup(&key(2, 2)).map(|f| f.id), Some(2));
     }
 
     #[test]

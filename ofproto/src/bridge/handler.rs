@@ -129,7 +129,12 @@ impl OfBridge {
                     (c.flags, c.miss_send_len);
                 vec![]
             }
-            Message::BarrierRequest => vec![Message::BarrierReply],
+            Message::BarrierRequest => {
+                // Everything before the barrier must be in effect in the
+                // datapath's megaflow cache too, not only in the tables.
+                self.sync_to_pipeline();
+                vec![Message::BarrierReply]
+            }
             Message::FlowMod(fm) => {
                 self.counters.flow_mods.fetch_add(1, Ordering::Relaxed);
                 let out = self.store.flow_mod(fm)?;
@@ -506,7 +511,12 @@ impl OfBridge {
                         "table features cannot be changed",
                     ));
                 }
-                split(table_features(), MultipartReplyBody::TableFeatures)
+                // Constant, and asked by every ovs-ofctl command that
+                // resolves names: split (encode) it once.
+                static REPLIES: std::sync::OnceLock<Vec<Message>> = std::sync::OnceLock::new();
+                REPLIES
+                    .get_or_init(|| split(table_features(), MultipartReplyBody::TableFeatures))
+                    .clone()
             }
         })
     }

@@ -153,6 +153,8 @@ pub struct OfBridge {
     async_sink: OnceLock<AsyncSink>,
     controller_connected: AtomicBool,
     ctl_ctx: Mutex<(HashMap<ControllerCtx, u64>, Vec<ControllerCtx>)>,
+    /// Translation states frozen at recirculations; id = index + 1.
+    frozen: Mutex<(HashMap<xlate::Frozen, u32>, Vec<xlate::Frozen>)>,
     /// SET_CONFIG: flags and miss_send_len.
     pub switch_config: Mutex<(u16, u16)>,
     pub counters: BridgeCounters,
@@ -183,6 +185,7 @@ impl OfBridge {
             async_sink: OnceLock::new(),
             controller_connected: AtomicBool::new(false),
             ctl_ctx: Mutex::new((HashMap::new(), Vec::new())),
+            frozen: Mutex::new((HashMap::new(), Vec::new())),
             switch_config: Mutex::new((0, 128)),
             counters: BridgeCounters::default(),
             started: Instant::now(),
@@ -213,7 +216,12 @@ impl OfBridge {
     pub fn set_controller_connected(&self, connected: bool) {
         if self.controller_connected.swap(connected, Ordering::AcqRel) != connected {
             tracing::info!(bridge = %self.name, connected, "controller connection changed");
-            self.invalidate_all();
+            // Only a standalone bridge decides differently with and without
+            // a controller; a secure one keeps its megaflows (and so does
+            // not pay upcalls each time a client like ovs-ofctl connects).
+            if self.fail_mode == FailMode::Standalone {
+                self.invalidate_all();
+            }
         }
     }
 
@@ -327,6 +335,9 @@ impl OfBridge {
     /// changed wholesale).
     pub fn invalidate_all(&self) {
         if let Some(d) = self.dpif() {
+            // Rule counters would lose what the megaflows counted since the
+            // last revalidator pass.
+            self.credit_all();
             d.flush_flows();
         }
     }
@@ -490,7 +501,30 @@ impl XlateEnv for Env<'_> {
         c.0.insert(ctx, id);
         id
     }
+    fn freeze(&self, state: xlate::Frozen) -> Option<u32> {
+        let mut f = self.bridge.frozen.lock().ok()?;
+        if let Some(&id) = f.0.get(&state) {
+            return Some(id);
+        }
+        // States are interned and never freed (megaflows may still carry
+        // their ids); past the cap, translation goes on without
+        // recirculating.
+        if f.1.len() >= MAX_FROZEN {
+            return None;
+        }
+        f.1.push(state.clone());
+        let id = f.1.len() as u32;
+        f.0.insert(state, id);
+        Some(id)
+    }
+    fn thaw(&self, id: u32) -> Option<xlate::Frozen> {
+        let f = self.bridge.frozen.lock().ok()?;
+        f.1.get((id as usize).checked_sub(1)?).cloned()
+    }
 }
+
+/// Most translation states kept for recirculation.
+const MAX_FROZEN: usize = 1 << 16;
 
 impl UpcallHandler for OfBridge {
     fn miss(&self, _packet: &Packet, key: &FlowKey) -> Option<UpcallReply> {

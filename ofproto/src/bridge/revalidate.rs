@@ -14,10 +14,12 @@
 
 use super::{OfBridge, XlateCache};
 use crate::pipeline::rule::Rule;
-use crate::pipeline::RemovedReason;
+use crate::pipeline::{Pipeline, RemovedReason};
 use crate::wire::flow_mod::FlowModFlags;
+use crate::wire::group::GroupType;
 use crate::wire::message::Message;
 use crate::wire::packet::{FlowRemoved, FlowRemovedReason};
+use datapath::dpif::FlowDump;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +53,104 @@ pub fn flow_removed(rule: &Rule, reason: RemovedReason) -> FlowRemoved {
     }
 }
 
+/// Credit the traffic megaflow `f` saw since its last credit to the rules,
+/// group buckets and tables its translation went through.
+fn credit(cache: &XlateCache, f: &FlowDump, snapshot: &Pipeline, now: Instant) {
+    let dp = f
+        .packets
+        .saturating_sub(cache.credited_packets.swap(f.packets, Ordering::Relaxed));
+    let db = f
+        .bytes
+        .saturating_sub(cache.credited_bytes.swap(f.bytes, Ordering::Relaxed));
+    if dp == 0 {
+        return;
+    }
+    for r in &cache.rules {
+        r.stats.add(dp, db, now);
+    }
+    for (g, i) in &cache.buckets {
+        // An ALL group lists every bucket of one application: the group
+        // itself counts each packet once, at its first bucket.
+        if g.kind != GroupType::All || *i == 0 {
+            g.stats.packets.fetch_add(dp, Ordering::Relaxed);
+            g.stats.bytes.fetch_add(db, Ordering::Relaxed);
+        }
+        if let Some((p, b)) = g.stats.buckets.get(*i) {
+            p.fetch_add(dp, Ordering::Relaxed);
+            b.fetch_add(db, Ordering::Relaxed);
+        }
+    }
+    for (t, matched) in &cache.tables {
+        if let Some(table) = snapshot.table(*t) {
+            table.lookups.fetch_add(dp, Ordering::Relaxed);
+            if *matched {
+                table.matched.fetch_add(dp, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 impl OfBridge {
+    /// Credit every megaflow's uncredited traffic now: done before the
+    /// megaflows are flushed wholesale, so `dump-flows` loses nothing.
+    pub fn credit_all(&self) {
+        let Some(dpif) = self.dpif() else {
+            return;
+        };
+        let now = Instant::now();
+        let snapshot = self.store.snapshot();
+        for f in dpif.dump_flows() {
+            if let Some(cache) = f
+                .owner
+                .as_ref()
+                .and_then(|o| o.clone().downcast::<XlateCache>().ok())
+            {
+                credit(&cache, &f, &snapshot, now);
+            }
+        }
+    }
+
+    /// Bring every megaflow made under an older pipeline version up to date
+    /// now, instead of at the revalidator's next pass: a BARRIER_REPLY
+    /// promises that the flow, group and meter changes before it are in
+    /// effect, and a stale megaflow would keep forwarding packets sent
+    /// right after it the old way. Megaflows already current are skipped,
+    /// so this is cheap when nothing changed.
+    pub fn sync_to_pipeline(&self) -> usize {
+        let Some(dpif) = self.dpif() else {
+            return 0;
+        };
+        let now = Instant::now();
+        let version = self.store.version();
+        let snapshot = self.store.snapshot();
+        let mut deleted = 0;
+        for f in dpif.dump_flows() {
+            let Some(cache) = f
+                .owner
+                .as_ref()
+                .and_then(|o| o.clone().downcast::<XlateCache>().ok())
+            else {
+                continue;
+            };
+            if cache.fail_open || cache.version.load(Ordering::Relaxed) == version {
+                continue;
+            }
+            let (actions, mask, _) = self.translate(&f.key);
+            if *actions == *f.actions && mask == f.mask {
+                cache.version.store(version, Ordering::Relaxed);
+            } else {
+                credit(&cache, &f, &snapshot, now);
+                if dpif.delete_flow(f.id).is_ok() {
+                    deleted += 1;
+                }
+            }
+        }
+        self.counters
+            .megaflows_deleted
+            .fetch_add(deleted as u64, Ordering::Relaxed);
+        deleted
+    }
+
     /// Report removed rules that asked for it.
     pub fn report_removed(&self, removed: &[Arc<Rule>], reason: RemovedReason) {
         for r in removed {
@@ -80,29 +179,7 @@ impl OfBridge {
             else {
                 continue;
             };
-            let dp = f.packets - cache.credited_packets.swap(f.packets, Ordering::Relaxed);
-            let db = f.bytes - cache.credited_bytes.swap(f.bytes, Ordering::Relaxed);
-            if dp > 0 {
-                for r in &cache.rules {
-                    r.stats.add(dp, db, now);
-                }
-                for (g, i) in &cache.buckets {
-                    g.stats.packets.fetch_add(dp, Ordering::Relaxed);
-                    g.stats.bytes.fetch_add(db, Ordering::Relaxed);
-                    if let Some((p, b)) = g.stats.buckets.get(*i) {
-                        p.fetch_add(dp, Ordering::Relaxed);
-                        b.fetch_add(db, Ordering::Relaxed);
-                    }
-                }
-                for (t, matched) in &cache.tables {
-                    if let Some(table) = snapshot.table(*t) {
-                        table.lookups.fetch_add(dp, Ordering::Relaxed);
-                        if *matched {
-                            table.matched.fetch_add(dp, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }
+            credit(&cache, &f, &snapshot, now);
             if f.idle_ms.is_some_and(|idle| idle >= max_idle_ms) {
                 if dpif.delete_flow(f.id).is_ok() {
                     st.deleted_idle += 1;

@@ -191,6 +191,37 @@ fn changing_a_flow_revalidates_cached_megaflows() {
 }
 
 #[test]
+fn a_barrier_brings_cached_megaflows_up_to_date() {
+    // No revalidator thread here: only the barrier can fix the cache.
+    let r = rig(FailMode::Secure, 3);
+    r.bridge.handle_request(
+        1,
+        flow(0, 10, Match::new().with(OxmField::InPort(1)), vec![out(2)]),
+    );
+    r.ports[0].inject(&frame(1, mac(2)));
+    wait_until("to port 2", || r.ports[1].sent() == 1);
+    let modify = FlowMod {
+        table_id: 0,
+        priority: 10,
+        match_: Match::new().with(OxmField::InPort(1)),
+        instructions: vec![Instruction::ApplyActions(vec![out(3)])],
+        command: FlowModCommand::ModifyStrict,
+        ..Default::default()
+    };
+    r.bridge.handle_request(2, Message::FlowMod(modify));
+    assert_eq!(
+        r.bridge.handle_request(3, Message::BarrierRequest),
+        vec![Message::BarrierReply]
+    );
+    r.ports[0].inject(&frame(1, mac(2)));
+    wait_until("to port 3", || r.ports[2].sent() == 1);
+    assert_eq!(r.ports[1].sent(), 1, "the stale megaflow was used");
+    // Nothing changed since: the next barrier keeps the new megaflow.
+    r.bridge.handle_request(4, Message::BarrierRequest);
+    assert_eq!(r.bridge.sync_to_pipeline(), 0);
+}
+
+#[test]
 fn table_miss_to_controller_becomes_a_packet_in() {
     let r = rig(FailMode::Secure, 2);
     r.bridge.set_controller_connected(true);

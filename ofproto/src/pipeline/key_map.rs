@@ -273,6 +273,22 @@ fn dp_field(kind: OxmKind) -> Option<Field> {
     })
 }
 
+/// Refuse, at flow-mod time, a set-field that translation could not honour
+/// (translation would otherwise drop it silently): a field with no slot in
+/// the key (BAD_SET_TYPE), or `ip_proto`, which the datapath cannot rewrite
+/// (it would leave the old protocol's header behind; BAD_SET_ARGUMENT, the
+/// answer Open vSwitch gives too).
+pub fn check_set_field(f: &OxmField) -> WireResult<()> {
+    let kind = f.kind();
+    if kind == OxmKind::IpProto {
+        return Err(WireError::new(
+            BadAction::BAD_SET_ARGUMENT,
+            "set-field of ip_proto is not supported",
+        ));
+    }
+    set_field(&mut FlowKey::default(), f).map(|_| ())
+}
+
 /// What a set-field does: the datapath action (if the field is in the
 /// packet) and the change to the working key. Fields with no slot are
 /// refused with BAD_SET_TYPE.
@@ -363,6 +379,23 @@ mod tests {
         .unwrap();
         assert_eq!(a, None);
         assert_eq!(k.metadata, 7);
+    }
+
+    #[test]
+    fn set_fields_translation_cannot_honour_are_refused() {
+        assert_eq!(
+            check_set_field(&OxmField::IpProto(17)).unwrap_err().error,
+            BadAction::BAD_SET_ARGUMENT
+        );
+        let isid = OxmField::PbbIsid {
+            value: 1,
+            mask: None,
+        };
+        assert_eq!(
+            check_set_field(&isid).unwrap_err().error,
+            BadAction::BAD_SET_TYPE
+        );
+        assert!(check_set_field(&OxmField::IpDscp(8)).is_ok());
     }
 
     #[test]

@@ -140,6 +140,7 @@ impl PipelineStore {
                         format!("group {g} does not exist"),
                     ))
                 }
+                Action::SetField(f) => key_map::check_set_field(f)?,
                 Action::PushPbb(_) | Action::PopPbb => {
                     return Err(WireError::new(
                         BadAction::BAD_TYPE,

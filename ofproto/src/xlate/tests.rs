@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 struct Env {
     ports: Vec<PortView>,
     ctx: RefCell<Vec<ControllerCtx>>,
+    frozen: RefCell<Vec<Frozen>>,
 }
 
 impl Env {
@@ -24,6 +25,7 @@ impl Env {
                 })
                 .collect(),
             ctx: RefCell::new(Vec::new()),
+            frozen: RefCell::new(Vec::new()),
         }
     }
 }
@@ -40,6 +42,14 @@ impl XlateEnv for Env {
         let mut v = self.ctx.borrow_mut();
         v.push(ctx);
         v.len() as u64 - 1
+    }
+    fn freeze(&self, state: Frozen) -> Option<u32> {
+        let mut v = self.frozen.borrow_mut();
+        v.push(state);
+        Some(v.len() as u32)
+    }
+    fn thaw(&self, id: u32) -> Option<Frozen> {
+        self.frozen.borrow().get(id as usize - 1).cloned()
     }
 }
 
@@ -299,4 +309,69 @@ fn controller_flood_normal_in_port_and_vlan_push() {
         ],
         "output to the input port itself is dropped, IN_PORT is not"
     );
+}
+
+#[test]
+fn pop_mpls_then_goto_recirculates_and_resumes_with_the_inner_headers() {
+    let s = PipelineStore::default();
+    add(
+        &s,
+        0,
+        10,
+        Match::new().with(OxmField::EthType(0x8847)),
+        vec![
+            Instruction::ApplyActions(vec![Action::PopMpls(0x0800)]),
+            Instruction::WriteActions(vec![out(3)]),
+            Instruction::WriteMetadata {
+                metadata: 7,
+                mask: u64::MAX,
+            },
+            Instruction::GotoTable(1),
+        ],
+    );
+    add(
+        &s,
+        1,
+        10,
+        Match::new()
+            .with(OxmField::Metadata {
+                value: 7,
+                mask: None,
+            })
+            .with(OxmField::EthType(0x0800))
+            .with(OxmField::Ipv4Dst {
+                value: Ipv4Addr::new(10, 0, 0, 2),
+                mask: None,
+            }),
+        vec![Instruction::ApplyActions(vec![out(2)])],
+    );
+    let env = Env::new(4);
+    let p = s.snapshot();
+    let mpls = FlowKey {
+        in_port: 1,
+        eth_type: 0x8847,
+        mpls_lse: 0x100 | 64,
+        ..Default::default()
+    };
+    // First pass: pop, then recirculate instead of matching zeros.
+    let x = translate(&p, &env, &mpls, 0);
+    assert_eq!(
+        x.actions,
+        vec![Dp::PopMpls { ethertype: 0x0800 }, Dp::Recirculate(1)]
+    );
+    assert_eq!(x.mask.recirc_id, u32::MAX);
+    // Second pass: the re-parsed packet resumes at table 1 with the
+    // metadata and the action set of the first.
+    let inner = FlowKey {
+        recirc_id: 1,
+        ..tcp_pkt(1, [10, 0, 0, 2], 80)
+    };
+    let x = translate(&p, &env, &inner, 0);
+    assert_eq!(x.actions, vec![Dp::Output(2), Dp::Output(3)]);
+    // An id never handed out drops.
+    let unknown = FlowKey {
+        recirc_id: 99,
+        ..inner
+    };
+    assert!(translate(&p, &env, &unknown, 0).actions.is_empty());
 }

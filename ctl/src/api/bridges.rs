@@ -1,0 +1,342 @@
+//! BridgeService: create, delete, list bridges; fail mode, controllers
+//! and datapath settings.
+//!
+//! Fail mode and datapath settings are fixed when a bridge's datapath is
+//! built, so changing them restarts the bridge (ports are reopened and the
+//! stored flows, groups and meters reinstalled); controllers change in
+//! place, keeping connections to targets that stay.
+
+use super::ports::port_to_proto;
+use super::switch::{check_new_bridge, Inner, Switch};
+use super::{ApiError, ApiResult};
+use crate::bridge::Bridge;
+use crate::config::{BridgeConfig, DatapathConfig, FailMode, SslConfig};
+use proto::v1;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// The BridgeService implementation.
+#[derive(Debug)]
+pub struct Bridges(pub Arc<Switch>);
+
+fn fail_mode_from(m: i32) -> ApiResult<Option<FailMode>> {
+    match v1::FailMode::try_from(m) {
+        Ok(v1::FailMode::Unspecified) => Ok(None),
+        Ok(v1::FailMode::Standalone) => Ok(Some(FailMode::Standalone)),
+        Ok(v1::FailMode::Secure) => Ok(Some(FailMode::Secure)),
+        Err(_) => Err(ApiError::Invalid(format!("unknown fail_mode {m}"))),
+    }
+}
+
+fn ssl_from(s: Option<v1::SslConfig>) -> Option<SslConfig> {
+    s.filter(|s| !s.private_key.is_empty() || !s.certificate.is_empty())
+        .map(|s| SslConfig {
+            private_key: s.private_key.into(),
+            certificate: s.certificate.into(),
+            ca_certificate: s.ca_certificate.into(),
+        })
+}
+
+fn apply_update(d: &mut DatapathConfig, u: &v1::DatapathConfigUpdate) {
+    if let Some(v) = u.workers {
+        d.workers = v as usize;
+    }
+    if let Some(v) = u.emc_entries {
+        d.emc_entries = v as usize;
+    }
+    if let Some(v) = u.emc_insert_inv_prob {
+        d.emc_insert_inv_prob = v;
+    }
+    if let Some(v) = u.upcalls_per_sec {
+        d.upcalls_per_sec = v;
+    }
+    if let Some(v) = &u.rxq_assign {
+        d.rxq_assign = v.clone();
+    }
+    if let Some(v) = u.max_idle_secs {
+        d.max_idle_secs = v;
+    }
+    if let Some(v) = u.mac_aging_secs {
+        d.mac_aging_secs = v;
+    }
+}
+
+/// The protobuf view of a running bridge.
+pub fn bridge_to_proto(b: &Bridge, c: &BridgeConfig) -> v1::Bridge {
+    let d = &c.datapath;
+    let of = &b.ofbridge;
+    let mut ports: Vec<v1::Port> = of.ports().iter().map(|bp| port_to_proto(bp, c)).collect();
+    ports.sort_by_key(|p| p.ofport);
+    v1::Bridge {
+        name: c.name.clone(),
+        fail_mode: match c.fail_mode {
+            FailMode::Standalone => v1::FailMode::Standalone,
+            FailMode::Secure => v1::FailMode::Secure,
+        } as i32,
+        local_port: c.local_port,
+        datapath: Some(v1::DatapathConfig {
+            workers: d.workers as u32,
+            emc_entries: d.emc_entries as u32,
+            emc_insert_inv_prob: d.emc_insert_inv_prob,
+            upcalls_per_sec: d.upcalls_per_sec,
+            rxq_assign: d.rxq_assign.clone(),
+            max_idle_secs: d.max_idle_secs,
+            mac_aging_secs: d.mac_aging_secs,
+        }),
+        controllers: c.controller.clone(),
+        datapath_id: format!("{:016x}", of.dpid),
+        ports,
+        controller_status: b
+            .controllers
+            .as_ref()
+            .map(|c| c.status())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| v1::ControllerStatus {
+                target: t.target.to_string(),
+                state: format!("{:?}", t.state).to_ascii_lowercase(),
+                local_addr: t.local_addr.map(|a| a.to_string()).unwrap_or_default(),
+                last_error: t.last_error.unwrap_or_default(),
+                connections: t
+                    .connections
+                    .into_iter()
+                    .map(|c| v1::ControllerConnection {
+                        peer: c.peer.to_string(),
+                        negotiated: c.negotiated,
+                        role: format!("{:?}", c.role).to_ascii_lowercase(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        persistent_flows: c.flows.len() as u32,
+        ssl: c.ssl.as_ref().map(|s| v1::SslConfig {
+            private_key: s.private_key.display().to_string(),
+            certificate: s.certificate.display().to_string(),
+            ca_certificate: s.ca_certificate.display().to_string(),
+        }),
+    }
+}
+
+fn get(inner: &Inner, name: &str) -> ApiResult<v1::Bridge> {
+    let (b, c) = inner.bridge(name)?;
+    Ok(bridge_to_proto(b, c))
+}
+
+/// Change a bridge's stored configuration and restart it; on failure the
+/// old bridge is brought back.
+fn change_and_restart(
+    sw: &Switch,
+    inner: &mut Inner,
+    name: &str,
+    f: impl FnOnce(&mut BridgeConfig) -> ApiResult<()>,
+) -> ApiResult<v1::Bridge> {
+    let (_, old) = inner.bridge(name)?;
+    let old = old.clone();
+    let config = inner.edit(name, f)?;
+    let Some(new) = config.bridge.iter().find(|b| b.name == name).cloned() else {
+        return Err(ApiError::NotFound(name.to_string()));
+    };
+    if new == old {
+        return get(inner, name);
+    }
+    if let Err(e) = sw.restart_bridge(inner, &new) {
+        let _ = sw.restart_bridge(inner, &old);
+        return Err(e);
+    }
+    if let Err(e) = inner.persist(config) {
+        let _ = sw.restart_bridge(inner, &old);
+        return Err(e);
+    }
+    sw.emit(
+        name,
+        v1::event::Kind::BridgeChange(v1::BridgeEvent {
+            change: "changed".into(),
+        }),
+    );
+    get(inner, name)
+}
+
+#[tonic::async_trait]
+impl v1::bridge_service_server::BridgeService for Bridges {
+    async fn create_bridge(
+        &self,
+        req: Request<v1::CreateBridgeRequest>,
+    ) -> Result<Response<v1::Bridge>, Status> {
+        let r = req.into_inner();
+        self.0
+            .run(move |sw, inner| {
+                let mut datapath = DatapathConfig::default();
+                if let Some(u) = &r.datapath {
+                    apply_update(&mut datapath, u);
+                }
+                let cfg = BridgeConfig {
+                    name: r.name.clone(),
+                    fail_mode: fail_mode_from(r.fail_mode)?.unwrap_or_default(),
+                    local_port: r.local_port,
+                    datapath,
+                    controller: r.controllers.clone(),
+                    datapath_id: (!r.datapath_id.is_empty()).then(|| r.datapath_id.clone()),
+                    ssl: ssl_from(r.ssl.clone()),
+                    port: Vec::new(),
+                    flows: Vec::new(),
+                    groups: Vec::new(),
+                    meters: Vec::new(),
+                };
+                let config = check_new_bridge(inner, &cfg)?;
+                let bridge = sw.start_bridge(&cfg)?;
+                inner.bridges.insert(cfg.name.clone(), bridge);
+                if let Err(e) = inner.persist(config) {
+                    inner.bridges.remove(&cfg.name);
+                    return Err(e);
+                }
+                tracing::info!(bridge = %cfg.name, "bridge created");
+                sw.emit(
+                    &cfg.name,
+                    v1::event::Kind::BridgeChange(v1::BridgeEvent {
+                        change: "created".into(),
+                    }),
+                );
+                get(inner, &cfg.name)
+            })
+            .await
+            .map(Response::new)
+    }
+
+    async fn delete_bridge(
+        &self,
+        req: Request<v1::DeleteBridgeRequest>,
+    ) -> Result<Response<v1::DeleteBridgeResponse>, Status> {
+        let name = req.into_inner().name;
+        self.0
+            .run(move |sw, inner| {
+                let (_, old) = inner.bridge(&name)?;
+                let old = old.clone();
+                let mut config = inner.store.config().clone();
+                config.bridge.retain(|b| b.name != name);
+                drop(inner.bridges.remove(&name));
+                if let Err(e) = inner.persist(config) {
+                    if let Ok(b) = sw.start_bridge(&old) {
+                        inner.bridges.insert(name.clone(), b);
+                    }
+                    return Err(e);
+                }
+                tracing::info!(bridge = %name, "bridge deleted");
+                sw.emit(
+                    &name,
+                    v1::event::Kind::BridgeChange(v1::BridgeEvent {
+                        change: "deleted".into(),
+                    }),
+                );
+                Ok(v1::DeleteBridgeResponse {})
+            })
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_bridges(
+        &self,
+        _req: Request<v1::ListBridgesRequest>,
+    ) -> Result<Response<v1::ListBridgesResponse>, Status> {
+        self.0
+            .run(|_, inner| {
+                let bridges = inner
+                    .store
+                    .config()
+                    .bridge
+                    .iter()
+                    .filter_map(|c| inner.bridges.get(&c.name).map(|b| bridge_to_proto(b, c)))
+                    .collect();
+                Ok(v1::ListBridgesResponse { bridges })
+            })
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_bridge(
+        &self,
+        req: Request<v1::GetBridgeRequest>,
+    ) -> Result<Response<v1::Bridge>, Status> {
+        let name = req.into_inner().name;
+        self.0
+            .run(move |_, inner| get(inner, &name))
+            .await
+            .map(Response::new)
+    }
+
+    async fn set_fail_mode(
+        &self,
+        req: Request<v1::SetFailModeRequest>,
+    ) -> Result<Response<v1::Bridge>, Status> {
+        let r = req.into_inner();
+        self.0
+            .run(move |sw, inner| {
+                let mode = fail_mode_from(r.fail_mode)?.ok_or_else(|| {
+                    ApiError::Invalid("fail_mode must be standalone or secure".into())
+                })?;
+                change_and_restart(sw, inner, &r.bridge, |b| {
+                    b.fail_mode = mode;
+                    Ok(())
+                })
+            })
+            .await
+            .map(Response::new)
+    }
+
+    async fn set_controllers(
+        &self,
+        req: Request<v1::SetControllersRequest>,
+    ) -> Result<Response<v1::Bridge>, Status> {
+        let r = req.into_inner();
+        self.0
+            .run(move |sw, inner| {
+                let ssl = ssl_from(r.ssl.clone());
+                let config = inner.edit(&r.bridge, |b| {
+                    b.controller = r.controllers.clone();
+                    if ssl.is_some() {
+                        b.ssl = ssl.clone();
+                    }
+                    Ok(())
+                })?;
+                let Some(new) = config.bridge.iter().find(|b| b.name == r.bridge).cloned() else {
+                    return Err(ApiError::NotFound(r.bridge.clone()));
+                };
+                let (_, old) = inner.bridge(&r.bridge)?;
+                let old = old.clone();
+                let rt = sw.runtime().clone();
+                inner
+                    .bridge_mut(&r.bridge)?
+                    .set_controllers(&new, &rt)
+                    .map_err(|e| ApiError::Invalid(format!("{e:#}")))?;
+                if let Err(e) = inner.persist(config) {
+                    let _ = inner.bridge_mut(&r.bridge)?.set_controllers(&old, &rt);
+                    return Err(e);
+                }
+                sw.emit(
+                    &r.bridge,
+                    v1::event::Kind::BridgeChange(v1::BridgeEvent {
+                        change: "changed".into(),
+                    }),
+                );
+                get(inner, &r.bridge)
+            })
+            .await
+            .map(Response::new)
+    }
+
+    async fn set_datapath_config(
+        &self,
+        req: Request<v1::SetDatapathConfigRequest>,
+    ) -> Result<Response<v1::Bridge>, Status> {
+        let r = req.into_inner();
+        self.0
+            .run(move |sw, inner| {
+                let u = r.datapath.unwrap_or_default();
+                change_and_restart(sw, inner, &r.bridge, |b| {
+                    apply_update(&mut b.datapath, &u);
+                    Ok(())
+                })
+            })
+            .await
+            .map(Response::new)
+    }
+}

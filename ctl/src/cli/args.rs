@@ -1,0 +1,297 @@
+//! The command line: global options and one subcommand per verb.
+//!
+//! Verbs are named as Open vSwitch names them, so that muscle memory
+//! works: the `ovs-vsctl` ones (`add-br`, `add-port br0 eth1 type=afxdp
+//! options:n_rxq=2`), the `ovs-ofctl` ones (`add-flow br0 FLOW`,
+//! `dump-flows`) and the `ovs-appctl` ones under their own names
+//! (`dpctl/dump-flows`, `ofproto/trace`, `dpif-netdev/pmd-stats-show`) as
+//! well as shorter aliases (`trace`, `pmd-stats`). Everything here is
+//! declarative (clap derive); the verbs live in `verbs/`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Where swctl looks for the daemon when neither `--server` nor
+/// `$SWITCHD_SOCKET` says: the API socket in switchd's default state dir.
+pub const DEFAULT_SOCKET: &str = "/var/lib/switchd/switchd.sock";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "swctl",
+    version,
+    about = "Control a running switchd: bridges, ports, OpenFlow flows, datapath state",
+    after_help = "Exit status: 0 success, 1 the switch refused the request (nothing changed), \
+                  2 bad command line, 3 switchd unreachable.\n\
+                  The daemon is found by --server, else $SWITCHD_SOCKET, else \
+                  /var/lib/switchd/switchd.sock."
+)]
+pub struct Cli {
+    /// switchd's API: a Unix socket path (or unix:PATH), or https://HOST:PORT
+    /// (mutual TLS: --private-key, --certificate, --ca-cert) or http://HOST:PORT
+    /// [default: $SWITCHD_SOCKET, else /var/lib/switchd/switchd.sock]
+    #[arg(long, global = true, value_name = "SOCKET")]
+    pub server: Option<String>,
+
+    /// Print JSON instead of tables (one object; `watch` prints one per line).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// For https:// servers: the private key of swctl's client certificate (PEM).
+    #[arg(long, global = true, value_name = "FILE", requires = "certificate")]
+    pub private_key: Option<PathBuf>,
+
+    /// For https:// servers: swctl's client certificate (PEM).
+    #[arg(long, global = true, value_name = "FILE", requires = "private_key")]
+    pub certificate: Option<PathBuf>,
+
+    /// For https:// servers: the CA certificate that signed switchd's (PEM).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Seconds to wait for switchd to answer.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
+    pub timeout: u64,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    // ---- ovs-vsctl --------------------------------------------------------
+    /// Every bridge with its ports and controllers.
+    Show,
+    /// Create a bridge (with its internal port, like ovs-vsctl).
+    AddBr(AddBr),
+    /// Delete a bridge, its ports and its flows.
+    DelBr { bridge: String },
+    /// List the bridges, one per line.
+    ListBr,
+    /// Add a port: `add-port br0 eth1 type=afxdp options:n_rxq=2`.
+    AddPort(AddPort),
+    /// Delete a port (the bridge may be left out: `del-port eth1`).
+    #[command(override_usage = "swctl del-port [BRIDGE] PORT")]
+    DelPort {
+        /// BRIDGE PORT, or just PORT.
+        #[arg(num_args = 1..=2, required = true, value_name = "BRIDGE PORT")]
+        names: Vec<String>,
+    },
+    /// List a bridge's ports, one per line.
+    ListPorts { bridge: String },
+    /// Replace a bridge's controllers: `set-controller br0 tcp:10.0.0.1:6653`.
+    SetController {
+        bridge: String,
+        /// tcp:HOST[:PORT], ssl:HOST[:PORT], ptcp:[PORT][:IP], pssl:[PORT][:IP]
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Remove every controller of a bridge.
+    DelController { bridge: String },
+    /// Set what a bridge does without a controller.
+    SetFailMode { bridge: String, mode: FailModeArg },
+
+    // ---- ovs-ofctl --------------------------------------------------------
+    /// Add one flow: `add-flow br0 "priority=10,ip,nw_dst=10.0.0.2,actions=output:2"`.
+    AddFlow(FlowArgs),
+    /// Add the flows of FILE (one per line, `#` comments; `-` is stdin): all or none.
+    AddFlows {
+        bridge: String,
+        file: PathBuf,
+        /// Keep the flows in switchd's store so that they survive a restart.
+        #[arg(long)]
+        persistent: bool,
+    },
+    /// Change the actions of the flows a match selects.
+    ModFlows(FlowArgs),
+    /// Delete the flows a match selects (all flows when no match is given).
+    DelFlows {
+        bridge: String,
+        /// A match in ovs-ofctl syntax, e.g. `table=0,ip,nw_dst=10.0.0.2`.
+        flow: Option<String>,
+        /// Only the flow with exactly this match and priority.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// The OpenFlow flows of a bridge with their counters.
+    DumpFlows {
+        bridge: String,
+        /// Only flows at least as specific as this match.
+        filter: Option<String>,
+        /// Only this table.
+        #[arg(long)]
+        table: Option<u32>,
+    },
+    /// Port counters (all ports, or one).
+    DumpPorts {
+        bridge: String,
+        port: Option<String>,
+    },
+    /// Port descriptions: number, name, MAC, link state, config.
+    DumpPortsDesc { bridge: String },
+    /// Add a group: `add-group br0 "group_id=1,type=select,bucket=actions=output:1"`.
+    AddGroup { bridge: String, group: String },
+    /// Delete a group (all groups without an id).
+    DelGroups {
+        bridge: String,
+        group_id: Option<u32>,
+    },
+    /// Groups with their buckets and counters.
+    DumpGroups {
+        bridge: String,
+        group_id: Option<u32>,
+    },
+    /// Add a meter: `add-meter br0 "meter=1,kbps,bands=type=drop,rate=1000"`.
+    AddMeter { bridge: String, meter: String },
+    /// Delete a meter (all meters without an id).
+    DelMeters {
+        bridge: String,
+        meter_id: Option<u32>,
+    },
+    /// Meters with their bands and counters.
+    DumpMeters {
+        bridge: String,
+        meter_id: Option<u32>,
+    },
+
+    // ---- ovs-appctl -------------------------------------------------------
+    /// The megaflows in the datapath caches, with their masks.
+    #[command(name = "dpctl/dump-flows", alias = "dump-megaflows")]
+    DpctlDumpFlows {
+        /// Only this bridge (default: all).
+        bridge: Option<String>,
+    },
+    /// Per-worker packet, cache-hit and cycle statistics.
+    #[command(name = "pmd-stats", alias = "dpif-netdev/pmd-stats-show")]
+    PmdStats {
+        /// Only this bridge (default: all).
+        bridge: Option<String>,
+    },
+    /// Run a packet through the OpenFlow tables without sending it.
+    #[command(alias = "ofproto/trace")]
+    Trace(TraceArgs),
+    /// Print events (port status, flow removed, controllers) until interrupted.
+    Watch {
+        /// Only these bridges (default: all).
+        bridges: Vec<String>,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<u64>,
+    },
+
+    // ---- swctl itself -----------------------------------------------------
+    /// Print a shell completion script: `swctl completions bash > /etc/bash_completion.d/swctl`.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct AddBr {
+    pub bridge: String,
+    /// standalone (learn while no controller) or secure.
+    #[arg(long, value_enum)]
+    pub fail_mode: Option<FailModeArg>,
+    /// OpenFlow controller target (repeatable).
+    #[arg(long = "controller", value_name = "TARGET")]
+    pub controllers: Vec<String>,
+    /// Datapath id, 16 hex digits.
+    #[arg(long)]
+    pub datapath_id: Option<String>,
+    /// Forwarding threads.
+    #[arg(long)]
+    pub workers: Option<u32>,
+    /// Do not create the bridge's internal port.
+    #[arg(long)]
+    pub no_local_port: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddPort {
+    pub bridge: String,
+    pub port: String,
+    /// `type=TYPE` (afpacket, afxdp, internal, vhostuser, vhostuserclient;
+    /// default afpacket), `options:KEY=VALUE`, `ofport_request=N`.
+    #[arg(value_name = "SETTING")]
+    pub settings: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    pub bridge: String,
+    /// A flow in ovs-ofctl syntax.
+    pub flow: String,
+    /// mod-flows: only the flow with exactly this match and priority.
+    #[arg(long)]
+    pub strict: bool,
+    /// Keep the flow in switchd's store so that it survives a restart.
+    #[arg(long)]
+    pub persistent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    pub bridge: String,
+    /// The packet as a match: `in_port=1,tcp,nw_src=10.0.0.1,tp_dst=80`.
+    #[arg(required_unless_present = "packet")]
+    pub flow: Option<String>,
+    /// A raw Ethernet frame in hex instead of a flow.
+    #[arg(long, conflicts_with = "flow", requires = "in_port")]
+    pub packet: Option<String>,
+    /// Ingress port number for --packet.
+    #[arg(long)]
+    pub in_port: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailModeArg {
+    Standalone,
+    Secure,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ovs_style_names_and_aliases_parse() {
+        for argv in [
+            &["swctl", "dpctl/dump-flows"][..],
+            &["swctl", "dpif-netdev/pmd-stats-show", "br0"],
+            &["swctl", "ofproto/trace", "br0", "in_port=1,ip"],
+            &[
+                "swctl",
+                "add-port",
+                "br0",
+                "eth1",
+                "type=afxdp",
+                "options:n_rxq=2",
+            ],
+            &["swctl", "del-port", "eth1"],
+            &["swctl", "del-port", "br0", "eth1"],
+            &["swctl", "--json", "show"],
+            &["swctl", "show", "--server", "/tmp/x.sock"],
+            &[
+                "swctl",
+                "trace",
+                "br0",
+                "--packet",
+                "00ff",
+                "--in-port",
+                "1",
+            ],
+        ] {
+            Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        }
+        assert!(Cli::try_parse_from(["swctl", "del-port"]).is_err());
+        assert!(Cli::try_parse_from(["swctl", "--private-key", "k.pem", "show"]).is_err());
+        assert!(Cli::try_parse_from(["swctl", "trace", "br0"]).is_err());
+        assert!(Cli::try_parse_from(["swctl", "set-fail-mode", "br0", "open"]).is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! The verbs: one async function per command, grouped by what they act on.
+//!
+//! The one idea: a verb does not print. It returns a [`Reply`] holding
+//! both renderings of its answer (a table for people, a JSON value for
+//! scripts) and the caller prints the one asked for, so every verb gets
+//! `--json` for free and the two can never disagree. Verbs that change
+//! something are silent on success, as ovs-vsctl and ovs-ofctl are; with
+//! `--json` they print what the API returned. Only `watch` streams and
+//! prints as it goes.
+
+pub mod bridge;
+pub mod datapath;
+pub mod flow;
+pub mod group_meter;
+pub mod port;
+pub mod watch;
+
+use super::args::Command;
+use super::connect::Api;
+use super::error::CliError;
+use serde_json::Value;
+
+/// A verb's answer, in both renderings.
+#[derive(Debug)]
+pub struct Reply {
+    /// For people; empty for a change that succeeded.
+    pub human: String,
+    pub json: Value,
+}
+
+impl Reply {
+    /// A change that succeeded: nothing for people, `json` for scripts.
+    pub fn done(json: Value) -> Reply {
+        Reply {
+            human: String::new(),
+            json,
+        }
+    }
+}
+
+/// Runs one (non-streaming) verb.
+pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
+    use Command as C;
+    match command {
+        C::Show => bridge::show(api).await,
+        C::AddBr(a) => bridge::add(api, a).await,
+        C::DelBr { bridge: b } => bridge::delete(api, b).await,
+        C::ListBr => bridge::list_names(api).await,
+        C::AddPort(a) => port::add(api, a).await,
+        C::DelPort { names } => port::delete(api, names).await,
+        C::ListPorts { bridge: b } => port::list(api, b).await,
+        C::SetController { bridge: b, targets } => {
+            bridge::set_controllers(api, b, targets, "set-controller").await
+        }
+        C::DelController { bridge: b } => {
+            bridge::set_controllers(api, b, &[], "del-controller").await
+        }
+        C::SetFailMode { bridge: b, mode } => bridge::set_fail_mode(api, b, *mode).await,
+        C::AddFlow(a) => flow::add(api, a).await,
+        C::AddFlows {
+            bridge: b,
+            file,
+            persistent,
+        } => flow::add_file(api, b, file, *persistent).await,
+        C::ModFlows(a) => flow::modify(api, a).await,
+        C::DelFlows {
+            bridge: b,
+            flow: f,
+            strict,
+        } => flow::delete(api, b, f.as_deref(), *strict).await,
+        C::DumpFlows {
+            bridge: b,
+            filter,
+            table,
+        } => flow::dump(api, b, filter.as_deref(), *table).await,
+        C::DumpPorts { bridge: b, port: p } => port::dump(api, b, p.as_deref()).await,
+        C::DumpPortsDesc { bridge: b } => port::dump_desc(api, b).await,
+        C::AddGroup { bridge: b, group } => group_meter::add_group(api, b, group).await,
+        C::DelGroups {
+            bridge: b,
+            group_id,
+        } => group_meter::del_groups(api, b, *group_id).await,
+        C::DumpGroups {
+            bridge: b,
+            group_id,
+        } => group_meter::dump_groups(api, b, *group_id).await,
+        C::AddMeter { bridge: b, meter } => group_meter::add_meter(api, b, meter).await,
+        C::DelMeters {
+            bridge: b,
+            meter_id,
+        } => group_meter::del_meters(api, b, *meter_id).await,
+        C::DumpMeters {
+            bridge: b,
+            meter_id,
+        } => group_meter::dump_meters(api, b, *meter_id).await,
+        C::DpctlDumpFlows { bridge: b } => datapath::dump_megaflows(api, b.as_deref()).await,
+        C::PmdStats { bridge: b } => datapath::pmd_stats(api, b.as_deref()).await,
+        C::Trace(a) => datapath::trace(api, a).await,
+        C::Watch { .. } | C::Completions { .. } => Err(CliError::Usage(
+            "internal: streaming and local commands are not run here".into(),
+        )),
+    }
+}

@@ -1,0 +1,158 @@
+//! The connection thread: one per port, for either socket role.
+//!
+//! As the server (`vhostuser`) the thread listens on the port's socket and
+//! serves one guest at a time; as the client (`vhostuserclient`) it
+//! connects to the guest's socket and, when the connection is lost or
+//! cannot be made, tries again every [`RECONNECT_INTERVAL`]. Each
+//! connection gets a fresh `VhostUserDaemon` (fresh rings, fresh memory
+//! table): nothing of a previous guest survives into the next.
+//!
+//! The one idea: the thread never blocks without a way out. It waits for
+//! the listening socket in epoll with a timeout, sleeps in short steps, and
+//! the port's `Drop` shuts the live connection down, so dropping a port
+//! returns promptly.
+
+use crate::backend::{GuestMem, NetBackend};
+use crate::port::Shared;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use vhost::vhost_user::Listener;
+use vhost_user_backend::VhostUserDaemon;
+use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
+
+/// How often a client port retries its connection.
+pub const RECONNECT_INTERVAL: Duration = Duration::from_millis(500);
+/// Longest wait before the thread looks at the stop flag again.
+const POLL_STEP: Duration = Duration::from_millis(100);
+
+/// Which end of the socket the port is.
+pub enum Role {
+    /// Listen on the socket (already bound).
+    Server(Listener),
+    /// Connect to the guest's socket.
+    Client(PathBuf),
+}
+
+impl std::fmt::Debug for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Role::Server(l) => write!(f, "Server(fd {})", l.as_raw_fd()),
+            Role::Client(p) => write!(f, "Client({})", p.display()),
+        }
+    }
+}
+
+/// Run connections until the port stops.
+pub fn run(shared: Arc<Shared>, mut role: Role) {
+    let epoll = match &role {
+        Role::Server(l) => match listener_epoll(l) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::error!(port = %shared.name, error = %e, "cannot watch the vhost-user socket");
+                return;
+            }
+        },
+        Role::Client(_) => None,
+    };
+    let mut events = [EpollEvent::default(); 1];
+    while !shared.stop.load(Relaxed) {
+        // Wait until there is someone to talk to.
+        match (&role, &epoll) {
+            (Role::Server(_), Some(ep)) => match ep.wait(POLL_STEP.as_millis() as i32, &mut events)
+            {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!(port = %shared.name, error = %e, "epoll on the vhost-user socket");
+                    return;
+                }
+            },
+            (Role::Client(path), _) => {
+                if !path.exists() {
+                    pause(&shared, RECONNECT_INTERVAL);
+                    continue;
+                }
+            }
+            _ => return,
+        }
+        let mem: GuestMem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
+        let backend = NetBackend::new(shared.clone(), mem.clone());
+        let mut daemon = match VhostUserDaemon::new(shared.name.clone(), backend, mem) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(port = %shared.name, error = %e, "cannot create the vhost-user device");
+                pause(&shared, RECONNECT_INTERVAL);
+                continue;
+            }
+        };
+        let started = match &mut role {
+            Role::Server(listener) => daemon.start(listener),
+            Role::Client(path) => daemon.start_client(&path.to_string_lossy()),
+        };
+        if let Err(e) = started {
+            match &role {
+                Role::Client(_) => {
+                    tracing::debug!(port = %shared.name, error = %e, "vhost-user connect failed")
+                }
+                Role::Server(_) => {
+                    tracing::warn!(port = %shared.name, error = %e, "vhost-user accept failed")
+                }
+            }
+            retire(daemon);
+            pause(&shared, RECONNECT_INTERVAL);
+            continue;
+        }
+        *shared.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = daemon.shutdown_handle();
+        tracing::info!(port = %shared.name, "vhost-user guest connected");
+        // A stop requested while connecting would have found no handle.
+        if shared.stop.load(Relaxed) {
+            daemon.request_shutdown();
+        }
+        let result = daemon.wait();
+        *shared.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        retire(daemon);
+        shared.end_session();
+        match result {
+            Ok(()) => tracing::info!(port = %shared.name, "vhost-user guest disconnected"),
+            Err(e) => {
+                tracing::info!(port = %shared.name, reason = %e, "vhost-user guest disconnected")
+            }
+        }
+        if matches!(role, Role::Client(_)) {
+            pause(&shared, RECONNECT_INTERVAL);
+        }
+    }
+}
+
+fn listener_epoll(l: &Listener) -> std::io::Result<Epoll> {
+    let ep = Epoll::new()?;
+    ep.ctl(
+        ControlOperation::Add,
+        l.as_raw_fd(),
+        EpollEvent::new(EventSet::IN, 0),
+    )?;
+    Ok(ep)
+}
+
+/// Stop a daemon's ring threads; dropping it then joins them.
+fn retire(daemon: VhostUserDaemon<NetBackend>) {
+    for h in daemon.get_epoll_handlers() {
+        h.send_exit_event();
+    }
+    drop(daemon);
+}
+
+/// Sleep up to `d`, returning early when the port stops.
+fn pause(shared: &Shared, d: Duration) {
+    let mut left = d;
+    while !left.is_zero() && !shared.stop.load(Relaxed) {
+        let step = left.min(POLL_STEP);
+        std::thread::sleep(step);
+        left -= step;
+    }
+}

@@ -1,0 +1,436 @@
+//! Moving packets through a guest's split virtqueues.
+//!
+//! Two directions, no I/O: [`GuestTx::pop`] turns the descriptor chains a
+//! guest made available on its transmit queue into datapath [`Packet`]s,
+//! and [`GuestRx::push`] copies a packet into the buffers the guest made
+//! available on its receive queue (several of them with `MRG_RXBUF`,
+//! `num_buffers` saying how many). Both take a `virtio_queue::Queue` (the
+//! ring addresses and indexes vhost-user set up) and a `GuestMemory`, so
+//! unit tests drive them with a fake guest built in an anonymous mapping.
+//!
+//! The one idea: the guest is not trusted. Every descriptor is read and
+//! every buffer reached through vm-memory's checked accessors, a chain is
+//! walked with a budget (the queue size, or the indirect table's length)
+//! so a loop ends as an error instead of a hang, and the available index
+//! may not run more than a queue size ahead of us. Such faults are
+//! [`GuestError`]s: the caller stops the port. A packet that is merely
+//! unusable (a header the datapath cannot represent, a runt) is dropped and
+//! counted, and the ring goes on.
+
+use crate::net::NetFeatures;
+use datapath::netdev::afpacket::vnet;
+use datapath::packet::{Batch, Packet, PacketPool};
+use std::num::Wrapping;
+use std::sync::atomic::Ordering;
+use virtio_queue::desc::split::Descriptor;
+use virtio_queue::{Queue, QueueT};
+use vm_memory::{Address, Bytes, GuestAddress, GuestMemory};
+
+/// Largest frame a guest may send: a 64 KiB IP packet plus link headers.
+pub const MAX_TX_FRAME: usize = 65535 + 14 + 8;
+/// Smallest frame accepted from a guest (an Ethernet header).
+pub const MIN_TX_FRAME: usize = 14;
+/// Size of a split-ring descriptor.
+const DESC_SIZE: u64 = 16;
+
+/// A guest broke the virtqueue contract; its port must be stopped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GuestError {
+    #[error("available index jumped from {next} to {avail} on a queue of {size}")]
+    IndexJump { next: u16, avail: u16, size: u16 },
+    #[error("descriptor index {index} outside a table of {size}")]
+    DescIndex { index: u16, size: u16 },
+    #[error("buffer of {len} bytes at {addr:#x} is outside guest memory")]
+    OutOfMemory { addr: u64, len: u32 },
+    #[error("descriptor chain from head {head} is longer than {limit} (a loop?)")]
+    ChainTooLong { head: u16, limit: u16 },
+    #[error("invalid indirect descriptor table of {len} bytes at {addr:#x}")]
+    BadIndirect { addr: u64, len: u32 },
+    #[error("{0} descriptor in a chain that must be {1}")]
+    Direction(&'static str, &'static str),
+    #[error("ring structure at {0:#x} is outside guest memory")]
+    Ring(u64),
+}
+
+/// One guest buffer of a chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub addr: GuestAddress,
+    pub len: u32,
+}
+
+/// Walk the chain starting at `head`, checking every descriptor, and
+/// collect its buffers into `segs` (cleared first). `writable` is the
+/// direction the device needs: every buffer must be device-writable (a
+/// receive chain) or device-readable (a transmit chain). Returns the total
+/// number of bytes.
+pub fn walk_chain<M: GuestMemory>(
+    mem: &M,
+    table: GuestAddress,
+    queue_size: u16,
+    head: u16,
+    writable: bool,
+    segs: &mut Vec<Segment>,
+) -> Result<u64, GuestError> {
+    segs.clear();
+    if head >= queue_size {
+        return Err(GuestError::DescIndex {
+            index: head,
+            size: queue_size,
+        });
+    }
+    let (mut table, mut size, mut index) = (table, queue_size, head);
+    let mut indirect = false;
+    // Descriptors that may still be visited in the current table: a chain
+    // can never be longer than its table without repeating an entry.
+    let mut budget = queue_size;
+    let mut total = 0u64;
+    loop {
+        let at = table
+            .checked_add(u64::from(index) * DESC_SIZE)
+            .ok_or(GuestError::Ring(table.raw_value()))?;
+        let d: Descriptor = mem
+            .read_obj(at)
+            .map_err(|_| GuestError::Ring(at.raw_value()))?;
+        if d.refers_to_indirect_table() {
+            let bad = GuestError::BadIndirect {
+                addr: d.addr().raw_value(),
+                len: d.len(),
+            };
+            // One level only, never mixed with NEXT, whole descriptors.
+            if indirect || d.has_next() || d.len() == 0 || u64::from(d.len()) % DESC_SIZE != 0 {
+                return Err(bad);
+            }
+            let n = u64::from(d.len()) / DESC_SIZE;
+            if n > u64::from(u16::MAX) {
+                return Err(bad);
+            }
+            table = d.addr();
+            size = n as u16;
+            index = 0;
+            budget = size;
+            indirect = true;
+            continue;
+        }
+        if d.is_write_only() != writable {
+            return Err(if writable {
+                GuestError::Direction("a device-readable", "device-writable")
+            } else {
+                GuestError::Direction("a device-writable", "device-readable")
+            });
+        }
+        if d.len() > 0 {
+            if !mem.check_range(d.addr(), d.len() as usize, permission(writable)) {
+                return Err(GuestError::OutOfMemory {
+                    addr: d.addr().raw_value(),
+                    len: d.len(),
+                });
+            }
+            segs.push(Segment {
+                addr: d.addr(),
+                len: d.len(),
+            });
+            total += u64::from(d.len());
+        }
+        budget -= 1;
+        if !d.has_next() {
+            return Ok(total);
+        }
+        if budget == 0 {
+            return Err(GuestError::ChainTooLong {
+                head,
+                limit: if indirect { size } else { queue_size },
+            });
+        }
+        index = d.next();
+        if index >= size {
+            return Err(GuestError::DescIndex { index, size });
+        }
+    }
+}
+
+fn permission(writable: bool) -> vm_memory::Permissions {
+    if writable {
+        vm_memory::Permissions::Write
+    } else {
+        vm_memory::Permissions::Read
+    }
+}
+
+/// Chains the guest has made available and we have not taken: checks the
+/// available index against the queue size (a jump is a guest error).
+fn pending<M: GuestMemory>(q: &Queue, mem: &M) -> Result<u16, GuestError> {
+    let avail = q
+        .avail_idx(mem, Ordering::Acquire)
+        .map_err(|_| GuestError::Ring(q.avail_ring()))?;
+    let next = Wrapping(q.next_avail());
+    let n = (avail - next).0;
+    if n > q.size() {
+        return Err(GuestError::IndexJump {
+            next: next.0,
+            avail: avail.0,
+            size: q.size(),
+        });
+    }
+    Ok(n)
+}
+
+/// The head of the `nth` chain after `next_avail` in the available ring.
+fn avail_head<M: GuestMemory>(q: &Queue, mem: &M, nth: u16) -> Result<u16, GuestError> {
+    let slot = (Wrapping(q.next_avail()) + Wrapping(nth)).0 % q.size().max(1);
+    let addr = GuestAddress(q.avail_ring())
+        .checked_add(4 + 2 * u64::from(slot))
+        .ok_or(GuestError::Ring(q.avail_ring()))?;
+    mem.load::<u16>(addr, Ordering::Acquire)
+        .map(u16::from_le)
+        .map_err(|_| GuestError::Ring(addr.raw_value()))
+}
+
+fn add_used<M: GuestMemory>(q: &mut Queue, mem: &M, head: u16, len: u32) -> Result<(), GuestError> {
+    q.add_used(mem, head, len)
+        .map_err(|_| GuestError::Ring(q.used_ring()))
+}
+
+/// What one pass over the transmit queue did (besides the packets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxTally {
+    /// Chains consumed (packets plus drops).
+    pub chains: u32,
+    pub packets: u32,
+    pub bytes: u64,
+    /// Chains dropped: bad header, runt or oversized frame.
+    pub dropped: u32,
+}
+
+/// The guest's transmit queue, seen from the device.
+#[derive(Debug, Default)]
+pub struct GuestTx {
+    segs: Vec<Segment>,
+}
+
+impl GuestTx {
+    pub fn new() -> Self {
+        GuestTx {
+            segs: Vec::with_capacity(64),
+        }
+    }
+
+    /// Take up to `max` chains off the available ring, append the packets
+    /// to `batch` and return every chain to the used ring.
+    pub fn pop<M: GuestMemory>(
+        &mut self,
+        q: &mut Queue,
+        mem: &M,
+        features: NetFeatures,
+        max: usize,
+        batch: &mut Batch,
+        pool: &mut PacketPool,
+    ) -> Result<TxTally, GuestError> {
+        let mut tally = TxTally::default();
+        let n = pending(q, mem)?.min(max.min(u16::MAX as usize) as u16);
+        for _ in 0..n {
+            let head = avail_head(q, mem, 0)?;
+            let total = walk_chain(
+                mem,
+                GuestAddress(q.desc_table()),
+                q.size(),
+                head,
+                false,
+                &mut self.segs,
+            )?;
+            q.set_next_avail(q.next_avail().wrapping_add(1));
+            tally.chains += 1;
+            let mut p = pool.get();
+            match self.copy_out(mem, features, total, &mut p) {
+                Ok(()) => {
+                    tally.packets += 1;
+                    tally.bytes += p.len() as u64;
+                    batch.push(p);
+                }
+                Err(why) => {
+                    tracing::trace!(head, why, "guest packet dropped");
+                    tally.dropped += 1;
+                    pool.put(p);
+                }
+            }
+            add_used(q, mem, head, 0)?;
+        }
+        Ok(tally)
+    }
+
+    /// Copy the chain in `self.segs` (header, then frame) into `p`.
+    fn copy_out<M: GuestMemory>(
+        &self,
+        mem: &M,
+        features: NetFeatures,
+        total: u64,
+        p: &mut Packet,
+    ) -> Result<(), &'static str> {
+        let hdr_len = features.hdr_len as u64;
+        if total < hdr_len + MIN_TX_FRAME as u64 {
+            return Err("runt");
+        }
+        if total - hdr_len > MAX_TX_FRAME as u64 {
+            return Err("oversized");
+        }
+        let mut hdr = [0u8; vnet::VNET_HDR_LEN + 2];
+        let frame_len = (total - hdr_len) as usize;
+        let frame = p.frame_for_write(frame_len);
+        let mut off = 0usize; // position in the header+frame stream
+        for s in &self.segs {
+            let mut addr = s.addr;
+            let mut len = s.len as usize;
+            if off < features.hdr_len {
+                let n = len.min(features.hdr_len - off);
+                mem.read_slice(&mut hdr[off..off + n], addr)
+                    .map_err(|_| "unreadable")?;
+                off += n;
+                len -= n;
+                addr = addr.unchecked_add(n as u64);
+            }
+            if len > 0 {
+                let at = off - features.hdr_len;
+                mem.read_slice(&mut frame[at..at + len], addr)
+                    .map_err(|_| "unreadable")?;
+                off += len;
+            }
+        }
+        let offload = vnet::decode(&hdr).map_err(|_| "unsupported virtio-net header")?;
+        if offload.gso.is_some() || (offload.csum_partial.is_some() && !features.csum) {
+            // Not offered (no HOST_TSO), or not acked: the guest made it up.
+            return Err("offload the guest did not negotiate");
+        }
+        p.offload = offload;
+        Ok(())
+    }
+}
+
+/// What [`GuestRx::push`] did with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the guest's buffers, using this many of them.
+    Delivered(u16),
+    /// The guest has not made enough buffers available.
+    NoBuffers,
+    /// Larger than the buffer the guest gave (without `MRG_RXBUF`).
+    TooBig,
+}
+
+/// The guest's receive queue, seen from the device.
+#[derive(Debug, Default)]
+pub struct GuestRx {
+    segs: Vec<Segment>,
+    /// Chains taken for the packet in flight: head, bytes written.
+    used: Vec<(u16, u32)>,
+    /// The first chain's buffers (where the header goes).
+    first: Vec<Segment>,
+}
+
+impl GuestRx {
+    pub fn new() -> Self {
+        GuestRx {
+            segs: Vec::with_capacity(16),
+            used: Vec::with_capacity(16),
+            first: Vec::with_capacity(16),
+        }
+    }
+
+    /// Copy `p` (with its virtio-net header) into the guest's receive
+    /// buffers and publish them. Nothing is published unless the whole
+    /// packet fits.
+    pub fn push<M: GuestMemory>(
+        &mut self,
+        q: &mut Queue,
+        mem: &M,
+        features: NetFeatures,
+        p: &Packet,
+    ) -> Result<Delivery, GuestError> {
+        let avail = pending(q, mem)?;
+        let hdr_len = features.hdr_len;
+        let need = hdr_len + p.len();
+        let frame = p.data();
+        self.used.clear();
+        let mut written = 0usize; // position in the header+frame stream
+        while written < need {
+            let taken = self.used.len();
+            if taken >= avail as usize || taken >= u16::MAX as usize {
+                return Ok(Delivery::NoBuffers);
+            }
+            let head = avail_head(q, mem, taken as u16)?;
+            walk_chain(
+                mem,
+                GuestAddress(q.desc_table()),
+                q.size(),
+                head,
+                true,
+                &mut self.segs,
+            )?;
+            let mut chain_len = 0u32;
+            for s in &self.segs {
+                if written >= need {
+                    break;
+                }
+                // The header is written last, once num_buffers is known.
+                let mut addr = s.addr;
+                let mut room = s.len as usize;
+                if written < hdr_len {
+                    let n = room.min(hdr_len - written);
+                    written += n;
+                    room -= n;
+                    chain_len += n as u32;
+                    addr = addr.unchecked_add(n as u64);
+                }
+                let n = room.min(need - written);
+                if n > 0 {
+                    let at = written - hdr_len;
+                    mem.write_slice(&frame[at..at + n], addr).map_err(|_| {
+                        GuestError::OutOfMemory {
+                            addr: addr.raw_value(),
+                            len: n as u32,
+                        }
+                    })?;
+                    written += n;
+                    chain_len += n as u32;
+                }
+            }
+            if taken == 0 {
+                self.first.clear();
+                self.first.extend_from_slice(&self.segs);
+            }
+            self.used.push((head, chain_len));
+            if written < need && !features.mrg_rxbuf {
+                return Ok(Delivery::TooBig);
+            }
+        }
+        // The header, with num_buffers, into the first chain.
+        let mut hdr = [0u8; vnet::VNET_HDR_LEN + 2];
+        let mut offload = p.offload;
+        if !features.guest_csum {
+            offload.csum_partial = None;
+        }
+        hdr[..vnet::VNET_HDR_LEN].copy_from_slice(&vnet::encode(&offload));
+        let n_bufs = self.used.len() as u16;
+        hdr[vnet::VNET_HDR_LEN..].copy_from_slice(&n_bufs.to_le_bytes());
+        let mut off = 0usize;
+        for s in &self.first {
+            if off >= hdr_len {
+                break;
+            }
+            let n = (s.len as usize).min(hdr_len - off);
+            mem.write_slice(&hdr[off..off + n], s.addr)
+                .map_err(|_| GuestError::OutOfMemory {
+                    addr: s.addr.raw_value(),
+                    len: n as u32,
+                })?;
+            off += n;
+        }
+        for &(head, len) in &self.used {
+            q.set_next_avail(q.next_avail().wrapping_add(1));
+            add_used(q, mem, head, len)?;
+        }
+        Ok(Delivery::Delivered(n_bufs))
+    }
+}
+
+#[cfg(test)]
+mod tests;
