@@ -441,8 +441,8 @@ impl Ctx<'_> {
                     }
                 }
                 Action::CopyTtlIn => {
-                    // MPLS -> IP under it: the datapath does not parse
-                    // under MPLS; nothing to do on the packets it sees.
+                    // Refused at flow-mod time (the datapath cannot reach
+                    // the TTL under an MPLS label); nothing to translate.
                 }
                 Action::SetQueue(_) => {}
                 Action::PushPbb(_) | Action::PopPbb => {}

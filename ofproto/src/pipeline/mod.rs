@@ -147,6 +147,14 @@ impl PipelineStore {
                         "PBB actions are not supported",
                     ))
                 }
+                // The datapath does not parse under an MPLS label, so it
+                // cannot reach the inner TTL: refuse rather than ignore.
+                Action::CopyTtlIn => {
+                    return Err(WireError::new(
+                        BadAction::BAD_TYPE,
+                        "copy_ttl_in is not supported",
+                    ))
+                }
                 _ => {}
             }
         }
