@@ -108,6 +108,8 @@ pub fn select_rules(bridge: &Bridge, r: &v1::DumpFlowsRequest) -> ApiResult<Vec<
     };
     let (key, mask) = ofproto::pipeline::key_map::match_to_key(&m)
         .map_err(|e| ApiError::Invalid(format!("filter: {e}")))?;
+    // Counters are exact at read time: credit the cached megaflows first.
+    bridge.ofbridge.credit_all();
     let snapshot = bridge.ofbridge.store.snapshot();
     let mut rules: Vec<Arc<Rule>> = snapshot
         .rules()
@@ -289,6 +291,7 @@ impl v1::group_service_server::GroupService for Groups {
         self.0
             .run(move |_, inner| {
                 let (b, _) = inner.bridge(&r.bridge)?;
+                b.ofbridge.credit_all();
                 let p = b.ofbridge.store.snapshot();
                 let groups = p
                     .groups

@@ -52,6 +52,7 @@ pub fn port_counters(inner: &Inner, bridge: &str, port: &str) -> ApiResult<Vec<v
 /// Table counters; `all` includes unused tables.
 pub fn table_counters(inner: &Inner, bridge: &str, all: bool) -> ApiResult<Vec<v1::TableCounters>> {
     let (b, _) = inner.bridge(bridge)?;
+    b.ofbridge.credit_all();
     let p = b.ofbridge.store.snapshot();
     Ok(p.tables
         .iter()

@@ -274,6 +274,17 @@ impl OfBridge {
     }
 
     fn multipart(&self, req: &MultipartRequest) -> Result<Vec<Message>, WireError> {
+        // Statistics are exact at read time: credit the cached megaflows'
+        // traffic to rules, tables and groups before reading them.
+        if matches!(
+            req.body,
+            MultipartRequestBody::Flow(_)
+                | MultipartRequestBody::Aggregate(_)
+                | MultipartRequestBody::Table
+                | MultipartRequestBody::Group { .. }
+        ) {
+            self.credit_all();
+        }
         let p = self.store.snapshot();
         Ok(match &req.body {
             MultipartRequestBody::Desc => one(MultipartReplyBody::Desc(Desc {
