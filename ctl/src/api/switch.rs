@@ -225,8 +225,11 @@ impl Switch {
     /// meters, groups and flows, controllers; and forward its notices to
     /// the event stream.
     pub fn start_bridge(&self, cfg: &BridgeConfig) -> ApiResult<Bridge> {
+        // Controllers come last: a controller that connects must find the
+        // ports and the restored flows already there.
         let mut bare = cfg.clone();
         bare.port.clear();
+        bare.controller.clear();
         let mut bridge = Bridge::start(&bare, &self.runtime, &self.state_dir)
             .map_err(|e| ApiError::Internal(format!("{e:#}")))?;
         self.forward_notices(&bridge);
@@ -236,6 +239,11 @@ impl Switch {
             }
         }
         restore_openflow(&bridge, cfg);
+        if !cfg.controller.is_empty() {
+            bridge
+                .set_controllers(cfg, &self.runtime)
+                .map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+        }
         Ok(bridge)
     }
 
