@@ -44,6 +44,12 @@ fi
 section "cargo fmt --all --check"
 cargo fmt --all --check
 
+section "cargo deny check licenses (Apache-2.0 compatible dependencies)"
+if ! command -v cargo-deny >/dev/null 2>&1; then
+    cargo install cargo-deny --locked
+fi
+cargo deny check licenses
+
 section "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
