@@ -120,6 +120,21 @@ pub fn open_port(cfg: &PortConfig, state_dir: &Path) -> Result<Arc<dyn Port>> {
     Ok(port)
 }
 
+/// `table=0, priority=0, actions=NORMAL`.
+fn normal_table_miss() -> ofproto::wire::message::Message {
+    use ofproto::wire::action::{port_no, Action};
+    use ofproto::wire::flow_mod::FlowMod;
+    use ofproto::wire::instruction::Instruction;
+    ofproto::wire::message::Message::FlowMod(FlowMod {
+        priority: 0,
+        instructions: vec![Instruction::ApplyActions(vec![Action::Output {
+            port: port_no::NORMAL,
+            max_len: 0,
+        }])],
+        ..Default::default()
+    })
+}
+
 /// The datapath id of a bridge: configured, or derived from its name.
 fn datapath_id(cfg: &BridgeConfig) -> u64 {
     if let Some(id) = cfg
@@ -206,6 +221,13 @@ impl Bridge {
                 stop.clone(),
             )
             .context("starting the revalidator")?;
+        if cfg.fail_mode == FailMode::Standalone {
+            // As in Open vSwitch, a standalone bridge starts with a table-miss
+            // flow to NORMAL, so it stays a learning switch while a client
+            // such as ovs-ofctl is connected; a controller replaces or
+            // deletes it like any flow.
+            ofbridge.handle_request(0, normal_table_miss());
+        }
         let mut bridge = Bridge {
             name: cfg.name.clone(),
             dpif,
@@ -363,5 +385,36 @@ impl Drop for Bridge {
         if let Some(t) = self.revalidator.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn bridge(fail_mode: &str) -> Bridge {
+        let text = format!("[[bridge]]\nname = \"t\"\nfail_mode = \"{fail_mode}\"\n");
+        let cfg = Config::parse(&text, "test").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        Bridge::start(&cfg.bridge[0], rt.handle(), Path::new("/nonexistent")).unwrap()
+    }
+
+    #[test]
+    fn a_standalone_bridge_starts_with_a_normal_table_miss_flow() {
+        let b = bridge("standalone");
+        let p = b.ofbridge.store.snapshot();
+        let rules: Vec<_> = p.rules().collect();
+        assert_eq!(rules.len(), 1);
+        assert_eq!((rules[0].table_id, rules[0].priority), (0, 0));
+        assert!(rules[0].matcher.is_empty());
+        assert!(rules[0].outputs_to(ofproto::wire::action::port_no::NORMAL));
+        // Secure bridges start empty: only the tables decide.
+        assert_eq!(
+            bridge("secure").ofbridge.store.snapshot().rules().count(),
+            0
+        );
     }
 }
