@@ -26,7 +26,7 @@ use crate::pipeline::Pipeline;
 use crate::wire::action::{port_no, Action};
 use crate::wire::group::GroupType;
 use crate::wire::instruction::Instruction;
-use crate::wire::oxm::{OxmField, OxmKind};
+use crate::wire::oxm::OxmField;
 use crate::wire::packet::PacketInReason;
 use datapath::actions::{Action as Dp, Field};
 use datapath::flow::key::{VLAN_CFI, VLAN_VID_MASK};
@@ -594,7 +594,7 @@ pub fn normal_mask(wc: &mut FlowKey) {
     wc.vlan_tci |= VLAN_CFI | VLAN_VID_MASK;
 }
 
-/// The OXM kinds a packet-in's match reports (besides IN_PORT).
+/// The fields a packet-in's match reports besides IN_PORT.
 pub fn packet_in_fields(key: &FlowKey, metadata: u64) -> Vec<OxmField> {
     let mut v = Vec::new();
     if metadata != 0 {
@@ -609,7 +609,6 @@ pub fn packet_in_fields(key: &FlowKey, metadata: u64) -> Vec<OxmField> {
             mask: None,
         });
     }
-    let _ = OxmKind::InPort;
     v
 }
 

@@ -67,7 +67,7 @@ fn band_rate_burst(b: &MeterBand) -> (u32, u32) {
 
 impl Meter {
     /// Build and validate a meter from a METER_MOD.
-    pub fn new(mm: &MeterMod, epoch: Instant) -> WireResult<Meter> {
+    pub fn new(mm: &MeterMod) -> WireResult<Meter> {
         let pktps = mm.flags & meter_flags::PKTPS != 0;
         if mm.flags
             & !(meter_flags::KBPS | meter_flags::PKTPS | meter_flags::BURST | meter_flags::STATS)
@@ -116,7 +116,6 @@ impl Meter {
             } else {
                 units_per_sec / 10.0
             };
-            let _ = epoch;
             bands.push(Band {
                 config: b.clone(),
                 ns_per_unit,
@@ -230,7 +229,7 @@ impl MeterTable {
                         "too many meters",
                     ));
                 }
-                next.insert(mm.meter_id, Arc::new(Meter::new(mm, self.epoch)?));
+                next.insert(mm.meter_id, Arc::new(Meter::new(mm)?));
             }
             C::Modify => {
                 if !next.contains_key(&mm.meter_id) {
@@ -239,7 +238,7 @@ impl MeterTable {
                         "no such meter",
                     ));
                 }
-                next.insert(mm.meter_id, Arc::new(Meter::new(mm, self.epoch)?));
+                next.insert(mm.meter_id, Arc::new(Meter::new(mm)?));
             }
             C::Delete => {
                 // OFPM_ALL (0xffffffff) deletes every meter.
@@ -291,11 +290,7 @@ mod tests {
 
     #[test]
     fn pktps_meter_passes_its_rate_and_drops_the_rest() {
-        let m = Meter::new(
-            &mm(meter_flags::PKTPS | meter_flags::BURST, 1000, 10),
-            Instant::now(),
-        )
-        .unwrap();
+        let m = Meter::new(&mm(meter_flags::PKTPS | meter_flags::BURST, 1000, 10)).unwrap();
         // 10,000 packets offered over one second: ~1000 + burst pass.
         let mut passed = 0;
         for i in 0..10_000u64 {
@@ -310,7 +305,7 @@ mod tests {
     #[test]
     fn kbps_meter_limits_bytes() {
         // 8000 kbit/s = 1 MB/s; offer 1500-byte packets at 2 MB/s for 1 s.
-        let m = Meter::new(&mm(meter_flags::KBPS, 8000, 0), Instant::now()).unwrap();
+        let m = Meter::new(&mm(meter_flags::KBPS, 8000, 0)).unwrap();
         let mut bytes = 0u64;
         for i in 0..1333u64 {
             if m.admit(1500, i * 750_000) == MeterVerdict::Pass {
@@ -322,19 +317,16 @@ mod tests {
 
     #[test]
     fn dscp_remark_band_remarks_instead_of_dropping() {
-        let m = Meter::new(
-            &MeterMod {
-                command: MeterModCommand::Add,
-                flags: meter_flags::PKTPS | meter_flags::BURST,
-                meter_id: 1,
-                bands: vec![MeterBand::DscpRemark {
-                    rate: 10,
-                    burst_size: 1,
-                    prec_level: 1,
-                }],
-            },
-            Instant::now(),
-        )
+        let m = Meter::new(&MeterMod {
+            command: MeterModCommand::Add,
+            flags: meter_flags::PKTPS | meter_flags::BURST,
+            meter_id: 1,
+            bands: vec![MeterBand::DscpRemark {
+                rate: 10,
+                burst_size: 1,
+                prec_level: 1,
+            }],
+        })
         .unwrap();
         let verdicts: Vec<_> = (0..5).map(|_| m.admit(64, 0)).collect();
         assert_eq!(verdicts[0], MeterVerdict::Pass);
