@@ -107,6 +107,7 @@ pub fn open_port(cfg: &PortConfig, state_dir: &Path) -> Result<Arc<dyn Port>> {
             let opts = VhostUserOptions {
                 mac: opt("mac").map(VhostUserOptions::parse_mac).transpose()?,
                 mtu: num("mtu", 1500)?.try_into().context("option mtu")?,
+                queue_pairs: num("n_rxq", 1)?.try_into().context("option n_rxq")?,
             };
             if cfg.kind == PortKind::Vhostuser {
                 let sock = state_dir.join(format!("{}.sock", cfg.name));

@@ -28,7 +28,7 @@
 //! [[bridge.port]]
 //! name = "vm2"                 # switchd connects to the VM's socket
 //! type = "vhostuserclient"
-//! options = { vhost-server-path = "/run/vm2.sock" }
+//! options = { vhost-server-path = "/run/vm2.sock", n_rxq = "2" }  # n_rxq: queue pairs offered
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -178,8 +178,8 @@ impl PortKind {
             PortKind::Afxdp => &["xdp_mode", "n_rxq", "zero_copy", "frame_size", "ring_size"],
             PortKind::Afpacket => &["n_rxq"],
             PortKind::Internal => &[],
-            PortKind::Vhostuser => &["mac", "mtu"],
-            PortKind::Vhostuserclient => &["vhost-server-path", "mac", "mtu"],
+            PortKind::Vhostuser => &["mac", "mtu", "n_rxq"],
+            PortKind::Vhostuserclient => &["vhost-server-path", "mac", "mtu", "n_rxq"],
         }
     }
 }

@@ -15,7 +15,7 @@
 //! on the datapath's workers, in batches, like every other port's.
 
 use crate::net::{self, config_read, config_space};
-use crate::port::{Session, Shared, GUEST_TX_QUEUE, NUM_QUEUES};
+use crate::port::{ctrl_queue, Session, Shared};
 use std::sync::Arc;
 use vhost::vhost_user::message::VhostUserProtocolFeatures;
 use vhost_user_backend::{VhostUserBackend, VringRwLock};
@@ -68,7 +68,7 @@ impl VhostUserBackend for NetBackend {
     type Vring = VringRwLock;
 
     fn num_queues(&self) -> usize {
-        NUM_QUEUES
+        ctrl_queue(self.shared.pairs) + 1
     }
 
     fn max_queue_size(&self) -> usize {
@@ -101,12 +101,7 @@ impl VhostUserBackend for NetBackend {
     }
 
     fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
-        let c = config_space(
-            self.shared.mac,
-            true,
-            (NUM_QUEUES / 2) as u16,
-            self.shared.mtu,
-        );
+        let c = config_space(self.shared.mac, true, self.shared.pairs, self.shared.mtu);
         config_read(&c, offset, size)
     }
 
@@ -132,8 +127,14 @@ impl VhostUserBackend for NetBackend {
             mem: self.mem.clone(),
             vrings: vrings.to_vec(),
         });
-        if device_event as usize == GUEST_TX_QUEUE {
-            self.shared.wake();
+        let queue = usize::from(device_event);
+        if queue == ctrl_queue(self.shared.pairs) {
+            if let Some(vring) = vrings.get(queue) {
+                self.shared.serve_ctrl(vring, &self.mem);
+            }
+        } else if queue % 2 == 1 {
+            // A transmit queue: wake the worker that polls its pair.
+            self.shared.wake(queue / 2);
         }
         Ok(())
     }

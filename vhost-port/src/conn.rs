@@ -109,8 +109,9 @@ pub fn run(shared: Arc<Shared>, mut role: Role) {
         }
         *shared.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = daemon.shutdown_handle();
         tracing::info!(port = %shared.name, "vhost-user guest connected");
-        // A stop requested while connecting would have found no handle.
-        if shared.stop.load(Relaxed) {
+        // A stop requested, or a guest fault found, while connecting would
+        // have found no handle to close the connection with.
+        if shared.stop.load(Relaxed) || shared.is_broken() {
             daemon.request_shutdown();
         }
         let result = daemon.wait();

@@ -32,6 +32,7 @@
 
 pub mod backend;
 pub mod conn;
+pub mod ctrl;
 pub mod net;
 pub mod port;
 pub mod ring;
@@ -68,6 +69,9 @@ pub struct VhostUserOptions {
     pub mac: Option<[u8; 6]>,
     /// The MTU the guest is told.
     pub mtu: u16,
+    /// Queue pairs offered (1..=[`port::MAX_QUEUE_PAIRS`]); the datapath
+    /// polls one receive queue per pair.
+    pub queue_pairs: u16,
 }
 
 impl Default for VhostUserOptions {
@@ -75,6 +79,7 @@ impl Default for VhostUserOptions {
         VhostUserOptions {
             mac: None,
             mtu: 1500,
+            queue_pairs: 1,
         }
     }
 }
@@ -139,7 +144,15 @@ impl VhostUserPort {
             source,
         };
         let mac = opts.mac.unwrap_or_else(|| net::mac_from_name(name));
-        let shared = Arc::new(port::Shared::new(name, mac, opts.mtu).map_err(setup)?);
+        if !(1..=port::MAX_QUEUE_PAIRS).contains(&opts.queue_pairs) {
+            return Err(VhostError::Option(format!(
+                "queue pairs {} (1..={})",
+                opts.queue_pairs,
+                port::MAX_QUEUE_PAIRS
+            )));
+        }
+        let shared =
+            Arc::new(port::Shared::new(name, mac, opts.mtu, opts.queue_pairs).map_err(setup)?);
         let thread = std::thread::Builder::new()
             .name(format!("vhost-{name}"))
             .spawn({

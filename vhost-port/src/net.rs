@@ -20,6 +20,10 @@ pub const VIRTIO_NET_F_MAC: u32 = 5;
 pub const VIRTIO_NET_F_MRG_RXBUF: u32 = 15;
 /// `VIRTIO_NET_F_STATUS`: the config space carries the link status.
 pub const VIRTIO_NET_F_STATUS: u32 = 16;
+/// `VIRTIO_NET_F_CTRL_VQ`: a control queue follows the queue pairs.
+pub const VIRTIO_NET_F_CTRL_VQ: u32 = 17;
+/// `VIRTIO_NET_F_MQ`: several queue pairs (`max_virtqueue_pairs`).
+pub const VIRTIO_NET_F_MQ: u32 = 22;
 /// `VIRTIO_RING_F_INDIRECT_DESC`: descriptors may point at descriptor tables.
 pub const VIRTIO_RING_F_INDIRECT_DESC: u32 = 28;
 /// `VIRTIO_RING_F_EVENT_IDX`: notifications are suppressed by ring indexes.
@@ -44,6 +48,8 @@ pub fn offered_features() -> u64 {
         VIRTIO_NET_F_MAC,
         VIRTIO_NET_F_MRG_RXBUF,
         VIRTIO_NET_F_STATUS,
+        VIRTIO_NET_F_CTRL_VQ,
+        VIRTIO_NET_F_MQ,
         VIRTIO_RING_F_INDIRECT_DESC,
         VIRTIO_RING_F_EVENT_IDX,
         VHOST_USER_F_PROTOCOL_FEATURES,

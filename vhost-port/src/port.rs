@@ -1,38 +1,56 @@
 //! The datapath's view of a vhost-user guest: a [`Port`].
 //!
-//! The guest's transmit queue is the port's receive queue and the guest's
-//! receive queue its transmit queue. A datapath worker polls the first in
-//! [`Port::rx_batch`] and any worker fills the second in
-//! [`Port::tx_batch`], a batch at a time under the vring's lock.
+//! Queue pair `i` is the guest's receive queue `2i` (our transmit
+//! direction) and its transmit queue `2i + 1` (our receive direction); the
+//! control queue comes last (`2 * pairs`). The port has one receive queue
+//! per pair, each polled by a datapath worker in [`Port::rx_batch`] and
+//! each with its own wake-up eventfd, and any worker fills a guest receive
+//! queue in [`Port::tx_batch`], a batch at a time under that vring's lock.
+//! A packet goes to the pair the worker's transmit queue maps to, or, when
+//! the guest has not enabled that pair, to the next pair it has enabled;
+//! with none enabled it is counted as dropped (`tx_no_queue`).
 //!
 //! The one idea: everything a connection owns (guest memory, the rings)
 //! lives in one [`Session`] that the vhost-user side publishes when the
 //! guest's queues come up and withdraws when the connection ends; the
 //! datapath side only ever reads it. Between sessions the port exists,
-//! counts what it could not deliver, and its wake-up eventfd stays the same,
-//! so the worker's epoll registration never goes stale. A guest fault found
-//! while polling ([`GuestError`]) stops the port: the session is dropped,
-//! the connection is shut down with a logged reason, and the next
+//! counts what it could not deliver, and its wake-up eventfds stay the
+//! same, so the workers' epoll registrations never go stale. A guest fault
+//! found while polling ([`GuestError`]) stops the port: the session is
+//! dropped, the connection is shut down with a logged reason, and the next
 //! connection starts clean.
 
 use crate::backend::GuestMem;
+use crate::ctrl::{Command, GuestCtrl};
 use crate::net::NetFeatures;
-use crate::ring::{Delivery, GuestError, GuestRx, GuestTx};
+use crate::ring::{should_notify, Delivery, GuestError, GuestRx, GuestTx};
 use datapath::netdev::{Port, PortCaps, PortStats};
 use datapath::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use vhost_user_backend::{VringRwLock, VringT};
+use virtio_queue::QueueT;
 use vm_memory::GuestAddressSpace;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-/// Queue pairs: one (receiveq 0, transmitq 1).
-pub const NUM_QUEUES: usize = 2;
-/// The guest's receive queue (our transmit direction).
-pub const GUEST_RX_QUEUE: usize = 0;
-/// The guest's transmit queue (our receive direction).
-pub const GUEST_TX_QUEUE: usize = 1;
+/// Most queue pairs a port offers (the datapath polls one queue per pair).
+pub const MAX_QUEUE_PAIRS: u16 = 16;
+
+/// The guest's receive queue of pair `pair` (our transmit direction).
+pub fn guest_rx_queue(pair: usize) -> usize {
+    2 * pair
+}
+
+/// The guest's transmit queue of pair `pair` (our receive direction).
+pub fn guest_tx_queue(pair: usize) -> usize {
+    2 * pair + 1
+}
+
+/// The control queue of a device with `pairs` queue pairs.
+pub fn ctrl_queue(pairs: u16) -> usize {
+    2 * usize::from(pairs)
+}
 
 /// What one vhost-user connection owns.
 pub struct Session {
@@ -58,6 +76,19 @@ struct Counters {
     tx_bytes: AtomicU64,
     tx_dropped: AtomicU64,
     tx_errors: AtomicU64,
+    /// Packets for the guest while it had no receive queue enabled.
+    tx_no_queue: AtomicU64,
+    /// Control-queue commands answered.
+    ctrl_commands: AtomicU64,
+}
+
+/// One queue pair's device-side state.
+#[derive(Debug)]
+struct Pair {
+    /// Readable when the guest kicked this pair's transmit queue.
+    wake: EventFd,
+    guest_tx: Mutex<GuestTx>,
+    guest_rx: Mutex<GuestRx>,
 }
 
 /// State shared by the port, the vhost-user backend and the connection
@@ -66,16 +97,19 @@ pub struct Shared {
     pub name: String,
     pub mac: [u8; 6],
     pub mtu: u16,
+    /// Queue pairs offered.
+    pub pairs: u16,
+    /// Queue pairs the driver said it uses (control queue); all of them
+    /// until it says otherwise.
+    active_pairs: AtomicU16,
     session: RwLock<Option<Session>>,
     generation: AtomicU64,
     acked: AtomicU64,
     /// Set when a guest fault stopped the port; cleared by the next session.
     broken: AtomicBool,
-    /// Readable when the guest kicked its transmit queue.
-    wake: EventFd,
     counters: Counters,
-    guest_tx: Mutex<GuestTx>,
-    guest_rx: Mutex<GuestRx>,
+    queue_pairs: Vec<Pair>,
+    guest_ctrl: Mutex<GuestCtrl>,
     /// Closes the current connection (set by the connection thread).
     pub(crate) shutdown: Mutex<Option<vhost_user_backend::ShutdownHandle>>,
     pub(crate) stop: AtomicBool,
@@ -94,19 +128,30 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub fn new(name: &str, mac: [u8; 6], mtu: u16) -> std::io::Result<Self> {
+    pub fn new(name: &str, mac: [u8; 6], mtu: u16, pairs: u16) -> std::io::Result<Self> {
+        let pairs = pairs.clamp(1, MAX_QUEUE_PAIRS);
+        let queue_pairs = (0..pairs)
+            .map(|_| {
+                Ok(Pair {
+                    wake: EventFd::new(EFD_NONBLOCK)?,
+                    guest_tx: Mutex::new(GuestTx::new()),
+                    guest_rx: Mutex::new(GuestRx::new()),
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
         Ok(Shared {
             name: name.to_string(),
             mac,
             mtu,
+            pairs,
+            active_pairs: AtomicU16::new(pairs),
             session: RwLock::new(None),
             generation: AtomicU64::new(1),
             acked: AtomicU64::new(0),
             broken: AtomicBool::new(false),
-            wake: EventFd::new(EFD_NONBLOCK)?,
             counters: Counters::default(),
-            guest_tx: Mutex::new(GuestTx::new()),
-            guest_rx: Mutex::new(GuestRx::new()),
+            queue_pairs,
+            guest_ctrl: Mutex::new(GuestCtrl::default()),
             shutdown: Mutex::new(None),
             stop: AtomicBool::new(false),
             guest_faults: AtomicU64::new(0),
@@ -119,6 +164,11 @@ impl Shared {
 
     pub fn set_acked(&self, features: u64) {
         self.acked.store(features, Relaxed);
+    }
+
+    /// Whether a guest fault stopped the port (until the next session).
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Relaxed)
     }
 
     fn features(&self) -> NetFeatures {
@@ -145,6 +195,7 @@ impl Shared {
         *s = None;
         self.generation.fetch_add(1, Relaxed);
         self.acked.store(0, Relaxed);
+        self.active_pairs.store(self.pairs, Relaxed);
         self.broken.store(false, Relaxed);
     }
 
@@ -152,13 +203,47 @@ impl Shared {
         self.session.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wake the worker polling the guest's transmit queue.
-    pub fn wake(&self) {
-        let _ = self.wake.write(1);
+    /// Wake the worker polling the transmit queue of pair `pair`.
+    pub fn wake(&self, pair: usize) {
+        if let Some(p) = self.queue_pairs.get(pair) {
+            let _ = p.wake.write(1);
+        }
     }
 
-    fn drain_wake(&self) {
-        let _ = self.wake.read();
+    /// Answer the commands on the control queue (on the vhost-user
+    /// thread: commands are rare and never on the packet path).
+    pub fn serve_ctrl(&self, vring: &VringRwLock, mem: &GuestMem) {
+        let mut st = vring.get_mut();
+        if !st.is_enabled() || !QueueT::ready(st.get_queue()) {
+            return;
+        }
+        let mem = mem.memory();
+        let old = QueueT::next_used(st.get_queue());
+        let result = {
+            let mut ctrl = self.guest_ctrl.lock().unwrap_or_else(|e| e.into_inner());
+            ctrl.serve(st.get_queue_mut(), &*mem, self.pairs, |cmd| match cmd {
+                Command::SetPairs(n) => {
+                    tracing::info!(port = %self.name, pairs = n, "guest set its queue pairs");
+                    self.active_pairs.store(n, Relaxed);
+                }
+                other => {
+                    tracing::debug!(port = %self.name, command = ?other, "control command refused")
+                }
+            })
+        };
+        match result {
+            Ok(0) => {}
+            Ok(n) => {
+                self.counters.ctrl_commands.fetch_add(u64::from(n), Relaxed);
+                if should_notify(st.get_queue(), &*mem, old) {
+                    let _ = st.signal_used_queue();
+                }
+            }
+            Err(e) => {
+                drop(st);
+                self.fault(&e);
+            }
+        }
     }
 
     /// Stop the port after a guest fault: log why, close the connection.
@@ -174,28 +259,35 @@ impl Shared {
         }
     }
 
-    fn rx(&self, batch: &mut Batch, pool: &mut PacketPool) -> usize {
+    fn rx(&self, pair: usize, batch: &mut Batch, pool: &mut PacketPool) -> usize {
         let room = BATCH_SIZE.saturating_sub(batch.len());
+        let Some(qp) = self.queue_pairs.get(pair) else {
+            return 0;
+        };
         if room == 0 || self.broken.load(Relaxed) {
             return 0;
         }
+        let drain_wake = || {
+            let _ = qp.wake.read();
+        };
         let session = self.session_read();
         let Some(s) = session.as_ref() else {
-            self.drain_wake();
+            drain_wake();
             return 0;
         };
-        let Some(vring) = s.vrings.get(GUEST_TX_QUEUE) else {
+        let Some(vring) = s.vrings.get(guest_tx_queue(pair)) else {
             return 0;
         };
         let mut st = vring.get_mut();
-        if !st.is_enabled() || !virtio_queue::QueueT::ready(st.get_queue()) {
-            self.drain_wake();
+        if !st.is_enabled() || !QueueT::ready(st.get_queue()) {
+            drain_wake();
             return 0;
         }
         let mem = s.mem.memory();
         let features = self.features();
+        let old = QueueT::next_used(st.get_queue());
         let result = {
-            let mut tx = self.guest_tx.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tx = qp.guest_tx.lock().unwrap_or_else(|e| e.into_inner());
             tx.pop(st.get_queue_mut(), &*mem, features, room, batch, pool)
         };
         let tally = match result {
@@ -215,44 +307,60 @@ impl Shared {
             }
             // Busy: keep the guest from kicking; give back its buffers.
             let _ = st.disable_notification();
-            if st.needs_notification().unwrap_or(true) {
+            if should_notify(st.get_queue(), &*mem, old) {
                 let _ = st.signal_used_queue();
             }
         } else {
             // Idle: re-arm the guest's kick before the worker may sleep,
             // then look once more (the kick may have raced the re-arm).
-            self.drain_wake();
+            drain_wake();
             if st.enable_notification().unwrap_or(true) {
-                self.wake();
+                self.wake(pair);
             }
         }
         tally.packets as usize
     }
 
-    fn tx(&self, packets: &[Packet]) {
+    fn tx(&self, txq: usize, packets: &[Packet]) {
+        // The session lock is released before a fault shuts the connection.
+        if let Some(e) = self.tx_locked(txq, packets) {
+            self.fault(&e);
+        }
+    }
+
+    fn tx_locked(&self, txq: usize, packets: &[Packet]) -> Option<GuestError> {
         let n = packets.len() as u64;
         let c = &self.counters;
         let session = self.session_read();
-        let vring = session
-            .as_ref()
-            .filter(|_| !self.broken.load(Relaxed))
-            .and_then(|s| s.vrings.get(GUEST_RX_QUEUE).map(|v| (s, v)));
-        let Some((s, vring)) = vring else {
+        let Some(s) = session.as_ref().filter(|_| !self.broken.load(Relaxed)) else {
             // No guest, or its port is stopped: counted, not silently lost.
             c.tx_dropped.fetch_add(n, Relaxed);
-            return;
+            return None;
         };
-        let mut st = vring.get_mut();
-        if !st.is_enabled() || !virtio_queue::QueueT::ready(st.get_queue()) {
+        // The pair this transmit queue maps to, or the next one the guest
+        // has enabled.
+        let in_use = usize::from(self.active_pairs.load(Relaxed).clamp(1, self.pairs));
+        let first = txq % in_use;
+        let picked = (0..in_use).find_map(|i| {
+            let pair = (first + i) % in_use;
+            let st = s.vrings.get(guest_rx_queue(pair))?.get_mut();
+            (st.is_enabled() && QueueT::ready(st.get_queue())).then_some((pair, st))
+        });
+        let Some((pair, mut st)) = picked else {
             c.tx_dropped.fetch_add(n, Relaxed);
-            return;
-        }
+            c.tx_no_queue.fetch_add(n, Relaxed);
+            return None;
+        };
         let mem = s.mem.memory();
         let features = self.features();
         let (mut sent, mut bytes, mut dropped) = (0u64, 0u64, 0u64);
         let mut fault = None;
+        let old = QueueT::next_used(st.get_queue());
         {
-            let mut rx = self.guest_rx.lock().unwrap_or_else(|e| e.into_inner());
+            let mut rx = self.queue_pairs[pair]
+                .guest_rx
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             for p in packets.iter() {
                 match rx.push(st.get_queue_mut(), &*mem, features, p) {
                     Ok(Delivery::Delivered(_)) => {
@@ -267,20 +375,19 @@ impl Shared {
                 }
             }
         }
-        if sent > 0 && st.needs_notification().unwrap_or(true) {
+        if should_notify(st.get_queue(), &*mem, old) {
             let _ = st.signal_used_queue();
         }
         drop(st);
         c.tx_packets.fetch_add(sent, Relaxed);
         c.tx_bytes.fetch_add(bytes, Relaxed);
-        if let Some(e) = fault {
+        if fault.is_some() {
             c.tx_errors.fetch_add(n - sent - dropped, Relaxed);
-            drop(session);
-            self.fault(&e);
         }
         if dropped > 0 {
             c.tx_dropped.fetch_add(dropped, Relaxed);
         }
+        fault
     }
 
     fn stats(&self) -> PortStats {
@@ -316,6 +423,22 @@ impl VhostUserPort {
         self.shared.guest_faults.load(Relaxed)
     }
 
+    /// Packets for the guest dropped because it had no receive queue
+    /// enabled (also counted in `tx_dropped`).
+    pub fn tx_no_queue(&self) -> u64 {
+        self.shared.counters.tx_no_queue.load(Relaxed)
+    }
+
+    /// Control-queue commands answered.
+    pub fn ctrl_commands(&self) -> u64 {
+        self.shared.counters.ctrl_commands.load(Relaxed)
+    }
+
+    /// Queue pairs offered to the guest.
+    pub fn queue_pairs(&self) -> u16 {
+        self.shared.pairs
+    }
+
     /// Whether a guest is connected with its queues up.
     pub fn connected(&self) -> bool {
         self.shared.connected()
@@ -331,6 +454,14 @@ impl Port for VhostUserPort {
         self.kind
     }
 
+    fn n_rxq(&self) -> usize {
+        usize::from(self.shared.pairs)
+    }
+
+    fn n_txq(&self) -> usize {
+        usize::from(self.shared.pairs)
+    }
+
     fn caps(&self) -> PortCaps {
         PortCaps {
             tx_csum_partial: self.shared.features().guest_csum,
@@ -339,12 +470,12 @@ impl Port for VhostUserPort {
         }
     }
 
-    fn rx_batch(&self, _rxq: usize, batch: &mut Batch, pool: &mut PacketPool) -> usize {
-        self.shared.rx(batch, pool)
+    fn rx_batch(&self, rxq: usize, batch: &mut Batch, pool: &mut PacketPool) -> usize {
+        self.shared.rx(rxq, batch, pool)
     }
 
-    fn tx_batch(&self, _txq: usize, packets: &mut Vec<Packet>, pool: &mut PacketPool) {
-        self.shared.tx(packets);
+    fn tx_batch(&self, txq: usize, packets: &mut Vec<Packet>, pool: &mut PacketPool) {
+        self.shared.tx(txq, packets);
         pool.put_all(packets);
     }
 
@@ -352,8 +483,8 @@ impl Port for VhostUserPort {
         self.shared.stats()
     }
 
-    fn rx_fd(&self, _rxq: usize) -> Option<RawFd> {
-        Some(self.shared.wake.as_raw_fd())
+    fn rx_fd(&self, rxq: usize) -> Option<RawFd> {
+        self.shared.queue_pairs.get(rxq).map(|p| p.wake.as_raw_fd())
     }
 
     fn mac(&self) -> Option<[u8; 6]> {

@@ -50,6 +50,8 @@ pub enum GuestError {
     Direction(&'static str, &'static str),
     #[error("ring structure at {0:#x} is outside guest memory")]
     Ring(u64),
+    #[error("control command without {0}")]
+    Control(&'static str),
 }
 
 /// One guest buffer of a chain.
@@ -57,19 +59,32 @@ pub enum GuestError {
 pub struct Segment {
     pub addr: GuestAddress,
     pub len: u32,
+    /// Device-writable (the device fills it) rather than device-readable.
+    pub writable: bool,
+}
+
+/// The directions a chain's buffers must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Every buffer device-readable (a transmit chain).
+    Readable,
+    /// Every buffer device-writable (a receive chain).
+    Writable,
+    /// Readable buffers, then writable ones (a control command and its
+    /// acknowledgement): a readable buffer may not follow a writable one.
+    ReadThenWrite,
 }
 
 /// Walk the chain starting at `head`, checking every descriptor, and
-/// collect its buffers into `segs` (cleared first). `writable` is the
-/// direction the device needs: every buffer must be device-writable (a
-/// receive chain) or device-readable (a transmit chain). Returns the total
-/// number of bytes.
+/// collect its buffers into `segs` (cleared first). `shape` is the
+/// direction the device needs of the buffers. Returns the total number of
+/// bytes.
 pub fn walk_chain<M: GuestMemory>(
     mem: &M,
     table: GuestAddress,
     queue_size: u16,
     head: u16,
-    writable: bool,
+    shape: Shape,
     segs: &mut Vec<Segment>,
 ) -> Result<u64, GuestError> {
     segs.clear();
@@ -112,12 +127,28 @@ pub fn walk_chain<M: GuestMemory>(
             indirect = true;
             continue;
         }
-        if d.is_write_only() != writable {
-            return Err(if writable {
-                GuestError::Direction("a device-readable", "device-writable")
-            } else {
-                GuestError::Direction("a device-writable", "device-readable")
-            });
+        let writable = d.is_write_only();
+        let after_writable = segs.last().is_some_and(|s| s.writable);
+        match shape {
+            Shape::Readable if writable => {
+                return Err(GuestError::Direction(
+                    "a device-writable",
+                    "device-readable",
+                ))
+            }
+            Shape::Writable if !writable => {
+                return Err(GuestError::Direction(
+                    "a device-readable",
+                    "device-writable",
+                ))
+            }
+            Shape::ReadThenWrite if after_writable && !writable => {
+                return Err(GuestError::Direction(
+                    "a device-readable",
+                    "device-writable after its first writable buffer",
+                ))
+            }
+            _ => {}
         }
         if d.len() > 0 {
             if !mem.check_range(d.addr(), d.len() as usize, permission(writable)) {
@@ -129,6 +160,7 @@ pub fn walk_chain<M: GuestMemory>(
             segs.push(Segment {
                 addr: d.addr(),
                 len: d.len(),
+                writable,
             });
             total += u64::from(d.len());
         }
@@ -159,7 +191,7 @@ fn permission(writable: bool) -> vm_memory::Permissions {
 
 /// Chains the guest has made available and we have not taken: checks the
 /// available index against the queue size (a jump is a guest error).
-fn pending<M: GuestMemory>(q: &Queue, mem: &M) -> Result<u16, GuestError> {
+pub(crate) fn pending<M: GuestMemory>(q: &Queue, mem: &M) -> Result<u16, GuestError> {
     let avail = q
         .avail_idx(mem, Ordering::Acquire)
         .map_err(|_| GuestError::Ring(q.avail_ring()))?;
@@ -176,7 +208,7 @@ fn pending<M: GuestMemory>(q: &Queue, mem: &M) -> Result<u16, GuestError> {
 }
 
 /// The head of the `nth` chain after `next_avail` in the available ring.
-fn avail_head<M: GuestMemory>(q: &Queue, mem: &M, nth: u16) -> Result<u16, GuestError> {
+pub(crate) fn avail_head<M: GuestMemory>(q: &Queue, mem: &M, nth: u16) -> Result<u16, GuestError> {
     let slot = (Wrapping(q.next_avail()) + Wrapping(nth)).0 % q.size().max(1);
     let addr = GuestAddress(q.avail_ring())
         .checked_add(4 + 2 * u64::from(slot))
@@ -186,9 +218,75 @@ fn avail_head<M: GuestMemory>(q: &Queue, mem: &M, nth: u16) -> Result<u16, Guest
         .map_err(|_| GuestError::Ring(addr.raw_value()))
 }
 
-fn add_used<M: GuestMemory>(q: &mut Queue, mem: &M, head: u16, len: u32) -> Result<(), GuestError> {
-    q.add_used(mem, head, len)
-        .map_err(|_| GuestError::Ring(q.used_ring()))
+/// Bytes of a used-ring element (id, len).
+const USED_ELEM_SIZE: u64 = 8;
+/// `VRING_AVAIL_F_NO_INTERRUPT`: the driver asks for no used-buffer
+/// notifications (without `EVENT_IDX`).
+const VRING_AVAIL_F_NO_INTERRUPT: u16 = 1;
+
+/// Put `entries` (head, bytes written) on the used ring at once: the
+/// elements first, then one release store of the used index, so a driver
+/// never sees part of a packet that spans several buffers (DPDK's
+/// virtio PMD counts such a packet as an error and drops it).
+pub(crate) fn publish_used<M: GuestMemory>(
+    q: &mut Queue,
+    mem: &M,
+    entries: &[(u16, u32)],
+) -> Result<(), GuestError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let ring = GuestAddress(q.used_ring());
+    let size = q.size().max(1);
+    let mut next = Wrapping(q.next_used());
+    for &(head, len) in entries {
+        if head >= q.size() {
+            return Err(GuestError::DescIndex {
+                index: head,
+                size: q.size(),
+            });
+        }
+        let at = ring
+            .checked_add(4 + u64::from(next.0 % size) * USED_ELEM_SIZE)
+            .ok_or(GuestError::Ring(ring.raw_value()))?;
+        let mut elem = [0u8; USED_ELEM_SIZE as usize];
+        elem[..4].copy_from_slice(&u32::from(head).to_le_bytes());
+        elem[4..].copy_from_slice(&len.to_le_bytes());
+        mem.write_slice(&elem, at)
+            .map_err(|_| GuestError::Ring(at.raw_value()))?;
+        next += Wrapping(1);
+    }
+    q.set_next_used(next.0);
+    let idx = ring
+        .checked_add(2)
+        .ok_or(GuestError::Ring(ring.raw_value()))?;
+    mem.store(next.0.to_le(), idx, Ordering::Release)
+        .map_err(|_| GuestError::Ring(idx.raw_value()))
+}
+
+/// Whether the driver wants a used-buffer notification for what was put
+/// on the used ring since its index was `old`: with `EVENT_IDX`, when its
+/// `used_event` lies in `old..next_used`; without, unless it set
+/// `VRING_AVAIL_F_NO_INTERRUPT` (DPDK's PMD does, as it polls).
+pub fn should_notify<M: GuestMemory>(q: &Queue, mem: &M, old: u16) -> bool {
+    let new = Wrapping(q.next_used());
+    if new.0 == old {
+        return false;
+    }
+    // The used index must be visible before the driver's hint is read.
+    std::sync::atomic::fence(Ordering::SeqCst);
+    let avail = GuestAddress(q.avail_ring());
+    if q.event_idx_enabled() {
+        let at = avail.checked_add(4 + 2 * u64::from(q.size()));
+        let Some(event) = at.and_then(|a| mem.load::<u16>(a, Ordering::Relaxed).ok()) else {
+            return true;
+        };
+        let event = Wrapping(u16::from_le(event));
+        return new - event - Wrapping(1) < new - Wrapping(old);
+    }
+    mem.load::<u16>(avail, Ordering::Relaxed)
+        .map(|f| u16::from_le(f) & VRING_AVAIL_F_NO_INTERRUPT == 0)
+        .unwrap_or(true)
 }
 
 /// What one pass over the transmit queue did (besides the packets).
@@ -206,18 +304,37 @@ pub struct TxTally {
 #[derive(Debug, Default)]
 pub struct GuestTx {
     segs: Vec<Segment>,
+    /// Chains consumed in this pass, returned to the used ring together.
+    used: Vec<(u16, u32)>,
 }
 
 impl GuestTx {
     pub fn new() -> Self {
         GuestTx {
             segs: Vec::with_capacity(64),
+            used: Vec::with_capacity(64),
         }
     }
 
     /// Take up to `max` chains off the available ring, append the packets
     /// to `batch` and return every chain to the used ring.
     pub fn pop<M: GuestMemory>(
+        &mut self,
+        q: &mut Queue,
+        mem: &M,
+        features: NetFeatures,
+        max: usize,
+        batch: &mut Batch,
+        pool: &mut PacketPool,
+    ) -> Result<TxTally, GuestError> {
+        self.used.clear();
+        let result = self.take(q, mem, features, max, batch, pool);
+        // What was consumed goes back even when a later chain was bad.
+        publish_used(q, mem, &self.used)?;
+        result
+    }
+
+    fn take<M: GuestMemory>(
         &mut self,
         q: &mut Queue,
         mem: &M,
@@ -235,7 +352,7 @@ impl GuestTx {
                 GuestAddress(q.desc_table()),
                 q.size(),
                 head,
-                false,
+                Shape::Readable,
                 &mut self.segs,
             )?;
             q.set_next_avail(q.next_avail().wrapping_add(1));
@@ -253,7 +370,7 @@ impl GuestTx {
                     pool.put(p);
                 }
             }
-            add_used(q, mem, head, 0)?;
+            self.used.push((head, 0));
         }
         Ok(tally)
     }
@@ -362,7 +479,7 @@ impl GuestRx {
                 GuestAddress(q.desc_table()),
                 q.size(),
                 head,
-                true,
+                Shape::Writable,
                 &mut self.segs,
             )?;
             let mut chain_len = 0u32;
@@ -424,10 +541,8 @@ impl GuestRx {
                 })?;
             off += n;
         }
-        for &(head, len) in &self.used {
-            q.set_next_avail(q.next_avail().wrapping_add(1));
-            add_used(q, mem, head, len)?;
-        }
+        q.set_next_avail(q.next_avail().wrapping_add(n_bufs));
+        publish_used(q, mem, &self.used)?;
         Ok(Delivery::Delivered(n_bufs))
     }
 }
