@@ -1,13 +1,14 @@
 //! Two virtio-net guests exchange packets through switchd's vhost-user
 //! ports: DPDK's virtio-user PMD (dpdk-testpmd) is the guest driver, one
 //! instance sending (txonly) and one receiving (rxonly), through a
-//! standalone learning bridge with two `vhostuser` ports.
+//! standalone learning bridge with two vhost-user ports. Three shapes:
+//! 64-byte frames on one queue pair, 9000-byte frames that the receiver
+//! takes in several mergeable buffers, and two queue pairs.
 //!
 //! The counters must agree end to end: what switchd took from the sender's
 //! ring is what it delivered into the receiver's buffers plus what it
 //! counted as dropped, and what it delivered is what testpmd received.
-//! Root only; skipped when dpdk-testpmd (Debian package dpdk-dev) is
-//! missing.
+//! Root only; skipped when dpdk-testpmd (Debian package dpdk) is missing.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,23 +22,46 @@ struct Testpmd {
     log: std::path::PathBuf,
 }
 
+/// How a testpmd guest is started.
+struct Guest<'a> {
+    name: &'a str,
+    socket: &'a Path,
+    /// txonly or rxonly.
+    mode: &'a str,
+    queues: u16,
+    /// The virtio-user side listens (`server=1`: switchd's port is a
+    /// `vhostuserclient`).
+    server: bool,
+    /// More testpmd application arguments (after `--`).
+    args: &'a [&'a str],
+}
+
 impl Testpmd {
-    fn start(dir: &Path, name: &str, socket: &Path, mode: &str) -> Testpmd {
-        let log = dir.join(format!("{name}.log"));
+    fn start(dir: &Path, g: &Guest) -> Testpmd {
+        let log = dir.join(format!("{}.log", g.name));
         let out = std::fs::File::create(&log).expect("testpmd log");
         let err = out.try_clone().expect("dup log");
+        let queues = g.queues.to_string();
         let child = Command::new("dpdk-testpmd")
             .args(["-l", "0,1", "--no-pci", "--no-huge", "-m", "512"])
-            .arg(format!("--file-prefix=swvt{}{name}", std::process::id()))
+            .arg(format!(
+                "--file-prefix=swvt{}{}",
+                std::process::id(),
+                g.name
+            ))
             .arg("--vdev")
             .arg(format!(
-                "net_virtio_user0,path={},queues=1",
-                socket.display()
+                "net_virtio_user0,path={},queues={}{}",
+                g.socket.display(),
+                g.queues,
+                if g.server { ",server=1" } else { "" }
             ))
             .arg("--")
-            .arg(format!("--forward-mode={mode}"))
+            .arg(format!("--forward-mode={}", g.mode))
+            .args(["--rxq", &queues, "--txq", &queues])
             // --stats-period keeps testpmd running without a terminal.
-            .args(["--total-num-mbufs=2048", "--stats-period=1"])
+            .args(["--total-num-mbufs=4096", "--stats-period=1"])
+            .args(g.args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -47,6 +71,36 @@ impl Testpmd {
             child: Some(child),
             log,
         }
+    }
+
+    /// The log as written (testpmd's screen clears are not colour codes:
+    /// no stripping).
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// (rx, tx) of each forwarding stream (one per queue) from the final
+    /// statistics, after [`Testpmd::stop`].
+    fn per_queue(&self) -> Vec<(u64, u64)> {
+        let text = self.log_text();
+        text.split("Forward Stats for RX Port=")
+            .skip(1)
+            .map(|block| {
+                (
+                    number_after(block, "RX-packets:"),
+                    number_after(block, "TX-packets:"),
+                )
+            })
+            .collect()
+    }
+
+    /// Bytes received, from the last periodic NIC statistics.
+    fn rx_bytes(&self) -> u64 {
+        let text = self.log_text();
+        text.rsplit("NIC statistics for port")
+            .next()
+            .map(|b| number_after(b, "RX-bytes:"))
+            .unwrap_or(0)
     }
 
     /// SIGINT, wait, and return (rx, tx) from the final statistics.
@@ -129,47 +183,79 @@ fn wait_for(path: &Path, timeout: Duration) -> bool {
     false
 }
 
-#[test]
-fn two_testpmd_guests_exchange_packets_with_matching_counters() -> Result<(), Error> {
+/// The testpmd flavour of the tests' topology.
+struct Scenario<'a> {
+    /// Inline TOML options of both ports (`{ ... }`), or "".
+    port_options: &'a str,
+    workers: u32,
+    queues: u16,
+    sender_args: &'a [&'a str],
+    receiver_args: &'a [&'a str],
+}
+
+/// What one exchange measured.
+struct Exchange {
+    /// testpmd's totals.
+    sent: u64,
+    received: u64,
+    /// Per-queue (rx, tx) of the sender and the receiver.
+    sender_queues: Vec<(u64, u64)>,
+    receiver_queues: Vec<(u64, u64)>,
+    received_bytes: u64,
+    /// switchd's counters: taken from the sender, delivered to and
+    /// dropped for the receiver, guest faults and bad packets.
+    vu1_rx: u64,
+    vu2_tx: u64,
+    vu2_dropped: u64,
+    errors: u64,
+    log: String,
+}
+
+fn skip_reason() -> Option<String> {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
-        return Ok(());
+        return Some(why.to_string());
     }
-    if Command::new("dpdk-testpmd")
+    let has_testpmd = Command::new("dpdk-testpmd")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_err()
-    {
-        eprintln!("skipped: dpdk-testpmd is not installed (Debian package dpdk-dev)");
-        return Ok(());
-    }
-    let config = r#"
-[[bridge]]
-name = "vhbr0"
-fail_mode = "standalone"
+        .is_ok();
+    (!has_testpmd).then(|| "dpdk-testpmd is not installed (Debian package dpdk)".to_string())
+}
 
-[bridge.datapath]
-workers = 1
-
-[[bridge.port]]
-name = "vu1"
-type = "vhostuser"
-
-[[bridge.port]]
-name = "vu2"
-type = "vhostuser"
-"#;
-    let mut switch = Switch::start(config)?;
+/// A receiver on vu2, then a sender on vu1 for 8 s, through a standalone
+/// learning bridge.
+fn exchange(sc: &Scenario) -> Result<Exchange, Error> {
+    let options = if sc.port_options.is_empty() {
+        String::new()
+    } else {
+        format!("options = {}\n", sc.port_options)
+    };
+    let config = format!(
+        "[[bridge]]\nname = \"vhbr0\"\nfail_mode = \"standalone\"\n\n\
+         [bridge.datapath]\nworkers = {}\n\n\
+         [[bridge.port]]\nname = \"vu1\"\ntype = \"vhostuser\"\n{options}\n\
+         [[bridge.port]]\nname = \"vu2\"\ntype = \"vhostuser\"\n{options}",
+        sc.workers
+    );
+    let mut switch = Switch::start(&config)?;
     let dir = switch.state_dir().to_path_buf();
     let (sock1, sock2) = (dir.join("vu1.sock"), dir.join("vu2.sock"));
     assert!(wait_for(&sock1, Duration::from_secs(5)), "vu1.sock appears");
     assert!(wait_for(&sock2, Duration::from_secs(5)), "vu2.sock appears");
 
-    let mut receiver = Testpmd::start(&dir, "rx", &sock2, "rxonly");
+    let guest = |name, socket, mode, args| Guest {
+        name,
+        socket,
+        mode,
+        queues: sc.queues,
+        server: false,
+        args,
+    };
+    let mut receiver = Testpmd::start(&dir, &guest("rx", &sock2, "rxonly", sc.receiver_args));
     std::thread::sleep(Duration::from_secs(3));
-    let mut sender = Testpmd::start(&dir, "tx", &sock1, "txonly");
+    let mut sender = Testpmd::start(&dir, &guest("tx", &sock1, "txonly", sc.sender_args));
     std::thread::sleep(Duration::from_secs(8));
     let (_, sent) = sender.stop();
     // Let the receiver drain what is still in flight.
@@ -177,30 +263,146 @@ type = "vhostuser"
     let (received, _) = receiver.stop();
     switch.terminate()?;
     let log = switch.log();
+    let counter = |port, name| port_counter(&log, port, name);
+    Ok(Exchange {
+        sent,
+        received,
+        sender_queues: sender.per_queue(),
+        receiver_queues: receiver.per_queue(),
+        received_bytes: receiver.rx_bytes(),
+        vu1_rx: counter("vu1", "rx_packets"),
+        vu2_tx: counter("vu2", "tx_packets"),
+        vu2_dropped: counter("vu2", "tx_dropped"),
+        errors: counter("vu1", "rx_errors") + counter("vu2", "rx_errors"),
+        log,
+    })
+}
 
-    let vu1_rx = port_counter(&log, "vu1", "rx_packets");
-    let vu2_tx = port_counter(&log, "vu2", "tx_packets");
-    let vu2_dropped = port_counter(&log, "vu2", "tx_dropped");
-    let faults = port_counter(&log, "vu1", "rx_errors") + port_counter(&log, "vu2", "rx_errors");
-    println!(
-        "testpmd sent {sent}, switchd took {vu1_rx} from vu1, delivered {vu2_tx} to vu2 \
-         (dropped {vu2_dropped}: receiver ring full), testpmd received {received}"
-    );
-    assert!(sent > 0, "the sender transmitted");
-    assert!(vu1_rx > 0, "switchd received from the sender\n{log}");
-    // Everything taken from the sender's ring was sent on or counted.
+impl Exchange {
+    /// The end-to-end accounting every shape must satisfy.
+    fn assert_counters_agree(&self) {
+        println!(
+            "testpmd sent {}, switchd took {} from vu1, delivered {} to vu2 \
+             (dropped {}: receiver ring full), testpmd received {} ({} bytes); \
+             per queue: sender {:?}, receiver {:?}",
+            self.sent,
+            self.vu1_rx,
+            self.vu2_tx,
+            self.vu2_dropped,
+            self.received,
+            self.received_bytes,
+            self.sender_queues,
+            self.receiver_queues
+        );
+        assert!(self.sent > 0, "the sender transmitted");
+        assert!(
+            self.vu1_rx > 0,
+            "switchd received from the sender\n{}",
+            self.log
+        );
+        // Everything taken from the sender's ring was sent on or counted.
+        assert_eq!(
+            self.vu1_rx,
+            self.vu2_tx + self.vu2_dropped,
+            "flooded packets accounted for"
+        );
+        // Nothing was taken that the sender did not send.
+        assert!(
+            self.vu1_rx <= self.sent,
+            "took {} of {}",
+            self.vu1_rx,
+            self.sent
+        );
+        // The receiver got exactly what switchd put in its buffers.
+        assert_eq!(
+            self.received, self.vu2_tx,
+            "receiver count matches switchd's tx count"
+        );
+        assert_eq!(self.errors, 0, "no guest faults, no bad packets");
+    }
+}
+
+#[test]
+fn two_testpmd_guests_exchange_packets_with_matching_counters() -> Result<(), Error> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return Ok(());
+    }
+    let x = exchange(&Scenario {
+        port_options: "",
+        workers: 1,
+        queues: 1,
+        sender_args: &[],
+        receiver_args: &[],
+    })?;
+    x.assert_counters_agree();
+    Ok(())
+}
+
+/// 9000-byte frames: the sender's come in one buffer, the receiver's
+/// (2 KiB mbufs) are filled with several mergeable buffers each.
+#[test]
+fn jumbo_frames_arrive_whole_in_mergeable_buffers() -> Result<(), Error> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return Ok(());
+    }
+    let x = exchange(&Scenario {
+        port_options: r#"{ mtu = "9000" }"#,
+        workers: 1,
+        queues: 1,
+        // --mbuf-size must come before --txpkts.
+        sender_args: &["--mbuf-size=9300", "--max-pkt-len=9018", "--txpkts=9000"],
+        receiver_args: &["--max-pkt-len=9018", "--enable-scatter"],
+    })?;
+    x.assert_counters_agree();
+    assert!(x.received > 0, "jumbo frames delivered");
     assert_eq!(
-        vu1_rx,
-        vu2_tx + vu2_dropped,
-        "flooded packets accounted for"
+        x.received_bytes,
+        x.received * 9000,
+        "every frame arrived whole (9000 bytes)"
     );
-    // Nothing was taken that the sender did not send.
-    assert!(vu1_rx <= sent, "took {vu1_rx} of {sent}");
-    // The receiver got exactly what switchd put in its buffers.
+    Ok(())
+}
+
+/// Two queue pairs on each port and two datapath workers: the sender's
+/// two transmit queues are both drained, the receiver's two receive
+/// queues are both filled.
+#[test]
+fn two_queue_pairs_carry_traffic_on_both_queues() -> Result<(), Error> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return Ok(());
+    }
+    let x = exchange(&Scenario {
+        port_options: r#"{ n_rxq = "2" }"#,
+        workers: 2,
+        queues: 2,
+        sender_args: &[],
+        receiver_args: &[],
+    })?;
+    x.assert_counters_agree();
     assert_eq!(
-        received, vu2_tx,
-        "receiver count matches switchd's tx count"
+        x.sender_queues.len(),
+        2,
+        "sender streams: {:?}",
+        x.sender_queues
     );
-    assert_eq!(faults, 0, "no guest faults");
+    assert_eq!(
+        x.receiver_queues.len(),
+        2,
+        "receiver streams: {:?}",
+        x.receiver_queues
+    );
+    assert!(
+        x.sender_queues.iter().all(|&(_, tx)| tx > 0),
+        "both sender queues transmitted: {:?}",
+        x.sender_queues
+    );
+    assert!(
+        x.receiver_queues.iter().all(|&(rx, _)| rx > 0),
+        "both receiver queues received: {:?}",
+        x.receiver_queues
+    );
     Ok(())
 }
