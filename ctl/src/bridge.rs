@@ -373,11 +373,20 @@ impl Drop for Bridge {
         // Final counters in the log: what tests and operators compare.
         for (name, &no) in &self.ports {
             if let Some(s) = self.dpif.port_stats(no) {
+                let custom = self
+                    .dpif
+                    .ports()
+                    .get(no)
+                    .map(|e| e.port.custom_stats())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(k, v)| format!(" {k}={v}"))
+                    .collect::<String>();
                 tracing::info!(
                     bridge = %self.name, port = %name, port_no = no,
                     rx_packets = s.rx_packets, rx_dropped = s.rx_dropped, rx_errors = s.rx_errors,
                     tx_packets = s.tx_packets, tx_dropped = s.tx_dropped, tx_errors = s.tx_errors,
-                    "port stats"
+                    "port stats{custom}"
                 );
             }
         }

@@ -319,6 +319,20 @@ impl Exchange {
             "receiver count matches switchd's tx count"
         );
         assert_eq!(self.errors, 0, "no guest faults, no bad packets");
+        // The vhost-user counters of their own are logged, and zero here:
+        // the receiver had its queues enabled throughout.
+        for port in ["vu1", "vu2"] {
+            let line = self
+                .log
+                .lines()
+                .map(strip_ansi)
+                .rfind(|l| l.contains("port stats") && l.contains(&format!("port={port} ")))
+                .unwrap_or_default();
+            assert!(
+                line.contains(" guest_faults=0 tx_no_queue=0 "),
+                "custom stats of {port}: {line}"
+            );
+        }
     }
 }
 

@@ -494,6 +494,14 @@ impl Port for VhostUserPort {
     fn link_up(&self) -> bool {
         self.shared.connected()
     }
+
+    fn custom_stats(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("guest_faults", self.guest_faults()),
+            ("tx_no_queue", self.tx_no_queue()),
+            ("ctrl_commands", self.ctrl_commands()),
+        ]
+    }
 }
 
 impl Drop for VhostUserPort {

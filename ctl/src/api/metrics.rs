@@ -111,6 +111,15 @@ pub fn render(inner: &Inner) -> String {
             ] {
                 f.add(n, "counter", h, &l, v as f64);
             }
+            for (stat, v) in p.port.custom_stats() {
+                f.add(
+                    "switchd_port_custom_stat_total",
+                    "counter",
+                    "Counters particular to a kind of port (guest faults, ...).",
+                    &format!("{l},stat=\"{stat}\""),
+                    v as f64,
+                );
+            }
             f.add(
                 "switchd_port_link_up",
                 "gauge",

@@ -121,4 +121,10 @@ pub trait Port: Send + Sync + std::fmt::Debug {
     fn link_up(&self) -> bool {
         true
     }
+
+    /// Counters particular to this kind of port, by name (Open vSwitch's
+    /// "custom stats"): e.g. a vhost-user port's guest faults.
+    fn custom_stats(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
