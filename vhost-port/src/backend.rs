@@ -123,9 +123,8 @@ impl VhostUserBackend for NetBackend {
         vrings: &[VringRwLock],
         _thread_id: usize,
     ) -> std::io::Result<()> {
-        self.shared.publish_session(self.generation, || Session {
-            mem: self.mem.clone(),
-            vrings: vrings.to_vec(),
+        self.shared.publish_session(self.generation, || {
+            Session::new(self.mem.clone(), vrings.to_vec())
         });
         let queue = usize::from(device_event);
         if queue == ctrl_queue(self.shared.pairs) {

@@ -92,7 +92,15 @@ pub fn run(shared: Arc<Shared>, mut role: Role) {
         };
         let started = match &mut role {
             Role::Server(listener) => daemon.start(listener),
-            Role::Client(path) => daemon.start_client(&path.to_string_lossy()),
+            Role::Client(path) => match connect_relayed(&shared.name, path) {
+                Ok(mut listener) => daemon.start(&mut listener),
+                Err(e) => {
+                    tracing::debug!(port = %shared.name, error = %e, "vhost-user connect failed");
+                    retire(daemon);
+                    pause(&shared, RECONNECT_INTERVAL);
+                    continue;
+                }
+            },
         };
         if let Err(e) = started {
             match &role {
@@ -128,6 +136,13 @@ pub fn run(shared: Arc<Shared>, mut role: Role) {
             pause(&shared, RECONNECT_INTERVAL);
         }
     }
+}
+
+/// Connect to the guest's socket through a [`relay`](crate::relay), and
+/// give back the listener the daemon takes the relayed connection from.
+fn connect_relayed(port: &str, path: &std::path::Path) -> std::io::Result<Listener> {
+    let guest = std::os::unix::net::UnixStream::connect(path)?;
+    Ok(Listener::from(crate::relay::start(port, guest)?))
 }
 
 fn listener_epoll(l: &Listener) -> std::io::Result<Epoll> {

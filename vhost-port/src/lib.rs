@@ -35,6 +35,7 @@ pub mod conn;
 pub mod ctrl;
 pub mod net;
 pub mod port;
+pub mod relay;
 pub mod ring;
 
 pub use port::VhostUserPort;

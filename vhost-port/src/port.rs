@@ -23,14 +23,14 @@
 use crate::backend::GuestMem;
 use crate::ctrl::{Command, GuestCtrl};
 use crate::net::NetFeatures;
-use crate::ring::{should_notify, Delivery, GuestError, GuestRx, GuestTx};
+use crate::ring::{resume_at_used, should_notify, Delivery, GuestError, GuestRx, GuestTx};
 use datapath::netdev::{Port, PortCaps, PortStats};
 use datapath::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use vhost_user_backend::{VringRwLock, VringT};
-use virtio_queue::QueueT;
+use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestAddressSpace;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
@@ -56,6 +56,40 @@ pub fn ctrl_queue(pairs: u16) -> usize {
 pub struct Session {
     pub mem: GuestMem,
     pub vrings: Vec<VringRwLock>,
+    /// Per vring: lined up with the driver's used ring already.
+    resumed: Vec<AtomicBool>,
+}
+
+impl Session {
+    pub fn new(mem: GuestMem, vrings: Vec<VringRwLock>) -> Self {
+        let resumed = vrings.iter().map(|_| AtomicBool::new(false)).collect();
+        Session {
+            mem,
+            vrings,
+            resumed,
+        }
+    }
+
+    /// The first time this connection uses vring `index`, start where the
+    /// driver's used ring is (see [`resume_at_used`]).
+    fn resume<M: vm_memory::GuestMemory>(&self, port: &str, index: usize, q: &mut Queue, mem: &M) {
+        if self
+            .resumed
+            .get(index)
+            .is_none_or(|r| r.swap(true, Relaxed))
+        {
+            return;
+        }
+        if let Some((was, now)) = resume_at_used(q, mem) {
+            tracing::warn!(
+                port,
+                queue = index,
+                was,
+                now,
+                "vring resumed at the guest's used index"
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -284,6 +318,7 @@ impl Shared {
             return 0;
         }
         let mem = s.mem.memory();
+        s.resume(&self.name, guest_tx_queue(pair), st.get_queue_mut(), &*mem);
         let features = self.features();
         let old = QueueT::next_used(st.get_queue());
         let result = {
@@ -352,6 +387,7 @@ impl Shared {
             return None;
         };
         let mem = s.mem.memory();
+        s.resume(&self.name, guest_rx_queue(pair), st.get_queue_mut(), &*mem);
         let features = self.features();
         let (mut sent, mut bytes, mut dropped) = (0u64, 0u64, 0u64);
         let mut fault = None;

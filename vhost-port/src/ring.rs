@@ -218,6 +218,23 @@ pub(crate) fn avail_head<M: GuestMemory>(q: &Queue, mem: &M, nth: u16) -> Result
         .map_err(|_| GuestError::Ring(addr.raw_value()))
 }
 
+/// Line the queue up with the used ring the driver sees, when a new
+/// connection takes over rings that were in use: DPDK's virtio-user in
+/// server mode reconnects with a base of 0 while its rings are thousands
+/// of entries in (DPDK's own vhost library resynchronises the same way).
+/// Returns the (old, new) position when it moved.
+pub fn resume_at_used<M: GuestMemory>(q: &mut Queue, mem: &M) -> Option<(u16, u16)> {
+    let used = q.used_idx(mem, Ordering::Acquire).ok()?.0;
+    // (The backend framework may already have moved next_used there.)
+    let was = q.next_avail();
+    if used == was && used == q.next_used() {
+        return None;
+    }
+    q.set_next_avail(used);
+    q.set_next_used(used);
+    Some((was, used))
+}
+
 /// Bytes of a used-ring element (id, len).
 const USED_ELEM_SIZE: u64 = 8;
 /// `VRING_AVAIL_F_NO_INTERRUPT`: the driver asks for no used-buffer

@@ -440,3 +440,23 @@ fn notification_follows_the_drivers_hints() {
                               // Nothing published: nothing to say.
     assert!(!should_notify(&g.q, &g.mem, g.q.next_used()));
 }
+
+#[test]
+fn a_resumed_ring_starts_at_the_drivers_used_index() {
+    let mut g = Guest::new();
+    // A previous device got to 40; the frontend says base 0.
+    g.mem.write_obj(40u16, GuestAddress(USED + 2)).unwrap();
+    assert_eq!(resume_at_used(&mut g.q, &g.mem), Some((0, 40)));
+    assert_eq!((g.q.next_avail(), g.q.next_used()), (40, 40));
+    // In line already: nothing to do.
+    assert_eq!(resume_at_used(&mut g.q, &g.mem), None);
+    // The next chain offered (avail 41) is taken, not an index jump.
+    g.avail_idx = 40;
+    g.desc(DESC, 0, 0x10000, 12 + 60, 0, 0);
+    g.write(0x10000 + 12, &frame(60));
+    g.offer(0);
+    let (r, batch) = pop(&mut g);
+    assert_eq!(r.map(|t| t.packets), Ok(1));
+    assert_eq!(batch.len(), 1);
+    assert_eq!(g.used_idx(), 41);
+}

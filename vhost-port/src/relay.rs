@@ -1,0 +1,266 @@
+//! The client role's relay: lets a frontend resume on a new connection.
+//!
+//! When switchd (the vhost-user client) restarts, DPDK's virtio-user in
+//! server mode takes the new connection for the old session: before it
+//! negotiates anything it disables its queues (`SET_VRING_ENABLE 0`),
+//! which the specification allows only after `VHOST_USER_F_PROTOCOL_FEATURES`
+//! was acked. rust-vmm's request handler refuses such a message and drops
+//! the connection, and DPDK then gives up for good. Open vSwitch (DPDK's
+//! vhost library) accepts it, so the frontends in the field send it.
+//!
+//! The one idea: a relay thread sits between the guest's socket and the
+//! rust-vmm handler and forwards every message verbatim, file descriptors
+//! included, with one exception: a `SET_VRING_ENABLE` that arrives before
+//! any `SET_FEATURES` is answered here (acknowledged if the frontend asks
+//! for a reply) and not forwarded. It cannot matter: a queue of a fresh
+//! connection is disabled until the frontend enables it after negotiating.
+//! The relay carries only the control channel; packets never pass through
+//! it.
+
+use rustix::net::{
+    recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+/// `VHOST_USER_SET_FEATURES`.
+const SET_FEATURES: u32 = 2;
+/// `VHOST_USER_SET_VRING_ENABLE`.
+const SET_VRING_ENABLE: u32 = 18;
+/// Header flags: protocol version 1, a reply, a reply is wanted.
+const FLAG_VERSION: u32 = 0x1;
+const FLAG_REPLY: u32 = 0x4;
+const FLAG_NEED_REPLY: u32 = 0x8;
+const HDR_LEN: usize = 12;
+/// Largest message body relayed (vhost-user's are at most a few KiB).
+const MAX_BODY: usize = 64 * 1024;
+/// Most file descriptors one message carries (a memory table: 8, or the
+/// slot count with CONFIGURE_MEM_SLOTS, sent one at a time).
+const MAX_FDS: usize = 32;
+
+/// One vhost-user message.
+struct Message {
+    hdr: [u8; HDR_LEN],
+    body: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+impl Message {
+    fn request(&self) -> u32 {
+        u32::from_le_bytes([self.hdr[0], self.hdr[1], self.hdr[2], self.hdr[3]])
+    }
+
+    fn flags(&self) -> u32 {
+        u32::from_le_bytes([self.hdr[4], self.hdr[5], self.hdr[6], self.hdr[7]])
+    }
+}
+
+/// Read one message; `None` at a clean end of stream.
+fn recv(sock: &UnixStream) -> std::io::Result<Option<Message>> {
+    let mut hdr = [0u8; HDR_LEN];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let got = recvmsg(
+        sock,
+        &mut [IoSliceMut::new(&mut hdr)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )?
+    .bytes;
+    if got == 0 {
+        return Ok(None);
+    }
+    let mut fds = Vec::new();
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = msg {
+            fds.extend(rights);
+        }
+    }
+    let mut rest = sock;
+    rest.read_exact(&mut hdr[got..])?;
+    let size = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize;
+    if size > MAX_BODY {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("vhost-user message of {size} bytes"),
+        ));
+    }
+    let mut body = vec![0u8; size];
+    rest.read_exact(&mut body)?;
+    Ok(Some(Message { hdr, body, fds }))
+}
+
+/// Write one message, its descriptors with the first byte.
+fn send(sock: &UnixStream, m: &Message) -> std::io::Result<()> {
+    let borrowed: Vec<_> = m.fds.iter().map(|f| f.as_fd()).collect();
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+        return Err(std::io::Error::other("too many descriptors to relay"));
+    }
+    let iov = [IoSlice::new(&m.hdr), IoSlice::new(&m.body)];
+    let sent = sendmsg(sock, &iov, &mut control, SendFlags::NOSIGNAL)?;
+    let mut all = Vec::with_capacity(HDR_LEN + m.body.len());
+    all.extend_from_slice(&m.hdr);
+    all.extend_from_slice(&m.body);
+    let mut rest = sock;
+    rest.write_all(&all[sent.min(all.len())..])
+}
+
+/// The acknowledgement of a request the relay answers itself (success).
+fn ack(request: u32) -> Message {
+    let mut hdr = [0u8; HDR_LEN];
+    hdr[..4].copy_from_slice(&request.to_le_bytes());
+    hdr[4..8].copy_from_slice(&(FLAG_VERSION | FLAG_REPLY).to_le_bytes());
+    hdr[8..].copy_from_slice(&8u32.to_le_bytes());
+    Message {
+        hdr,
+        body: 0u64.to_le_bytes().to_vec(),
+        fds: Vec::new(),
+    }
+}
+
+/// Start relaying `guest` (a connected socket) to a fresh abstract socket;
+/// returns its listener, which the rust-vmm daemon accepts the relayed
+/// connection from.
+pub fn start(port: &str, guest: UnixStream) -> std::io::Result<UnixListener> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "switchd-vhost-relay-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Relaxed)
+    );
+    let addr = SocketAddr::from_abstract_name(name.as_bytes())?;
+    let listener = UnixListener::bind_addr(&addr)?;
+    let handler = UnixStream::connect_addr(&addr)?;
+    let guest_w = Arc::new(Mutex::new(guest.try_clone()?));
+    let handler_r = handler.try_clone()?;
+    let (guest_r, handler_w) = (guest, handler);
+    let negotiated = Arc::new(AtomicBool::new(false));
+    let spawn =
+        |name: String, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name).spawn(f);
+    let port_up = port.to_string();
+    {
+        let guest_w = guest_w.clone();
+        let negotiated = negotiated.clone();
+        let (guest_r, handler_w) = (guest_r.try_clone()?, handler_w.try_clone()?);
+        spawn(
+            format!("vrelay-{port}"),
+            Box::new(move || {
+                let r = upstream(&guest_r, &handler_w, &guest_w, &negotiated);
+                if let Err(e) = r {
+                    tracing::debug!(port = %port_up, error = %e, "vhost-user relay (guest side) ended");
+                }
+                let _ = guest_r.shutdown(std::net::Shutdown::Both);
+                let _ = handler_w.shutdown(std::net::Shutdown::Both);
+            }),
+        )?;
+    }
+    let port_down = port.to_string();
+    spawn(
+        format!("vrelay-{port}"),
+        Box::new(move || {
+            let r = downstream(&handler_r, &guest_w);
+            if let Err(e) = r {
+                tracing::debug!(port = %port_down, error = %e, "vhost-user relay (device side) ended");
+            }
+            let _ = handler_r.shutdown(std::net::Shutdown::Both);
+            if let Ok(g) = guest_w.lock() {
+                let _ = g.shutdown(std::net::Shutdown::Both);
+            }
+        }),
+    )?;
+    Ok(listener)
+}
+
+/// Guest to device, answering an early `SET_VRING_ENABLE` here.
+fn upstream(
+    guest: &UnixStream,
+    handler: &UnixStream,
+    guest_w: &Mutex<UnixStream>,
+    negotiated: &AtomicBool,
+) -> std::io::Result<()> {
+    while let Some(m) = recv(guest)? {
+        match m.request() {
+            SET_FEATURES => negotiated.store(true, Relaxed),
+            SET_VRING_ENABLE if !negotiated.load(Relaxed) => {
+                tracing::debug!("early SET_VRING_ENABLE answered by the relay");
+                if m.flags() & FLAG_NEED_REPLY != 0 {
+                    let g = guest_w
+                        .lock()
+                        .map_err(|_| std::io::Error::other("poisoned"))?;
+                    send(&g, &ack(SET_VRING_ENABLE))?;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        send(handler, &m)?;
+    }
+    Ok(())
+}
+
+/// Device to guest, verbatim.
+fn downstream(handler: &UnixStream, guest_w: &Mutex<UnixStream>) -> std::io::Result<()> {
+    while let Some(m) = recv(handler)? {
+        let g = guest_w
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        send(&g, &m)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(request: u32, flags: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&request.to_le_bytes());
+        v.extend_from_slice(&(FLAG_VERSION | flags).to_le_bytes());
+        v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn early_vring_enable_is_answered_and_the_rest_relayed() {
+        let (mut guest, ours) = UnixStream::pair().unwrap();
+        let listener = start("t", ours).unwrap();
+        let (mut device, _) = listener.accept().unwrap();
+        let state = [0u8, 0, 0, 0, 0, 0, 0, 0];
+        // Early: answered with an ack (NEED_REPLY), not forwarded.
+        guest
+            .write_all(&msg(SET_VRING_ENABLE, FLAG_NEED_REPLY, &state))
+            .unwrap();
+        let mut reply = [0u8; HDR_LEN + 8];
+        guest.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply[..4], &SET_VRING_ENABLE.to_le_bytes());
+        assert_eq!(&reply[HDR_LEN..], &[0; 8]);
+        // Negotiation passes through, and so does a later enable.
+        let features = msg(SET_FEATURES, 0, &1u64.to_le_bytes());
+        let enable = msg(SET_VRING_ENABLE, 0, &state);
+        guest.write_all(&features).unwrap();
+        guest.write_all(&enable).unwrap();
+        let mut got = vec![0u8; features.len() + enable.len()];
+        device.read_exact(&mut got).unwrap();
+        assert_eq!(got, [features, enable].concat());
+        // Replies flow back verbatim.
+        let r = msg(1, FLAG_REPLY, &7u64.to_le_bytes());
+        device.write_all(&r).unwrap();
+        let mut back = vec![0u8; r.len()];
+        guest.read_exact(&mut back).unwrap();
+        assert_eq!(back, r);
+        // The guest hanging up closes the device side.
+        drop(guest);
+        let mut rest = Vec::new();
+        assert_eq!(device.read_to_end(&mut rest).unwrap(), 0);
+    }
+}
