@@ -372,6 +372,15 @@ impl WorkerLoop {
             }
             self.assignment_seen = key;
         }
+        // Ports that keep wake-ups off while polled re-arm them now; one
+        // with packets already waiting means no sleep at all.
+        let mut waiting = false;
+        for q in assignment.iter() {
+            waiting |= q.port.prepare_sleep(q.rxq);
+        }
+        if waiting {
+            return;
+        }
         // A queue without a file descriptor must be polled: nap briefly.
         let all_pollable = assignment.iter().all(|q| q.port.rx_fd(q.rxq).is_some());
         let timeout = if all_pollable {

@@ -29,9 +29,9 @@ use datapath::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
-use vhost_user_backend::{VringRwLock, VringT};
-use virtio_queue::{Queue, QueueT};
-use vm_memory::GuestAddressSpace;
+use vhost_user_backend::{VringRwLock, VringState, VringT};
+use virtio_queue::QueueT;
+use vm_memory::{GuestAddressSpace, GuestMemoryMmap};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// Most queue pairs a port offers (the datapath polls one queue per pair).
@@ -71,8 +71,10 @@ impl Session {
     }
 
     /// The first time this connection uses vring `index`, start where the
-    /// driver's used ring is (see [`resume_at_used`]).
-    fn resume<M: vm_memory::GuestMemory>(&self, port: &str, index: usize, q: &mut Queue, mem: &M) {
+    /// driver's used ring is (see [`resume_at_used`]). A guest receive
+    /// queue is also told never to kick: buffers it adds are found when a
+    /// packet comes, and each kick would wake a thread for nothing.
+    fn resume(&self, port: &str, index: usize, st: &mut VringState, mem: &GuestMemoryMmap) {
         if self
             .resumed
             .get(index)
@@ -80,7 +82,10 @@ impl Session {
         {
             return;
         }
-        if let Some((was, now)) = resume_at_used(q, mem) {
+        if index.is_multiple_of(2) {
+            let _ = st.disable_notification();
+        }
+        if let Some((was, now)) = resume_at_used(st.get_queue_mut(), mem) {
             tracing::warn!(
                 port,
                 queue = index,
@@ -123,6 +128,8 @@ struct Pair {
     wake: EventFd,
     guest_tx: Mutex<GuestTx>,
     guest_rx: Mutex<GuestRx>,
+    /// The guest was asked to kick this pair's transmit queue.
+    kicks_armed: AtomicBool,
 }
 
 /// State shared by the port, the vhost-user backend and the connection
@@ -170,6 +177,8 @@ impl Shared {
                     wake: EventFd::new(EFD_NONBLOCK)?,
                     guest_tx: Mutex::new(GuestTx::new()),
                     guest_rx: Mutex::new(GuestRx::new()),
+                    // A new ring starts with notifications on.
+                    kicks_armed: AtomicBool::new(true),
                 })
             })
             .collect::<std::io::Result<Vec<_>>>()?;
@@ -230,6 +239,9 @@ impl Shared {
         self.generation.fetch_add(1, Relaxed);
         self.acked.store(0, Relaxed);
         self.active_pairs.store(self.pairs, Relaxed);
+        for qp in &self.queue_pairs {
+            qp.kicks_armed.store(true, Relaxed);
+        }
         self.broken.store(false, Relaxed);
     }
 
@@ -318,7 +330,7 @@ impl Shared {
             return 0;
         }
         let mem = s.mem.memory();
-        s.resume(&self.name, guest_tx_queue(pair), st.get_queue_mut(), &*mem);
+        s.resume(&self.name, guest_tx_queue(pair), &mut st, &mem);
         let features = self.features();
         let old = QueueT::next_used(st.get_queue());
         let result = {
@@ -340,20 +352,39 @@ impl Shared {
             if tally.dropped > 0 {
                 c.rx_errors.fetch_add(u64::from(tally.dropped), Relaxed);
             }
-            // Busy: keep the guest from kicking; give back its buffers.
-            let _ = st.disable_notification();
+            // Busy: the guest need not kick while we poll (re-armed only
+            // when the worker is about to sleep); give back its buffers.
+            if qp.kicks_armed.swap(false, Relaxed) {
+                let _ = st.disable_notification();
+            }
             if should_notify(st.get_queue(), &*mem, old) {
                 let _ = st.signal_used_queue();
             }
-        } else {
-            // Idle: re-arm the guest's kick before the worker may sleep,
-            // then look once more (the kick may have raced the re-arm).
-            drain_wake();
-            if st.enable_notification().unwrap_or(true) {
-                self.wake(pair);
-            }
         }
         tally.packets as usize
+    }
+
+    /// Before the worker polling pair `pair` sleeps: ask the guest to kick
+    /// again, then look once more (a chain may have raced the re-arm).
+    /// True when chains are waiting and the worker must not sleep.
+    fn prepare_sleep(&self, pair: usize) -> bool {
+        let Some(qp) = self.queue_pairs.get(pair) else {
+            return false;
+        };
+        let _ = qp.wake.read();
+        let session = self.session_read();
+        let Some(vring) = session
+            .as_ref()
+            .and_then(|s| s.vrings.get(guest_tx_queue(pair)))
+        else {
+            return false;
+        };
+        let mut st = vring.get_mut();
+        if self.broken.load(Relaxed) || !st.is_enabled() || !QueueT::ready(st.get_queue()) {
+            return false;
+        }
+        qp.kicks_armed.store(true, Relaxed);
+        st.enable_notification().unwrap_or(true)
     }
 
     fn tx(&self, txq: usize, packets: &[Packet]) {
@@ -387,7 +418,7 @@ impl Shared {
             return None;
         };
         let mem = s.mem.memory();
-        s.resume(&self.name, guest_rx_queue(pair), st.get_queue_mut(), &*mem);
+        s.resume(&self.name, guest_rx_queue(pair), &mut st, &mem);
         let features = self.features();
         let (mut sent, mut bytes, mut dropped) = (0u64, 0u64, 0u64);
         let mut fault = None;
@@ -517,6 +548,10 @@ impl Port for VhostUserPort {
 
     fn stats(&self) -> PortStats {
         self.shared.stats()
+    }
+
+    fn prepare_sleep(&self, rxq: usize) -> bool {
+        self.shared.prepare_sleep(rxq)
     }
 
     fn rx_fd(&self, rxq: usize) -> Option<RawFd> {

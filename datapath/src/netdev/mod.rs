@@ -112,6 +112,14 @@ pub trait Port: Send + Sync + std::fmt::Debug {
     /// polled.
     fn rx_fd(&self, rxq: usize) -> Option<RawFd>;
 
+    /// Called before the worker polling queue `rxq` sleeps on
+    /// [`Port::rx_fd`]: re-arm whatever makes the fd readable (a guest's
+    /// kicks are kept off while the queue is polled). Returns true when
+    /// packets are already waiting, so the worker must not sleep.
+    fn prepare_sleep(&self, _rxq: usize) -> bool {
+        false
+    }
+
     /// The interface's MAC address, if it has one.
     fn mac(&self) -> Option<[u8; 6]> {
         None
