@@ -5,7 +5,9 @@
 //! connects to the guest's socket and, when the connection is lost or
 //! cannot be made, tries again every [`RECONNECT_INTERVAL`]. Each
 //! connection gets a fresh `VhostUserDaemon` (fresh rings, fresh memory
-//! table): nothing of a previous guest survives into the next.
+//! table): nothing of a previous guest survives into the next. In both
+//! roles the guest's socket is joined to the daemon through a
+//! [`relay`](crate::relay), which mends the frontends' early ring enables.
 //!
 //! The one idea: the thread never blocks without a way out. It waits for
 //! the listening socket in epoll with a timeout, sleeps in short steps, and
@@ -47,7 +49,7 @@ impl std::fmt::Debug for Role {
 }
 
 /// Run connections until the port stops.
-pub fn run(shared: Arc<Shared>, mut role: Role) {
+pub fn run(shared: Arc<Shared>, role: Role) {
     let epoll = match &role {
         Role::Server(l) => match listener_epoll(l) {
             Ok(e) => Some(e),
@@ -90,17 +92,27 @@ pub fn run(shared: Arc<Shared>, mut role: Role) {
                 continue;
             }
         };
-        let started = match &mut role {
-            Role::Server(listener) => daemon.start(listener),
-            Role::Client(path) => match connect_relayed(&shared.name, path) {
-                Ok(mut listener) => daemon.start(&mut listener),
-                Err(e) => {
-                    tracing::debug!(port = %shared.name, error = %e, "vhost-user connect failed");
+        // Either way the guest's connection goes through the relay.
+        let guest = match &role {
+            Role::Server(listener) => match listener.accept() {
+                Ok(Some(stream)) => Ok(stream),
+                Ok(None) => {
                     retire(daemon);
-                    pause(&shared, RECONNECT_INTERVAL);
                     continue;
                 }
+                Err(e) => Err(std::io::Error::other(e)),
             },
+            Role::Client(path) => std::os::unix::net::UnixStream::connect(path),
+        };
+        let relayed = guest.and_then(|g| crate::relay::start(&shared.name, g));
+        let started = match relayed {
+            Ok(relay) => daemon.start(&mut Listener::from(relay)),
+            Err(e) => {
+                tracing::debug!(port = %shared.name, error = %e, "vhost-user connection not made");
+                retire(daemon);
+                pause(&shared, RECONNECT_INTERVAL);
+                continue;
+            }
         };
         if let Err(e) = started {
             match &role {
@@ -136,13 +148,6 @@ pub fn run(shared: Arc<Shared>, mut role: Role) {
             pause(&shared, RECONNECT_INTERVAL);
         }
     }
-}
-
-/// Connect to the guest's socket through a [`relay`](crate::relay), and
-/// give back the listener the daemon takes the relayed connection from.
-fn connect_relayed(port: &str, path: &std::path::Path) -> std::io::Result<Listener> {
-    let guest = std::os::unix::net::UnixStream::connect(path)?;
-    Ok(Listener::from(crate::relay::start(port, guest)?))
 }
 
 fn listener_epoll(l: &Listener) -> std::io::Result<Epoll> {

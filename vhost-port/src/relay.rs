@@ -1,38 +1,43 @@
-//! The client role's relay: lets a frontend resume on a new connection.
+//! The relay in front of the vhost-user handler: early ring enables.
 //!
-//! When switchd (the vhost-user client) restarts, DPDK's virtio-user in
-//! server mode takes the new connection for the old session: before it
-//! negotiates anything it disables its queues (`SET_VRING_ENABLE 0`),
-//! which the specification allows only after `VHOST_USER_F_PROTOCOL_FEATURES`
-//! was acked. rust-vmm's request handler refuses such a message and drops
-//! the connection, and DPDK then gives up for good. Open vSwitch (DPDK's
-//! vhost library) accepts it, so the frontends in the field send it.
+//! Two frontends in the field send `SET_VRING_ENABLE` before
+//! `SET_FEATURES`, which the specification allows only once
+//! `VHOST_USER_F_PROTOCOL_FEATURES` was acked: QEMU 7.2 enables its rings
+//! during the handshake and never again after negotiating, and DPDK's
+//! virtio-user in server mode disables its queues first thing when switchd
+//! reconnects. rust-vmm's request handler refuses the message and drops the
+//! connection (QEMU then retries forever, DPDK gives up); Open vSwitch's
+//! DPDK vhost library applies it.
 //!
-//! The one idea: a relay thread sits between the guest's socket and the
-//! rust-vmm handler and forwards every message verbatim, file descriptors
-//! included, with one exception: a `SET_VRING_ENABLE` that arrives before
-//! any `SET_FEATURES` is answered here (acknowledged if the frontend asks
-//! for a reply) and not forwarded. It cannot matter: a queue of a fresh
-//! connection is disabled until the frontend enables it after negotiating.
-//! The relay carries only the control channel; packets never pass through
-//! it.
+//! The one idea: a relay thread pair sits between the guest's socket and
+//! the rust-vmm handler and forwards every message verbatim, file
+//! descriptors included, except a `SET_VRING_ENABLE` that comes before
+//! `SET_FEATURES`: that one is acknowledged here (when the frontend asks
+//! for a reply), remembered per ring, and replayed to the handler right
+//! after `SET_FEATURES`, when it is legal, if the negotiated features have
+//! `PROTOCOL_FEATURES` (without them the handler enables every ring
+//! itself). The relay carries only the control channel; packets never
+//! pass through it.
 
 use rustix::net::{
     recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
 };
+use std::collections::BTreeMap;
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// `VHOST_USER_SET_FEATURES`.
 const SET_FEATURES: u32 = 2;
 /// `VHOST_USER_SET_VRING_ENABLE`.
 const SET_VRING_ENABLE: u32 = 18;
+/// `VHOST_USER_F_PROTOCOL_FEATURES` in the feature word.
+const PROTOCOL_FEATURES: u64 = 1 << 30;
 /// Header flags: protocol version 1, a reply, a reply is wanted.
 const FLAG_VERSION: u32 = 0x1;
 const FLAG_REPLY: u32 = 0x4;
@@ -58,6 +63,19 @@ impl Message {
 
     fn flags(&self) -> u32 {
         u32::from_le_bytes([self.hdr[4], self.hdr[5], self.hdr[6], self.hdr[7]])
+    }
+
+    fn set_flags(&mut self, flags: u32) {
+        self.hdr[4..8].copy_from_slice(&flags.to_le_bytes());
+    }
+
+    /// The body's first u64 (a feature word) or u32 (a ring index).
+    fn u64_arg(&self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.body.get(..8)?.try_into().ok()?))
+    }
+
+    fn u32_arg(&self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.body.get(..4)?.try_into().ok()?))
     }
 }
 
@@ -142,18 +160,16 @@ pub fn start(port: &str, guest: UnixStream) -> std::io::Result<UnixListener> {
     let guest_w = Arc::new(Mutex::new(guest.try_clone()?));
     let handler_r = handler.try_clone()?;
     let (guest_r, handler_w) = (guest, handler);
-    let negotiated = Arc::new(AtomicBool::new(false));
     let spawn =
         |name: String, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name).spawn(f);
     let port_up = port.to_string();
     {
         let guest_w = guest_w.clone();
-        let negotiated = negotiated.clone();
         let (guest_r, handler_w) = (guest_r.try_clone()?, handler_w.try_clone()?);
         spawn(
             format!("vrelay-{port}"),
             Box::new(move || {
-                let r = upstream(&guest_r, &handler_w, &guest_w, &negotiated);
+                let r = upstream(&guest_r, &handler_w, &guest_w);
                 if let Err(e) = r {
                     tracing::debug!(port = %port_up, error = %e, "vhost-user relay (guest side) ended");
                 }
@@ -179,23 +195,40 @@ pub fn start(port: &str, guest: UnixStream) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Guest to device, answering an early `SET_VRING_ENABLE` here.
+/// Guest to device, holding early `SET_VRING_ENABLE`s until
+/// `SET_FEATURES` has gone through.
 fn upstream(
     guest: &UnixStream,
     handler: &UnixStream,
     guest_w: &Mutex<UnixStream>,
-    negotiated: &AtomicBool,
 ) -> std::io::Result<()> {
-    while let Some(m) = recv(guest)? {
+    let mut negotiated = false;
+    // The last early enable of each ring.
+    let mut early: BTreeMap<u32, Message> = BTreeMap::new();
+    while let Some(mut m) = recv(guest)? {
         match m.request() {
-            SET_FEATURES => negotiated.store(true, Relaxed),
-            SET_VRING_ENABLE if !negotiated.load(Relaxed) => {
-                tracing::debug!("early SET_VRING_ENABLE answered by the relay");
+            SET_VRING_ENABLE if !negotiated => {
+                tracing::debug!(ring = ?m.u32_arg(), "early SET_VRING_ENABLE held by the relay");
                 if m.flags() & FLAG_NEED_REPLY != 0 {
                     let g = guest_w
                         .lock()
                         .map_err(|_| std::io::Error::other("poisoned"))?;
                     send(&g, &ack(SET_VRING_ENABLE))?;
+                    m.set_flags(m.flags() & !FLAG_NEED_REPLY);
+                }
+                if let Some(ring) = m.u32_arg() {
+                    early.insert(ring, m);
+                }
+                continue;
+            }
+            SET_FEATURES => {
+                let protocol = m.u64_arg().unwrap_or(0) & PROTOCOL_FEATURES != 0;
+                send(handler, &m)?;
+                negotiated = true;
+                for (_, held) in std::mem::take(&mut early) {
+                    if protocol {
+                        send(handler, &held)?;
+                    }
                 }
                 continue;
             }
@@ -231,27 +264,42 @@ mod tests {
     }
 
     #[test]
-    fn early_vring_enable_is_answered_and_the_rest_relayed() {
+    fn early_vring_enables_are_held_until_features_are_set() {
         let (mut guest, ours) = UnixStream::pair().unwrap();
         let listener = start("t", ours).unwrap();
         let (mut device, _) = listener.accept().unwrap();
-        let state = [0u8, 0, 0, 0, 0, 0, 0, 0];
-        // Early: answered with an ack (NEED_REPLY), not forwarded.
+        let ring = |i: u32, on: u32| [i.to_le_bytes(), on.to_le_bytes()].concat();
+        // Early: acked here when asked, not forwarded yet; the last one
+        // per ring wins.
         guest
-            .write_all(&msg(SET_VRING_ENABLE, FLAG_NEED_REPLY, &state))
+            .write_all(&msg(SET_VRING_ENABLE, FLAG_NEED_REPLY, &ring(0, 0)))
             .unwrap();
         let mut reply = [0u8; HDR_LEN + 8];
         guest.read_exact(&mut reply).unwrap();
         assert_eq!(&reply[..4], &SET_VRING_ENABLE.to_le_bytes());
         assert_eq!(&reply[HDR_LEN..], &[0; 8]);
-        // Negotiation passes through, and so does a later enable.
-        let features = msg(SET_FEATURES, 0, &1u64.to_le_bytes());
-        let enable = msg(SET_VRING_ENABLE, 0, &state);
+        guest
+            .write_all(&msg(SET_VRING_ENABLE, 0, &ring(0, 1)))
+            .unwrap();
+        guest
+            .write_all(&msg(SET_VRING_ENABLE, 0, &ring(1, 1)))
+            .unwrap();
+        // SET_FEATURES with PROTOCOL_FEATURES: forwarded, then the held
+        // enables (without NEED_REPLY), then everything else as it comes.
+        let features = msg(SET_FEATURES, 0, &PROTOCOL_FEATURES.to_le_bytes());
+        let later = msg(SET_VRING_ENABLE, 0, &ring(1, 0));
         guest.write_all(&features).unwrap();
-        guest.write_all(&enable).unwrap();
-        let mut got = vec![0u8; features.len() + enable.len()];
+        guest.write_all(&later).unwrap();
+        let expected = [
+            features,
+            msg(SET_VRING_ENABLE, 0, &ring(0, 1)),
+            msg(SET_VRING_ENABLE, 0, &ring(1, 1)),
+            later,
+        ]
+        .concat();
+        let mut got = vec![0u8; expected.len()];
         device.read_exact(&mut got).unwrap();
-        assert_eq!(got, [features, enable].concat());
+        assert_eq!(got, expected);
         // Replies flow back verbatim.
         let r = msg(1, FLAG_REPLY, &7u64.to_le_bytes());
         device.write_all(&r).unwrap();
@@ -262,5 +310,20 @@ mod tests {
         drop(guest);
         let mut rest = Vec::new();
         assert_eq!(device.read_to_end(&mut rest).unwrap(), 0);
+    }
+
+    #[test]
+    fn early_enables_are_dropped_without_protocol_features() {
+        let (mut guest, ours) = UnixStream::pair().unwrap();
+        let listener = start("t", ours).unwrap();
+        let (mut device, _) = listener.accept().unwrap();
+        let state = [0u8, 0, 0, 0, 1, 0, 0, 0];
+        guest.write_all(&msg(SET_VRING_ENABLE, 0, &state)).unwrap();
+        let features = msg(SET_FEATURES, 0, &1u64.to_le_bytes());
+        guest.write_all(&features).unwrap();
+        drop(guest);
+        let mut got = Vec::new();
+        device.read_to_end(&mut got).unwrap();
+        assert_eq!(got, features);
     }
 }

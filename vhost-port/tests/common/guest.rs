@@ -208,7 +208,12 @@ impl Guest {
         use vhost::vhost_user::Error as E;
         match self.fe.get_features() {
             Ok(_) => false,
-            Err(vhost::Error::VhostUserProtocol(E::Disconnected | E::SocketBroken(_))) => true,
+            // A send cut short (PartialMessage) is the socket closing under
+            // it too: the device's end goes through a relay, whose two
+            // halves close a moment apart.
+            Err(vhost::Error::VhostUserProtocol(
+                E::Disconnected | E::SocketBroken(_) | E::PartialMessage,
+            )) => true,
             Err(e) => panic!("the device neither answered nor hung up: {e}"),
         }
     }
