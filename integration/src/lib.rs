@@ -51,6 +51,7 @@ pub mod ofctl;
 mod run;
 mod switch;
 mod topo;
+pub mod vm;
 
 use std::path::PathBuf;
 

@@ -8,10 +8,10 @@
 //! that output and show it only for failing tests, so a failure always comes
 //! with the switch's side of the story.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 use tempfile::TempDir;
@@ -35,6 +35,9 @@ pub struct Switch {
     log_path: PathBuf,
     /// Whether the log was already handed out in an error.
     log_reported: bool,
+    /// The command-line arguments after `--config FILE --state-dir DIR`,
+    /// kept for [`Switch::restart`].
+    extra_args: Vec<String>,
     state_dir: TempDir,
 }
 
@@ -46,7 +49,6 @@ impl Switch {
 
     /// Like [`Switch::start`], with extra command-line arguments.
     pub fn start_with_args(config_toml: &str, extra_args: &[&str]) -> Result<Self> {
-        let binary = switchd_binary()?;
         let io = |what: String| move |source| Error::Io { what, source };
         // The owner PID in the directory name lets cleanup_stale find a
         // switchd whose test process died without stopping it.
@@ -58,33 +60,41 @@ impl Switch {
         std::fs::write(&config_path, config_toml)
             .map_err(io(format!("writing {}", config_path.display())))?;
         let log_path = state_dir.path().join("switchd.log");
-        let log =
-            File::create(&log_path).map_err(io(format!("creating {}", log_path.display())))?;
-        let log_err = log
-            .try_clone()
-            .map_err(io("duplicating the log fd".into()))?;
-
-        let mut cmd = Command::new(&binary);
-        cmd.arg("--config")
-            .arg(&config_path)
-            .arg("--state-dir")
-            .arg(state_dir.path())
-            .args(extra_args)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        let child = cmd.spawn().map_err(|source| Error::Spawn {
-            command: describe(&cmd),
-            source,
-        })?;
+        let extra_args: Vec<String> = extra_args.iter().map(|&a| a.to_owned()).collect();
+        let child = spawn(state_dir.path(), &log_path, &extra_args, false)?;
         let mut switch = Self {
             daemon: Daemon::new("switchd", child),
             log_path,
             log_reported: false,
+            extra_args,
             state_dir,
         };
         switch.wait_ready()?;
         Ok(switch)
+    }
+
+    /// Stops switchd like [`Switch::terminate`], then starts a new switchd
+    /// on the same state directory (so the same configuration store, and
+    /// `vhostuser` sockets at the same paths) with the same arguments, and
+    /// waits until it forwards. Its output is appended to the same log.
+    ///
+    /// Returns how the old process ended (exit status, whether SIGKILL was
+    /// needed) and the instant just before the new process was spawned.
+    pub fn restart(&mut self) -> Result<(ExitStatus, bool, Instant)> {
+        let (status, killed) = self.daemon.terminate()?;
+        // A pid file left by a killed switchd must not pass for readiness.
+        let _ = std::fs::remove_file(self.pid_file());
+        let spawned_at = Instant::now();
+        let child = spawn(
+            self.state_dir.path(),
+            &self.log_path,
+            &self.extra_args,
+            true,
+        )?;
+        // The old Daemon has been reaped; dropping it signals nothing.
+        self.daemon = Daemon::new("switchd", child);
+        self.wait_ready()?;
+        Ok((status, killed, spawned_at))
     }
 
     fn wait_ready(&mut self) -> Result<()> {
@@ -171,6 +181,36 @@ impl Drop for Switch {
             self.log_path.display()
         );
     }
+}
+
+/// Starts `switchd --config DIR/switchd.toml --state-dir DIR EXTRA...` with
+/// stdout and stderr going to `log_path` (appended to when `append`).
+fn spawn(state_dir: &Path, log_path: &Path, extra_args: &[String], append: bool) -> Result<Child> {
+    let binary = switchd_binary()?;
+    let io = |what: String| move |source| Error::Io { what, source };
+    let log = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log_path)
+        .map_err(io(format!("creating {}", log_path.display())))?;
+    let log_err = log
+        .try_clone()
+        .map_err(io("duplicating the log fd".into()))?;
+    let mut cmd = Command::new(&binary);
+    cmd.arg("--config")
+        .arg(state_dir.join("switchd.toml"))
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
+    cmd.spawn().map_err(|source| Error::Spawn {
+        command: describe(&cmd),
+        source,
+    })
 }
 
 /// Finds the switchd binary: `$SWITCHD_BIN`, else next to the running test
