@@ -19,7 +19,7 @@ use crate::port::{ctrl_queue, Session, Shared};
 use std::sync::Arc;
 use vhost::vhost_user::message::VhostUserProtocolFeatures;
 use vhost_user_backend::{VhostUserBackend, VringRwLock};
-use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
+use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
@@ -105,10 +105,16 @@ impl VhostUserBackend for NetBackend {
         config_read(&c, offset, size)
     }
 
-    fn update_memory(&self, _mem: GuestMem) -> std::io::Result<()> {
+    fn update_memory(&self, mem: GuestMem) -> std::io::Result<()> {
         // The same atomic we hold: nothing to remap here, the datapath
         // loads the new table on its next batch.
-        tracing::debug!(port = %self.shared.name, "guest memory table updated");
+        let m = mem.memory();
+        tracing::info!(
+            port = %self.shared.name,
+            regions = m.num_regions(),
+            bytes = m.iter().map(|r| r.len()).sum::<u64>(),
+            "guest memory table updated"
+        );
         Ok(())
     }
 
