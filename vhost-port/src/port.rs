@@ -23,7 +23,7 @@
 use crate::backend::GuestMem;
 use crate::ctrl::{Command, GuestCtrl};
 use crate::net::NetFeatures;
-use crate::ring::{resume_at_used, should_notify, Delivery, GuestError, GuestRx, GuestTx};
+use crate::ring::{resume_at_used, should_notify, GuestError, GuestRx, GuestTx, RxTally};
 use datapath::netdev::{Port, PortCaps, PortStats};
 use datapath::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use std::os::fd::{AsRawFd, RawFd};
@@ -420,39 +420,26 @@ impl Shared {
         let mem = s.mem.memory();
         s.resume(&self.name, guest_rx_queue(pair), &mut st, &mem);
         let features = self.features();
-        let (mut sent, mut bytes, mut dropped) = (0u64, 0u64, 0u64);
-        let mut fault = None;
         let old = QueueT::next_used(st.get_queue());
-        {
-            let mut rx = self.queue_pairs[pair]
-                .guest_rx
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for p in packets.iter() {
-                match rx.push(st.get_queue_mut(), &*mem, features, p) {
-                    Ok(Delivery::Delivered(_)) => {
-                        sent += 1;
-                        bytes += p.len() as u64;
-                    }
-                    Ok(Delivery::NoBuffers | Delivery::TooBig) => dropped += 1,
-                    Err(e) => {
-                        fault = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
+        let mut tally = RxTally::default();
+        let fault = self.queue_pairs[pair]
+            .guest_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_batch(st.get_queue_mut(), &*mem, features, packets, &mut tally)
+            .err();
         if should_notify(st.get_queue(), &*mem, old) {
             let _ = st.signal_used_queue();
         }
         drop(st);
-        c.tx_packets.fetch_add(sent, Relaxed);
-        c.tx_bytes.fetch_add(bytes, Relaxed);
+        c.tx_packets.fetch_add(tally.delivered, Relaxed);
+        c.tx_bytes.fetch_add(tally.bytes, Relaxed);
         if fault.is_some() {
-            c.tx_errors.fetch_add(n - sent - dropped, Relaxed);
+            c.tx_errors
+                .fetch_add(n - tally.delivered - tally.dropped, Relaxed);
         }
-        if dropped > 0 {
-            c.tx_dropped.fetch_add(dropped, Relaxed);
+        if tally.dropped > 0 {
+            c.tx_dropped.fetch_add(tally.dropped, Relaxed);
         }
         fault
     }

@@ -454,6 +454,8 @@ pub enum Delivery {
 #[derive(Debug, Default)]
 pub struct GuestRx {
     segs: Vec<Segment>,
+    /// Used elements of the batch in flight.
+    batch: Vec<(u16, u32)>,
     /// Chains taken for the packet in flight: head, bytes written.
     used: Vec<(u16, u32)>,
     /// The first chain's buffers (where the header goes).
@@ -464,6 +466,7 @@ impl GuestRx {
     pub fn new() -> Self {
         GuestRx {
             segs: Vec::with_capacity(16),
+            batch: Vec::with_capacity(64),
             used: Vec::with_capacity(16),
             first: Vec::with_capacity(16),
         }
@@ -480,6 +483,63 @@ impl GuestRx {
         p: &Packet,
     ) -> Result<Delivery, GuestError> {
         let avail = pending(q, mem)?;
+        let d = self.place(q, mem, features, p, avail, 0)?;
+        if let Delivery::Delivered(n) = d {
+            q.set_next_avail(q.next_avail().wrapping_add(n));
+            publish_used(q, mem, &self.used)?;
+        }
+        Ok(d)
+    }
+
+    /// Deliver `packets` in order: the available index is read once and
+    /// the used ring published once, after the last packet. `tally` counts
+    /// what happened, also when a guest fault cut the batch short.
+    pub fn push_batch<M: GuestMemory>(
+        &mut self,
+        q: &mut Queue,
+        mem: &M,
+        features: NetFeatures,
+        packets: &[Packet],
+        tally: &mut RxTally,
+    ) -> Result<(), GuestError> {
+        let avail = pending(q, mem)?;
+        self.batch.clear();
+        let mut taken = 0u16;
+        let mut result = Ok(());
+        for p in packets {
+            match self.place(q, mem, features, p, avail - taken, taken) {
+                Ok(Delivery::Delivered(n)) => {
+                    taken += n;
+                    self.batch.extend_from_slice(&self.used);
+                    tally.delivered += 1;
+                    tally.bytes += p.len() as u64;
+                }
+                Ok(Delivery::NoBuffers | Delivery::TooBig) => tally.dropped += 1,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        // What was delivered is published even when a later packet hit a
+        // fault (the port is reset right after, but the guest keeps it).
+        q.set_next_avail(q.next_avail().wrapping_add(taken));
+        publish_used(q, mem, &self.batch)?;
+        result
+    }
+
+    /// Write `p` into the chains after the first `skip` available ones
+    /// (`avail` more are there), the header last; leave the chains used in
+    /// `self.used`. Publishes nothing.
+    fn place<M: GuestMemory>(
+        &mut self,
+        q: &Queue,
+        mem: &M,
+        features: NetFeatures,
+        p: &Packet,
+        avail: u16,
+        skip: u16,
+    ) -> Result<Delivery, GuestError> {
         let hdr_len = features.hdr_len;
         let need = hdr_len + p.len();
         let frame = p.data();
@@ -490,7 +550,7 @@ impl GuestRx {
             if taken >= avail as usize || taken >= u16::MAX as usize {
                 return Ok(Delivery::NoBuffers);
             }
-            let head = avail_head(q, mem, taken as u16)?;
+            let head = avail_head(q, mem, skip.wrapping_add(taken as u16))?;
             walk_chain(
                 mem,
                 GuestAddress(q.desc_table()),
@@ -558,10 +618,17 @@ impl GuestRx {
                 })?;
             off += n;
         }
-        q.set_next_avail(q.next_avail().wrapping_add(n_bufs));
-        publish_used(q, mem, &self.used)?;
         Ok(Delivery::Delivered(n_bufs))
     }
+}
+
+/// What [`GuestRx::push_batch`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxTally {
+    pub delivered: u64,
+    pub bytes: u64,
+    /// No buffers, or too big without `MRG_RXBUF`.
+    pub dropped: u64,
 }
 
 #[cfg(test)]

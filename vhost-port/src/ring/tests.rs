@@ -460,3 +460,31 @@ fn a_resumed_ring_starts_at_the_drivers_used_index() {
     assert_eq!(batch.len(), 1);
     assert_eq!(g.used_idx(), 41);
 }
+
+#[test]
+fn a_batch_is_published_once_and_runs_out_of_buffers_cleanly() {
+    let mut g = Guest::new();
+    let mut pool = PacketPool::new();
+    let packets: Vec<Packet> = (0..3)
+        .map(|i| {
+            let mut p = pool.get();
+            let f = frame(60 + i);
+            p.frame_for_write(f.len()).copy_from_slice(&f);
+            p
+        })
+        .collect();
+    // Two buffers for three packets.
+    g.desc(DESC, 0, 0x10000, 2048, F_WRITE, 0);
+    g.desc(DESC, 1, 0x11000, 2048, F_WRITE, 0);
+    g.offer(0);
+    g.offer(1);
+    let mut tally = RxTally::default();
+    let r = GuestRx::new().push_batch(&mut g.q, &g.mem, modern(), &packets, &mut tally);
+    assert_eq!(r, Ok(()));
+    assert_eq!((tally.delivered, tally.dropped), (2, 1));
+    assert_eq!(tally.bytes, 60 + 61);
+    assert_eq!(g.used_idx(), 2);
+    assert_eq!(g.used(0), (0, 12 + 60));
+    assert_eq!(g.used(1), (1, 12 + 61));
+    assert_eq!(g.read(0x11000 + 12, 61), frame(61));
+}
