@@ -24,7 +24,7 @@ use std::num::Wrapping;
 use std::sync::atomic::Ordering;
 use virtio_queue::desc::split::Descriptor;
 use virtio_queue::{Queue, QueueT};
-use vm_memory::{Address, Bytes, GuestAddress, GuestMemory};
+use vm_memory::{Address, Bytes, GuestAddress, GuestMemory, GuestMemoryBackend};
 
 /// Largest frame a guest may send: a 64 KiB IP packet plus link headers.
 pub const MAX_TX_FRAME: usize = 65535 + 14 + 8;
@@ -218,6 +218,67 @@ pub(crate) fn avail_head<M: GuestMemory>(q: &Queue, mem: &M, nth: u16) -> Result
         .map_err(|_| GuestError::Ring(addr.raw_value()))
 }
 
+/// The heads of the next `n` chains after `next_avail`, read from the
+/// available ring in one or two pieces (it wraps).
+fn avail_heads<M: GuestMemory>(
+    q: &Queue,
+    mem: &M,
+    n: u16,
+    heads: &mut Vec<u16>,
+) -> Result<(), GuestError> {
+    heads.clear();
+    let size = q.size().max(1);
+    let first = q.next_avail() % size;
+    let mut raw = [0u8; 2 * 256];
+    let mut done = 0u16;
+    while done < n {
+        let slot = (first + done) % size;
+        let count = (n - done).min(size - slot).min(256);
+        let at = GuestAddress(q.avail_ring())
+            .checked_add(4 + 2 * u64::from(slot))
+            .ok_or(GuestError::Ring(q.avail_ring()))?;
+        let bytes = &mut raw[..2 * usize::from(count)];
+        mem.read_slice(bytes, at)
+            .map_err(|_| GuestError::Ring(at.raw_value()))?;
+        heads.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|h| u16::from_le_bytes([h[0], h[1]])),
+        );
+        done += count;
+    }
+    Ok(())
+}
+
+/// [`GuestTx::copy_out`] for a buffer vm-memory cannot hand out as one
+/// slice: header bytes first, then frame bytes. Returns the new offset.
+fn copy_split<M: GuestMemory>(
+    mem: &M,
+    s: &Segment,
+    hdr_len: usize,
+    mut off: usize,
+    hdr: &mut [u8],
+    frame: &mut [u8],
+) -> Result<usize, &'static str> {
+    let mut addr = s.addr;
+    let mut len = s.len as usize;
+    if off < hdr_len {
+        let n = len.min(hdr_len - off);
+        mem.read_slice(&mut hdr[off..off + n], addr)
+            .map_err(|_| "unreadable")?;
+        off += n;
+        len -= n;
+        addr = addr.unchecked_add(n as u64);
+    }
+    if len > 0 {
+        let at = off - hdr_len;
+        mem.read_slice(&mut frame[at..at + len], addr)
+            .map_err(|_| "unreadable")?;
+        off += len;
+    }
+    Ok(off)
+}
+
 /// Line the queue up with the used ring the driver sees, when a new
 /// connection takes over rings that were in use: DPDK's virtio-user in
 /// server mode reconnects with a base of 0 while its rings are thousands
@@ -321,6 +382,8 @@ pub struct TxTally {
 #[derive(Debug, Default)]
 pub struct GuestTx {
     segs: Vec<Segment>,
+    /// Heads of the chains taken in this pass.
+    heads: Vec<u16>,
     /// Chains consumed in this pass, returned to the used ring together.
     used: Vec<(u16, u32)>,
 }
@@ -329,13 +392,14 @@ impl GuestTx {
     pub fn new() -> Self {
         GuestTx {
             segs: Vec::with_capacity(64),
+            heads: Vec::with_capacity(64),
             used: Vec::with_capacity(64),
         }
     }
 
     /// Take up to `max` chains off the available ring, append the packets
     /// to `batch` and return every chain to the used ring.
-    pub fn pop<M: GuestMemory>(
+    pub fn pop<M: GuestMemoryBackend>(
         &mut self,
         q: &mut Queue,
         mem: &M,
@@ -351,7 +415,7 @@ impl GuestTx {
         result
     }
 
-    fn take<M: GuestMemory>(
+    fn take<M: GuestMemoryBackend>(
         &mut self,
         q: &mut Queue,
         mem: &M,
@@ -362,8 +426,9 @@ impl GuestTx {
     ) -> Result<TxTally, GuestError> {
         let mut tally = TxTally::default();
         let n = pending(q, mem)?.min(max.min(u16::MAX as usize) as u16);
-        for _ in 0..n {
-            let head = avail_head(q, mem, 0)?;
+        avail_heads(q, mem, n, &mut self.heads)?;
+        for i in 0..self.heads.len() {
+            let head = self.heads[i];
             let total = walk_chain(
                 mem,
                 GuestAddress(q.desc_table()),
@@ -393,7 +458,7 @@ impl GuestTx {
     }
 
     /// Copy the chain in `self.segs` (header, then frame) into `p`.
-    fn copy_out<M: GuestMemory>(
+    fn copy_out<M: GuestMemoryBackend>(
         &self,
         mem: &M,
         features: NetFeatures,
@@ -412,21 +477,27 @@ impl GuestTx {
         let frame = p.frame_for_write(frame_len);
         let mut off = 0usize; // position in the header+frame stream
         for s in &self.segs {
-            let mut addr = s.addr;
-            let mut len = s.len as usize;
+            let len = s.len as usize;
+            // One translation per buffer (a buffer that spans two memory
+            // regions is read piecewise).
+            let Ok(buf) = mem.get_slice(s.addr, len) else {
+                off = copy_split(mem, s, features.hdr_len, off, &mut hdr, frame)?;
+                continue;
+            };
+            let mut pos = 0usize;
             if off < features.hdr_len {
                 let n = len.min(features.hdr_len - off);
-                mem.read_slice(&mut hdr[off..off + n], addr)
-                    .map_err(|_| "unreadable")?;
+                let part = buf.subslice(0, n).map_err(|_| "unreadable")?;
+                part.copy_to(&mut hdr[off..off + n]);
                 off += n;
-                len -= n;
-                addr = addr.unchecked_add(n as u64);
+                pos = n;
             }
-            if len > 0 {
+            if pos < len {
+                let n = len - pos;
                 let at = off - features.hdr_len;
-                mem.read_slice(&mut frame[at..at + len], addr)
-                    .map_err(|_| "unreadable")?;
-                off += len;
+                let part = buf.subslice(pos, n).map_err(|_| "unreadable")?;
+                part.copy_to(&mut frame[at..at + n]);
+                off += n;
             }
         }
         let offload = vnet::decode(&hdr).map_err(|_| "unsupported virtio-net header")?;

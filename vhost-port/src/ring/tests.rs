@@ -488,3 +488,30 @@ fn a_batch_is_published_once_and_runs_out_of_buffers_cleanly() {
     assert_eq!(g.used(1), (1, 12 + 61));
     assert_eq!(g.read(0x11000 + 12, 61), frame(61));
 }
+
+#[test]
+fn heads_are_read_across_the_ring_wrap() {
+    let mut g = Guest::new();
+    let f = frame(60);
+    for i in 0..QSIZE {
+        let at = 0x10000 + u64::from(i) * 0x100;
+        g.write(at + 12, &f);
+        g.desc(DESC, i, at, 12 + 60, 0, 0);
+    }
+    // 10 chains, taken; then 12 more, which wrap past slot 15.
+    for i in 0..10 {
+        g.offer(i);
+    }
+    assert_eq!(pop(&mut g).0.map(|t| t.packets), Ok(10));
+    for i in 0..12 {
+        g.offer((10 + i) % QSIZE);
+    }
+    let (r, batch) = pop(&mut g);
+    assert_eq!(r.map(|t| t.packets), Ok(12));
+    assert_eq!(batch.len(), 12);
+    assert_eq!(g.used_idx(), 22);
+    // The used ring names the heads in the order they were offered.
+    let heads: Vec<u32> = (10..22).map(|i| g.used(i).0).collect();
+    let expected: Vec<u32> = (10..22).map(|i| u32::from(i % QSIZE)).collect();
+    assert_eq!(heads, expected);
+}
