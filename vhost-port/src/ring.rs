@@ -250,6 +250,28 @@ fn avail_heads<M: GuestMemory>(
     Ok(())
 }
 
+/// Write `bytes` at `addr` through one translated slice (piecewise when
+/// the range spans two memory regions). The range was checked when the
+/// chain was walked, so a failure here is the guest's memory table
+/// changing under us: a fault like any out-of-memory buffer.
+fn write_guest<M: GuestMemoryBackend>(
+    mem: &M,
+    addr: GuestAddress,
+    bytes: &[u8],
+) -> Result<(), GuestError> {
+    let fault = || GuestError::OutOfMemory {
+        addr: addr.raw_value(),
+        len: bytes.len() as u32,
+    };
+    match mem.get_slice(addr, bytes.len()) {
+        Ok(buf) => {
+            buf.copy_from(bytes);
+            Ok(())
+        }
+        Err(_) => mem.write_slice(bytes, addr).map_err(|_| fault()),
+    }
+}
+
 /// [`GuestTx::copy_out`] for a buffer vm-memory cannot hand out as one
 /// slice: header bytes first, then frame bytes. Returns the new offset.
 fn copy_split<M: GuestMemory>(
@@ -546,7 +568,7 @@ impl GuestRx {
     /// Copy `p` (with its virtio-net header) into the guest's receive
     /// buffers and publish them. Nothing is published unless the whole
     /// packet fits.
-    pub fn push<M: GuestMemory>(
+    pub fn push<M: GuestMemoryBackend>(
         &mut self,
         q: &mut Queue,
         mem: &M,
@@ -565,7 +587,7 @@ impl GuestRx {
     /// Deliver `packets` in order: the available index is read once and
     /// the used ring published once, after the last packet. `tally` counts
     /// what happened, also when a guest fault cut the batch short.
-    pub fn push_batch<M: GuestMemory>(
+    pub fn push_batch<M: GuestMemoryBackend>(
         &mut self,
         q: &mut Queue,
         mem: &M,
@@ -602,7 +624,7 @@ impl GuestRx {
     /// Write `p` into the chains after the first `skip` available ones
     /// (`avail` more are there), the header last; leave the chains used in
     /// `self.used`. Publishes nothing.
-    fn place<M: GuestMemory>(
+    fn place<M: GuestMemoryBackend>(
         &mut self,
         q: &Queue,
         mem: &M,
@@ -648,12 +670,7 @@ impl GuestRx {
                 let n = room.min(need - written);
                 if n > 0 {
                     let at = written - hdr_len;
-                    mem.write_slice(&frame[at..at + n], addr).map_err(|_| {
-                        GuestError::OutOfMemory {
-                            addr: addr.raw_value(),
-                            len: n as u32,
-                        }
-                    })?;
+                    write_guest(mem, addr, &frame[at..at + n])?;
                     written += n;
                     chain_len += n as u32;
                 }
@@ -682,11 +699,7 @@ impl GuestRx {
                 break;
             }
             let n = (s.len as usize).min(hdr_len - off);
-            mem.write_slice(&hdr[off..off + n], s.addr)
-                .map_err(|_| GuestError::OutOfMemory {
-                    addr: s.addr.raw_value(),
-                    len: n as u32,
-                })?;
+            write_guest(mem, s.addr, &hdr[off..off + n])?;
             off += n;
         }
         Ok(Delivery::Delivered(n_bufs))
