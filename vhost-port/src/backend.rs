@@ -15,20 +15,15 @@
 //! on the datapath's workers, in batches, like every other port's.
 
 use crate::net::{self, config_read, config_space};
-use crate::port::{ctrl_queue, Session, Shared};
+use crate::port::{ctrl_queue, GuestMem, Session, Shared};
 use std::sync::Arc;
 use vhost::vhost_user::message::VhostUserProtocolFeatures;
 use vhost_user_backend::{VhostUserBackend, VringRwLock};
-use vm_memory::{
-    GuestAddressSpace, GuestMemoryAtomic, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion,
-};
+use vm_memory::{GuestAddressSpace, GuestMemoryBackend, GuestMemoryRegion};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
 };
-
-/// Guest memory as the framework maps it.
-pub type GuestMem = GuestMemoryAtomic<GuestMemoryMmap>;
 
 /// Ring size offered to the guest (the largest it may choose).
 pub const MAX_QUEUE_SIZE: usize = 1024;

@@ -14,8 +14,8 @@
 //! the port's `Drop` shuts the live connection down, so dropping a port
 //! returns promptly.
 
-use crate::backend::{GuestMem, NetBackend};
-use crate::port::Shared;
+use crate::backend::NetBackend;
+use crate::port::{GuestMem, Shared};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;

@@ -20,7 +20,6 @@
 //! dropped, the connection is shut down with a logged reason, and the next
 //! connection starts clean.
 
-use crate::backend::GuestMem;
 use crate::ctrl::{Command, GuestCtrl};
 use crate::net::NetFeatures;
 use crate::ring::{resume_at_used, should_notify, GuestError, GuestRx, GuestTx, RxTally};
@@ -33,6 +32,10 @@ use vhost_user_backend::{VringRwLock, VringState, VringT};
 use virtio_queue::QueueT;
 use vm_memory::{GuestAddressSpace, GuestMemoryMmap};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+/// Guest memory as the vhost-user framework maps it (replaced in place on
+/// every memory table change).
+pub type GuestMem = vm_memory::GuestMemoryAtomic<GuestMemoryMmap>;
 
 /// Most queue pairs a port offers (the datapath polls one queue per pair).
 pub const MAX_QUEUE_PAIRS: u16 = 16;
