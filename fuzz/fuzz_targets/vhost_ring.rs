@@ -27,8 +27,9 @@ const HEADER: usize = 12;
 
 fn queue(cfg: &[u8]) -> Queue {
     let mut q = Queue::new(256).expect("max size");
-    q.set_size(1 << (cfg[0] % 9)); // 1..=256
-                                   // Ring structures anywhere in (and around the end of) guest memory.
+    // A size of 1..=256, ring structures anywhere in (and around the end
+    // of) guest memory.
+    q.set_size(1 << (cfg[0] % 9));
     let at = |i: usize| u64::from(u16::from_le_bytes([cfg[i], cfg[i + 1]])) & !1;
     let _ = q.try_set_desc_table_address(GuestAddress(at(1) & !15));
     let _ = q.try_set_avail_ring_address(GuestAddress(at(3)));
