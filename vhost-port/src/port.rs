@@ -37,6 +37,12 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 /// every memory table change).
 pub type GuestMem = vm_memory::GuestMemoryAtomic<GuestMemoryMmap>;
 
+/// Whether a vring carries packets: the guest enabled it and its
+/// addresses are set.
+fn live(st: &VringState) -> bool {
+    st.is_enabled() && QueueT::ready(st.get_queue())
+}
+
 /// Most queue pairs a port offers (the datapath polls one queue per pair).
 pub const MAX_QUEUE_PAIRS: u16 = 16;
 
@@ -263,7 +269,7 @@ impl Shared {
     /// thread: commands are rare and never on the packet path).
     pub fn serve_ctrl(&self, vring: &VringRwLock, mem: &GuestMem) {
         let mut st = vring.get_mut();
-        if !st.is_enabled() || !QueueT::ready(st.get_queue()) {
+        if !live(&st) {
             return;
         }
         let mem = mem.memory();
@@ -328,7 +334,7 @@ impl Shared {
             return 0;
         };
         let mut st = vring.get_mut();
-        if !st.is_enabled() || !QueueT::ready(st.get_queue()) {
+        if !live(&st) {
             drain_wake();
             return 0;
         }
@@ -383,7 +389,7 @@ impl Shared {
             return false;
         };
         let mut st = vring.get_mut();
-        if self.broken.load(Relaxed) || !st.is_enabled() || !QueueT::ready(st.get_queue()) {
+        if self.broken.load(Relaxed) || !live(&st) {
             return false;
         }
         qp.kicks_armed.store(true, Relaxed);
@@ -413,7 +419,7 @@ impl Shared {
         let picked = (0..in_use).find_map(|i| {
             let pair = (first + i) % in_use;
             let st = s.vrings.get(guest_rx_queue(pair))?.get_mut();
-            (st.is_enabled() && QueueT::ready(st.get_queue())).then_some((pair, st))
+            live(&st).then_some((pair, st))
         });
         let Some((pair, mut st)) = picked else {
             c.tx_dropped.fetch_add(n, Relaxed);

@@ -124,11 +124,14 @@ fn send(sock: &UnixStream, m: &Message) -> std::io::Result<()> {
     }
     let iov = [IoSlice::new(&m.hdr), IoSlice::new(&m.body)];
     let sent = sendmsg(sock, &iov, &mut control, SendFlags::NOSIGNAL)?;
-    let mut all = Vec::with_capacity(HDR_LEN + m.body.len());
-    all.extend_from_slice(&m.hdr);
-    all.extend_from_slice(&m.body);
+    // A short write (rare on a Unix socket) finishes without descriptors.
     let mut rest = sock;
-    rest.write_all(&all[sent.min(all.len())..])
+    if sent < HDR_LEN {
+        rest.write_all(&m.hdr[sent..])?;
+        rest.write_all(&m.body)
+    } else {
+        rest.write_all(&m.body[(sent - HDR_LEN).min(m.body.len())..])
+    }
 }
 
 /// The acknowledgement of a request the relay answers itself (success).

@@ -272,35 +272,6 @@ fn write_guest<M: GuestMemoryBackend>(
     }
 }
 
-/// [`GuestTx::copy_out`] for a buffer vm-memory cannot hand out as one
-/// slice: header bytes first, then frame bytes. Returns the new offset.
-fn copy_split<M: GuestMemory>(
-    mem: &M,
-    s: &Segment,
-    hdr_len: usize,
-    mut off: usize,
-    hdr: &mut [u8],
-    frame: &mut [u8],
-) -> Result<usize, &'static str> {
-    let mut addr = s.addr;
-    let mut len = s.len as usize;
-    if off < hdr_len {
-        let n = len.min(hdr_len - off);
-        mem.read_slice(&mut hdr[off..off + n], addr)
-            .map_err(|_| "unreadable")?;
-        off += n;
-        len -= n;
-        addr = addr.unchecked_add(n as u64);
-    }
-    if len > 0 {
-        let at = off - hdr_len;
-        mem.read_slice(&mut frame[at..at + len], addr)
-            .map_err(|_| "unreadable")?;
-        off += len;
-    }
-    Ok(off)
-}
-
 /// Line the queue up with the used ring the driver sees, when a new
 /// connection takes over rings that were in use: DPDK's virtio-user in
 /// server mode reconnects with a base of 0 while its rings are thousands
@@ -500,25 +471,31 @@ impl GuestTx {
         let mut off = 0usize; // position in the header+frame stream
         for s in &self.segs {
             let len = s.len as usize;
-            // One translation per buffer (a buffer that spans two memory
-            // regions is read piecewise).
-            let Ok(buf) = mem.get_slice(s.addr, len) else {
-                off = copy_split(mem, s, features.hdr_len, off, &mut hdr, frame)?;
-                continue;
+            // One translation per buffer; one that spans two memory regions
+            // (no single slice) is read piece by piece.
+            let whole = mem.get_slice(s.addr, len).ok();
+            let read = |pos: usize, dst: &mut [u8]| match &whole {
+                Some(buf) => buf
+                    .subslice(pos, dst.len())
+                    .map(|part| {
+                        part.copy_to(dst);
+                    })
+                    .map_err(|_| "unreadable"),
+                None => mem
+                    .read_slice(dst, s.addr.unchecked_add(pos as u64))
+                    .map_err(|_| "unreadable"),
             };
             let mut pos = 0usize;
             if off < features.hdr_len {
                 let n = len.min(features.hdr_len - off);
-                let part = buf.subslice(0, n).map_err(|_| "unreadable")?;
-                part.copy_to(&mut hdr[off..off + n]);
+                read(0, &mut hdr[off..off + n])?;
                 off += n;
                 pos = n;
             }
             if pos < len {
                 let n = len - pos;
                 let at = off - features.hdr_len;
-                let part = buf.subslice(pos, n).map_err(|_| "unreadable")?;
-                part.copy_to(&mut frame[at..at + n]);
+                read(pos, &mut frame[at..at + n])?;
                 off += n;
             }
         }
