@@ -43,6 +43,27 @@ impl Drop for Child {
     }
 }
 
+/// dpdk-testpmd as a one-queue virtio-user guest of the port at `sock`,
+/// with `mode` (its forwarding arguments); killed when dropped.
+fn testpmd(sock: &std::path::Path, prefix: &str, mode: &[&str]) -> Child {
+    let prefix = format!("{prefix}{}", std::process::id());
+    Child(
+        Command::new("dpdk-testpmd")
+            .args(["-l", "0,1", "--no-pci", "--no-huge", "-m", "512"])
+            .args(["--file-prefix", &prefix])
+            .arg("--vdev")
+            .arg(format!("net_virtio_user0,path={},queues=1", sock.display()))
+            .arg("--")
+            .args(mode)
+            .args(["--total-num-mbufs=2048", "--stats-period=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn testpmd"),
+    )
+}
+
 #[test]
 fn testpmd_loops_packets_through_the_port() {
     if !can_run("testpmd_loops_packets_through_the_port") {
@@ -52,34 +73,7 @@ fn testpmd_loops_packets_through_the_port() {
     let sock = dir.join("vu0.sock");
     let port =
         VhostUserPort::server("vu0", &sock, VhostUserOptions::default()).expect("server port");
-    let prefix = format!("vpt{}", std::process::id());
-    let _pmd = Child(
-        Command::new("dpdk-testpmd")
-            .args([
-                "-l",
-                "0,1",
-                "--no-pci",
-                "--no-huge",
-                "-m",
-                "512",
-                "--file-prefix",
-                &prefix,
-            ])
-            .arg("--vdev")
-            .arg(format!("net_virtio_user0,path={},queues=1", sock.display()))
-            .args([
-                "--",
-                "--forward-mode=io",
-                "--tx-first",
-                "--total-num-mbufs=2048",
-                "--stats-period=1",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn testpmd"),
-    );
+    let _pmd = testpmd(&sock, "vpt", &["--forward-mode=io", "--tx-first"]);
     let mut pool = PacketPool::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut moved = 0u64;
@@ -130,33 +124,7 @@ fn testpmd_txonly_wakes_a_sleeping_poller() {
     let sock = dir.join("vu1.sock");
     let port =
         VhostUserPort::server("vu1", &sock, VhostUserOptions::default()).expect("server port");
-    let prefix = format!("vps{}", std::process::id());
-    let _pmd = Child(
-        Command::new("dpdk-testpmd")
-            .args([
-                "-l",
-                "0,1",
-                "--no-pci",
-                "--no-huge",
-                "-m",
-                "512",
-                "--file-prefix",
-                &prefix,
-            ])
-            .arg("--vdev")
-            .arg(format!("net_virtio_user0,path={},queues=1", sock.display()))
-            .args([
-                "--",
-                "--forward-mode=txonly",
-                "--total-num-mbufs=2048",
-                "--stats-period=1",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn testpmd"),
-    );
+    let _pmd = testpmd(&sock, "vps", &["--forward-mode=txonly"]);
     let ep = Epoll::new().unwrap();
     let fd = port.rx_fd(0).expect("rx fd");
     ep.ctl(
