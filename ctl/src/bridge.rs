@@ -58,14 +58,27 @@ pub struct Bridge {
     /// The TLS files the controllers were started with.
     ssl: Option<crate::config::SslConfig>,
     ports: BTreeMap<String, PortNo>,
-    /// Where vhost-user server sockets live (STATE_DIR/NAME.sock).
+    /// switchd's state directory (vhost-user server sockets live in its
+    /// `vhost-user/`).
     state_dir: PathBuf,
     stop: Arc<AtomicBool>,
     revalidator: Option<std::thread::JoinHandle<()>>,
 }
 
+/// The directory of `STATE_DIR` that holds the sockets of `vhostuser`
+/// ports, apart from switchd's own files (its API socket, store and pid
+/// file), so that no port name can collide with them.
+pub const VHOST_SOCKET_DIR: &str = "vhost-user";
+
+/// Where a `vhostuser` port listens: `STATE_DIR/vhost-user/NAME.sock`.
+pub fn vhost_socket(state_dir: &Path, port: &str) -> PathBuf {
+    state_dir
+        .join(VHOST_SOCKET_DIR)
+        .join(format!("{port}.sock"))
+}
+
 /// Open the port a configuration entry describes; vhost-user server
-/// sockets go into `state_dir`.
+/// sockets go into `STATE_DIR/vhost-user/` ([`vhost_socket`]).
 pub fn open_port(cfg: &PortConfig, state_dir: &Path) -> Result<Arc<dyn Port>> {
     let opt = |k: &str| cfg.options.get(k).map(String::as_str);
     let num = |k: &str, d: usize| -> Result<usize> {
@@ -110,7 +123,10 @@ pub fn open_port(cfg: &PortConfig, state_dir: &Path) -> Result<Arc<dyn Port>> {
                 queue_pairs: num("n_rxq", 1)?.try_into().context("option n_rxq")?,
             };
             if cfg.kind == PortKind::Vhostuser {
-                let sock = state_dir.join(format!("{}.sock", cfg.name));
+                let dir = state_dir.join(VHOST_SOCKET_DIR);
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                let sock = vhost_socket(state_dir, &cfg.name);
                 Arc::new(VhostUserPort::server(&cfg.name, &sock, opts)?)
             } else {
                 let path = opt("vhost-server-path").context("option vhost-server-path")?;

@@ -22,7 +22,7 @@
 //! n_rxq = "1"
 //!
 //! [[bridge.port]]
-//! name = "vm1"                 # a VM; its socket is STATE_DIR/vm1.sock
+//! name = "vm1"                 # a VM; its socket is STATE_DIR/vhost-user/vm1.sock
 //! type = "vhostuser"
 //!
 //! [[bridge.port]]
@@ -165,7 +165,7 @@ pub enum PortKind {
     Afxdp,
     Afpacket,
     Internal,
-    /// vhost-user, switchd listening on STATE_DIR/NAME.sock.
+    /// vhost-user, switchd listening on STATE_DIR/vhost-user/NAME.sock.
     Vhostuser,
     /// vhost-user, switchd connecting to `vhost-server-path`.
     Vhostuserclient,

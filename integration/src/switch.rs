@@ -129,6 +129,14 @@ impl Switch {
         self.state_dir.path()
     }
 
+    /// Where a `vhostuser` port of this switchd listens
+    /// (`STATE_DIR/vhost-user/NAME.sock`).
+    pub fn vhost_socket(&self, port: &str) -> PathBuf {
+        self.state_dir()
+            .join("vhost-user")
+            .join(format!("{port}.sock"))
+    }
+
     /// Where switchd writes its PID once it forwards.
     pub fn pid_file(&self) -> PathBuf {
         self.state_dir.path().join("switchd.pid")

@@ -10,6 +10,7 @@
 //! a message that says what and where, and that nothing changed.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -209,6 +210,36 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     assert!(e.contains("colour"), "unknown setting: {e}");
     let e = sw.fails(&["add-port", "nosuchbr", "p9"], 1);
     assert!(e.contains("nosuchbr"), "unknown bridge: {e}");
+    assert_eq!(sw.ok(&["list-ports", br1]), format!("{}\n", c.port()));
+
+    // ---- port names cannot reach switchd's own files (hostile probe) ------
+    // A vhostuser port named "switchd" once replaced the API socket and
+    // locked swctl out. Its socket lives in STATE_DIR/vhost-user/ now.
+    let store = switch.state_dir().join("switchd.conf.toml");
+    assert_eq!(sw.ok(&["add-port", br1, "switchd", "type=vhostuser"]), "");
+    let vsock = switch.vhost_socket("switchd");
+    assert!(
+        std::fs::symlink_metadata(&vsock).is_ok_and(|m| m.file_type().is_socket()),
+        "the port listens on {}",
+        vsock.display()
+    );
+    assert!(
+        sw.ok(&["list-ports", br1]).contains("switchd"),
+        "the API still answers"
+    );
+    assert!(store.exists(), "the store is untouched");
+    // Something not a socket at a port's path is refused, and kept.
+    let planted = switch.vhost_socket("planted");
+    std::fs::write(&planted, "not yours").expect("plant a file");
+    let e = sw.fails(&["add-port", br1, "planted", "type=vhostuser"], 1);
+    assert!(e.contains("not a socket"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(&planted).ok().as_deref(),
+        Some("not yours")
+    );
+    // The socket goes with its port.
+    assert_eq!(sw.ok(&["del-port", "switchd"]), "");
+    assert!(!vsock.exists(), "{} removed with the port", vsock.display());
     assert_eq!(sw.ok(&["list-ports", br1]), format!("{}\n", c.port()));
 
     // ---- controllers and fail mode -----------------------------------------

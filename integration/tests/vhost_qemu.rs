@@ -138,7 +138,7 @@ fn two_vms_on_vhostuser_ports_ping_each_other() -> Result<(), Error> {
         + &vhost_port("vm1", "vhostuser", None)
         + &vhost_port("vm2", "vhostuser", None);
     let switch = Switch::start(&config)?;
-    let sock = |port: &str| switch.state_dir().join(format!("{port}.sock"));
+    let sock = |port: &str| switch.vhost_socket(port);
     for port in ["vm1", "vm2"] {
         assert!(
             wait_for_path(&sock(port), Duration::from_secs(5)),
@@ -180,7 +180,7 @@ fn vm_pings_a_namespace_host_on_an_afxdp_port() -> Result<(), Error> {
         .to_toml()
         + &vhost_port("vm1", "vhostuser", None);
     let switch = Switch::start(&config)?;
-    let sock = switch.state_dir().join("vm1.sock");
+    let sock = switch.vhost_socket("vm1");
     assert!(wait_for_path(&sock, Duration::from_secs(5)), "vm1.sock");
     let vms = Vm::boot_all(
         &image,

@@ -243,7 +243,7 @@ fn exchange(sc: &Scenario) -> Result<Exchange, Error> {
     );
     let mut switch = Switch::start(&config)?;
     let dir = switch.state_dir().to_path_buf();
-    let (sock1, sock2) = (dir.join("vu1.sock"), dir.join("vu2.sock"));
+    let (sock1, sock2) = (switch.vhost_socket("vu1"), switch.vhost_socket("vu2"));
     assert!(wait_for(&sock1, Duration::from_secs(5)), "vu1.sock appears");
     assert!(wait_for(&sock2, Duration::from_secs(5)), "vu2.sock appears");
 

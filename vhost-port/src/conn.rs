@@ -104,7 +104,9 @@ pub fn run(shared: Arc<Shared>, role: Role) {
             },
             Role::Client(path) => std::os::unix::net::UnixStream::connect(path),
         };
-        let relayed = guest.and_then(|g| crate::relay::start(&shared.name, g));
+        let sink = shared.clone();
+        let relayed = guest
+            .and_then(|g| crate::relay::start(&shared.name, g, Box::new(move |e| sink.fault(e))));
         let started = match relayed {
             Ok(relay) => daemon.start(&mut Listener::from(relay)),
             Err(e) => {

@@ -33,10 +33,12 @@
 pub mod backend;
 pub mod conn;
 pub mod ctrl;
+pub mod mem_table;
 pub mod net;
 pub mod port;
 pub mod relay;
 pub mod ring;
+pub mod socket_file;
 
 pub use port::VhostUserPort;
 pub use ring::GuestError;
@@ -61,6 +63,8 @@ pub enum VhostError {
     },
     #[error("invalid option: {0}")]
     Option(String),
+    #[error(transparent)]
+    SocketPath(#[from] socket_file::SocketPathError),
 }
 
 /// Device settings of a vhost-user port.
@@ -103,20 +107,25 @@ impl VhostUserOptions {
 
 impl VhostUserPort {
     /// A port whose socket switchd listens on (`type=vhostuser`). A stale
-    /// socket file at `socket_path` is replaced.
+    /// socket at `socket_path` is replaced; anything else there is refused
+    /// and left alone. The socket file goes with the port.
     pub fn server(
         name: &str,
         socket_path: &Path,
         opts: VhostUserOptions,
     ) -> Result<VhostUserPort, VhostError> {
-        let listener = vhost::vhost_user::Listener::new(socket_path, true).map_err(|source| {
+        socket_file::make_room(socket_path)?;
+        let listener = vhost::vhost_user::Listener::new(socket_path, false).map_err(|source| {
             VhostError::Listen {
                 path: socket_path.to_path_buf(),
                 source,
             }
         })?;
+        let file = socket_file::SocketFile::bound(socket_path)?;
         tracing::info!(port = name, socket = %socket_path.display(), "vhost-user server port listening");
-        Self::start(name, opts, "vhostuser", conn::Role::Server(listener))
+        let mut port = Self::start(name, opts, "vhostuser", conn::Role::Server(listener))?;
+        port.socket = Some(file);
+        Ok(port)
     }
 
     /// A port that connects to the guest's socket (`type=vhostuserclient`)
@@ -165,6 +174,7 @@ impl VhostUserPort {
             shared,
             kind,
             thread: Some(thread),
+            socket: None,
         })
     }
 }

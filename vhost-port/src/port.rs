@@ -302,7 +302,7 @@ impl Shared {
     }
 
     /// Stop the port after a guest fault: log why, close the connection.
-    fn fault(&self, e: &GuestError) {
+    pub(crate) fn fault(&self, e: &GuestError) {
         if self.broken.swap(true, Relaxed) {
             return;
         }
@@ -478,6 +478,9 @@ pub struct VhostUserPort {
     pub(crate) shared: Arc<Shared>,
     pub(crate) kind: &'static str,
     pub(crate) thread: Option<std::thread::JoinHandle<()>>,
+    /// A server port's socket file, removed once the connection thread
+    /// has stopped listening (fields drop after `Drop::drop`).
+    pub(crate) socket: Option<crate::socket_file::SocketFile>,
 }
 
 impl VhostUserPort {

@@ -18,7 +18,14 @@
 //! `PROTOCOL_FEATURES` (without them the handler enables every ring
 //! itself). The relay carries only the control channel; packets never
 //! pass through it.
+//!
+//! Being the only path from a guest's socket to the handler, the relay is
+//! also where a memory table is checked against the files behind it
+//! ([`mem_table`](crate::mem_table)) before rust-vmm maps them: a table
+//! that claims bytes its files do not have is a guest fault, reported to
+//! the port and answered by closing the connection.
 
+use crate::ring::GuestError;
 use rustix::net::{
     recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
@@ -147,10 +154,14 @@ fn ack(request: u32) -> Message {
     }
 }
 
+/// Where the relay reports a guest fault it found (the port counts and
+/// logs it); the relay closes the connection itself.
+pub type FaultSink = Box<dyn Fn(&GuestError) + Send>;
+
 /// Start relaying `guest` (a connected socket) to a fresh abstract socket;
 /// returns its listener, which the rust-vmm daemon accepts the relayed
 /// connection from.
-pub fn start(port: &str, guest: UnixStream) -> std::io::Result<UnixListener> {
+pub fn start(port: &str, guest: UnixStream, on_fault: FaultSink) -> std::io::Result<UnixListener> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = format!(
         "switchd-vhost-relay-{}-{}",
@@ -172,7 +183,7 @@ pub fn start(port: &str, guest: UnixStream) -> std::io::Result<UnixListener> {
         spawn(
             format!("vrelay-{port}"),
             Box::new(move || {
-                let r = upstream(&guest_r, &handler_w, &guest_w);
+                let r = upstream(&port_up, &guest_r, &handler_w, &guest_w, &on_fault);
                 if let Err(e) = r {
                     tracing::debug!(port = %port_up, error = %e, "vhost-user relay (guest side) ended");
                 }
@@ -199,16 +210,35 @@ pub fn start(port: &str, guest: UnixStream) -> std::io::Result<UnixListener> {
 }
 
 /// Guest to device, holding early `SET_VRING_ENABLE`s until
-/// `SET_FEATURES` has gone through.
+/// `SET_FEATURES` has gone through, and refusing memory tables whose files
+/// are shorter than the regions they claim.
 fn upstream(
+    port: &str,
     guest: &UnixStream,
     handler: &UnixStream,
     guest_w: &Mutex<UnixStream>,
+    on_fault: &FaultSink,
 ) -> std::io::Result<()> {
     let mut negotiated = false;
     // The last early enable of each ring.
     let mut early: BTreeMap<u32, Message> = BTreeMap::new();
     while let Some(mut m) = recv(guest)? {
+        match crate::mem_table::check(m.request(), &m.body, &m.fds) {
+            Ok(c) if c.unsealed > 0 => tracing::debug!(
+                port,
+                regions = c.regions,
+                unsealed = c.unsealed,
+                "guest memory files can still be shrunk by the frontend"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                on_fault(&e);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    e.to_string(),
+                ));
+            }
+        }
         match m.request() {
             SET_VRING_ENABLE if !negotiated => {
                 tracing::debug!(ring = ?m.u32_arg(), "early SET_VRING_ENABLE held by the relay");
@@ -269,7 +299,7 @@ mod tests {
     #[test]
     fn early_vring_enables_are_held_until_features_are_set() {
         let (mut guest, ours) = UnixStream::pair().unwrap();
-        let listener = start("t", ours).unwrap();
+        let listener = start("t", ours, Box::new(|_| {})).unwrap();
         let (mut device, _) = listener.accept().unwrap();
         let ring = |i: u32, on: u32| [i.to_le_bytes(), on.to_le_bytes()].concat();
         // Early: acked here when asked, not forwarded yet; the last one
@@ -318,7 +348,7 @@ mod tests {
     #[test]
     fn early_enables_are_dropped_without_protocol_features() {
         let (mut guest, ours) = UnixStream::pair().unwrap();
-        let listener = start("t", ours).unwrap();
+        let listener = start("t", ours, Box::new(|_| {})).unwrap();
         let (mut device, _) = listener.accept().unwrap();
         let state = [0u8, 0, 0, 0, 1, 0, 0, 0];
         guest.write_all(&msg(SET_VRING_ENABLE, 0, &state)).unwrap();
@@ -328,5 +358,42 @@ mod tests {
         let mut got = Vec::new();
         device.read_to_end(&mut got).unwrap();
         assert_eq!(got, features);
+    }
+
+    #[test]
+    fn a_memory_table_larger_than_its_file_is_a_fault_and_never_reaches_the_device() {
+        use rustix::fs::{memfd_create, MemfdFlags};
+        let (guest, ours) = UnixStream::pair().unwrap();
+        let faults = Arc::new(Mutex::new(Vec::new()));
+        let sink = faults.clone();
+        let listener = start(
+            "t",
+            ours,
+            Box::new(move |e| sink.lock().unwrap().push(e.to_string())),
+        )
+        .unwrap();
+        let (mut device, _) = listener.accept().unwrap();
+        let file = std::fs::File::from(memfd_create("t", MemfdFlags::CLOEXEC).unwrap());
+        file.set_len(2 << 20).unwrap();
+        // One region: 1 GiB claimed at offset 0 of a 2 MiB memfd.
+        let mut body = 1u32.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0; 4]);
+        for v in [0u64, 1 << 30, 0x7f00_0000_0000, 0] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        let m = Message {
+            hdr: msg(crate::mem_table::SET_MEM_TABLE, 0, &body)[..HDR_LEN]
+                .try_into()
+                .unwrap(),
+            body,
+            fds: vec![OwnedFd::from(file)],
+        };
+        send(&guest, &m).unwrap();
+        // Nothing reaches the device; the connection closes.
+        let mut got = Vec::new();
+        assert_eq!(device.read_to_end(&mut got).unwrap(), 0);
+        let faults = faults.lock().unwrap();
+        assert_eq!(faults.len(), 1, "{faults:?}");
+        assert!(faults[0].contains("memory region 0"), "{faults:?}");
     }
 }

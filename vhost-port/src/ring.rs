@@ -52,6 +52,17 @@ pub enum GuestError {
     Ring(u64),
     #[error("control command without {0}")]
     Control(&'static str),
+    #[error(
+        "memory region {index} maps {size} bytes at offset {offset} of a file of {file_size} bytes"
+    )]
+    MemoryRegion {
+        index: usize,
+        size: u64,
+        offset: u64,
+        file_size: u64,
+    },
+    #[error("memory region {index} is backed by a {kind}, not a regular file")]
+    MemoryFile { index: usize, kind: String },
 }
 
 /// One guest buffer of a chain.

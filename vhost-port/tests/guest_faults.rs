@@ -29,6 +29,7 @@ use common::guest::{
 use common::{device_panics, moved, pump, sockets_dir, watch_panics, Chatter, Worker};
 use datapath::netdev::Port;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use vhost_port::{VhostUserOptions, VhostUserPort};
 
 /// Run one fault: `inject` makes the first guest misbehave; `reason` is
@@ -308,4 +309,71 @@ fn tx_ring_outside_guest_memory() {
             .expect("SET_VRING_ADDR sent");
         g.kick(TX);
     });
+}
+
+/// The hostile probe's memory table: a region that claims 1 GiB backed by
+/// a memfd of 1 MiB. Mapped as told, a descriptor pointing at 512 MiB
+/// would raise SIGBUS in the worker and kill the process (the test binary
+/// here, every bridge in switchd). The table must be refused before it is
+/// mapped: the frontend's SET_MEM_TABLE fails, the fault is counted once,
+/// the other port keeps forwarding, and the socket takes a new guest.
+#[test]
+fn memory_table_larger_than_its_file() {
+    watch_panics();
+    let tag = "memtable";
+    let dir = sockets_dir();
+    let (bad_sock, good_sock) = (dir.path().join("bad.sock"), dir.path().join("good.sock"));
+    let open = |name: String, sock| {
+        Arc::new(VhostUserPort::server(&name, sock, VhostUserOptions::default()).expect(&name))
+    };
+    let bad = open(format!("{tag}-bad"), &bad_sock);
+    let good = open(format!("{tag}-good"), &good_sock);
+    let worker = Worker::spawn(&format!("{tag}-worker"), vec![bad.clone(), good.clone()]);
+    let mut b = Chatter::new(Guest::connect(&good_sock).expect("good guest"), 2);
+    // Alone on the bridge, the good guest's frames are received (flooded
+    // to a port without a guest, so nothing comes back yet).
+    let receiving = |then: u64| good.connected() && good.stats().rx_packets > then;
+    pump(&mut [&mut b], "good guest sending", |_| receiving(0));
+
+    let before = good.stats();
+    match Guest::connect_claiming(&bad_sock, 1 << 30) {
+        Err(e) => eprintln!("{tag}: hostile guest refused: {e:?}"),
+        Ok(mut g) => {
+            // The table was accepted: carry the attack through, which
+            // kills this process with SIGBUS if the check is gone.
+            offer_one(&mut g, TX, 512 << 20, 64, 0, 0);
+            let end = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("{tag}: a memory table claiming more than its file was accepted");
+        }
+    }
+    pump(&mut [&mut b], "fault counted, good port receiving", |_| {
+        bad.guest_faults() == 1 && receiving(before.rx_packets)
+    });
+    assert!(!bad.connected(), "{tag}: no guest on the bad port");
+
+    // The same socket takes a well-behaved guest, which forwards.
+    let (before_bad, before_good) = (bad.stats(), good.stats());
+    let mut c = Chatter::new(Guest::connect(&bad_sock).expect("new guest"), 3);
+    pump(&mut [&mut c, &mut b], "new guest forwarding", |g| {
+        bad.connected()
+            && moved(&before_bad, &bad.stats())
+            && moved(&before_good, &good.stats())
+            && g[0].received > 0
+    });
+    assert_eq!(bad.guest_faults(), 1, "{tag}: one fault, counted once");
+    assert_eq!(
+        good.guest_faults(),
+        0,
+        "{tag}: the good guest never faulted"
+    );
+    worker.finish().expect("the worker did not panic");
+    drop((bad, good, c, b));
+    let panics = device_panics(tag);
+    assert!(
+        panics.is_empty(),
+        "{tag}: device threads panicked: {panics:?}"
+    );
 }

@@ -130,13 +130,21 @@ impl Guest {
     /// Connect to a port's socket and bring queues 0 and 1 up, as a VMM
     /// does before the guest driver starts.
     pub fn connect(sock: &Path) -> Result<Guest, ConnectError> {
+        Self::connect_claiming(sock, MEM_SIZE)
+    }
+
+    /// [`Guest::connect`], but the memory table tells the device that the
+    /// region is `claimed` bytes long, whatever the memfd behind it holds
+    /// (a hostile VMM).
+    pub fn connect_claiming(sock: &Path, claimed: u64) -> Result<Guest, ConnectError> {
         let v = |what| move |e| ConnectError::Vhost(what, e);
         let mem = guest_memory()?;
         let region = mem
             .iter()
             .next()
             .ok_or_else(|| ConnectError::Memory("no region".into()))?;
-        let info = VhostUserMemoryRegionInfo::from_guest_region(region).map_err(v("region"))?;
+        let mut info = VhostUserMemoryRegionInfo::from_guest_region(region).map_err(v("region"))?;
+        info.memory_size = claimed;
         let uaddr_base = info.userspace_addr;
 
         let stream = UnixStream::connect(sock).map_err(ConnectError::Io)?;
