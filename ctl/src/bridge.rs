@@ -130,7 +130,20 @@ pub fn open_port(cfg: &PortConfig, state_dir: &Path) -> Result<Arc<dyn Port>> {
                 Arc::new(VhostUserPort::server(&cfg.name, &sock, opts)?)
             } else {
                 let path = opt("vhost-server-path").context("option vhost-server-path")?;
-                Arc::new(VhostUserPort::client(&cfg.name, Path::new(path), opts)?)
+                let path = Path::new(path);
+                vhost_port::socket_file::check_guest_path(path)?;
+                // switchd's own sockets (its API, its vhostuser ports) are
+                // never a guest's.
+                let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+                let parent_real = path.parent().map(real).unwrap_or_default();
+                if parent_real.starts_with(real(state_dir)) {
+                    bail!(
+                        "vhost-server-path {} is inside switchd's state directory {}",
+                        path.display(),
+                        state_dir.display()
+                    );
+                }
+                Arc::new(VhostUserPort::client(&cfg.name, path, opts)?)
             }
         }
     };

@@ -237,6 +237,18 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
         std::fs::read_to_string(&planted).ok().as_deref(),
         Some("not yours")
     );
+    // A client port connects only to something that can be a guest's
+    // socket, never to switchd's own.
+    let client = |path: &str| {
+        let opt = format!("options:vhost-server-path={path}");
+        sw.fails(&["add-port", br1, "vc", "type=vhostuserclient", &opt], 1)
+    };
+    let e = client("/etc/passwd");
+    assert!(e.contains("not a socket"), "{e}");
+    let e = client(&sw.socket.display().to_string());
+    assert!(e.contains("state directory"), "{e}");
+    let e = client(&vsock.display().to_string());
+    assert!(e.contains("state directory"), "{e}");
     // The socket goes with its port.
     assert_eq!(sw.ok(&["del-port", "switchd"]), "");
     assert!(!vsock.exists(), "{} removed with the port", vsock.display());

@@ -3,7 +3,10 @@
 //! As the server (`vhostuser`) the thread listens on the port's socket and
 //! serves one guest at a time; as the client (`vhostuserclient`) it
 //! connects to the guest's socket and, when the connection is lost or
-//! cannot be made, tries again every [`RECONNECT_INTERVAL`]. Each
+//! cannot be made, tries again after [`RECONNECT_INTERVAL`], doubling the
+//! wait up to [`MAX_RECONNECT_INTERVAL`] while attempts keep failing, and
+//! says so once per streak of failures (a path that is not a socket, or
+//! a socket nobody serves, must not fill the log). Each
 //! connection gets a fresh `VhostUserDaemon` (fresh rings, fresh memory
 //! table): nothing of a previous guest survives into the next. In both
 //! roles the guest's socket is joined to the daemon through a
@@ -17,7 +20,8 @@
 use crate::backend::NetBackend;
 use crate::port::{GuestMem, Shared};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +30,44 @@ use vhost_user_backend::VhostUserDaemon;
 use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 
-/// How often a client port retries its connection.
+/// How soon a client port retries its connection after a loss.
 pub const RECONNECT_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest wait between a client port's failing attempts.
+pub const MAX_RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A client port's retry schedule: doubles while attempts fail, says the
+/// first failure of a streak at info level and the rest at debug.
+#[derive(Debug)]
+struct Backoff {
+    wait: Duration,
+    failures: u64,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff {
+            wait: RECONNECT_INTERVAL,
+            failures: 0,
+        }
+    }
+
+    /// One more failed attempt; returns how long to wait.
+    fn failed(&mut self, port: &str, path: &Path, why: &str) -> Duration {
+        if self.failures == 0 {
+            tracing::info!(port, path = %path.display(), reason = why, "cannot reach the guest's vhost-user socket; retrying quietly");
+        } else {
+            tracing::debug!(port, path = %path.display(), reason = why, failures = self.failures, "vhost-user connect failed");
+        }
+        self.failures += 1;
+        let wait = self.wait;
+        self.wait = (self.wait * 2).min(MAX_RECONNECT_INTERVAL);
+        wait
+    }
+
+    fn connected(&mut self) {
+        *self = Backoff::new();
+    }
+}
 /// Longest wait before the thread looks at the stop flag again.
 const POLL_STEP: Duration = Duration::from_millis(100);
 
@@ -61,6 +101,7 @@ pub fn run(shared: Arc<Shared>, role: Role) {
         Role::Client(_) => None,
     };
     let mut events = [EpollEvent::default(); 1];
+    let mut backoff = Backoff::new();
     while !shared.stop.load(Relaxed) {
         // Wait until there is someone to talk to.
         match (&role, &epoll) {
@@ -75,8 +116,13 @@ pub fn run(shared: Arc<Shared>, role: Role) {
                 }
             },
             (Role::Client(path), _) => {
-                if !path.exists() {
-                    pause(&shared, RECONNECT_INTERVAL);
+                let why = match std::fs::metadata(path) {
+                    Ok(m) if m.file_type().is_socket() => None,
+                    Ok(_) => Some("not a socket"),
+                    Err(_) => Some("no such socket"),
+                };
+                if let Some(why) = why {
+                    pause(&shared, backoff.failed(&shared.name, path, why));
                     continue;
                 }
             }
@@ -107,9 +153,14 @@ pub fn run(shared: Arc<Shared>, role: Role) {
         let sink = shared.clone();
         let relayed = guest
             .and_then(|g| crate::relay::start(&shared.name, g, Box::new(move |e| sink.fault(e))));
-        let started = match relayed {
-            Ok(relay) => daemon.start(&mut Listener::from(relay)),
-            Err(e) => {
+        let started = match (relayed, &role) {
+            (Ok(relay), _) => daemon.start(&mut Listener::from(relay)),
+            (Err(e), Role::Client(path)) => {
+                retire(daemon);
+                pause(&shared, backoff.failed(&shared.name, path, &e.to_string()));
+                continue;
+            }
+            (Err(e), Role::Server(_)) => {
                 tracing::debug!(port = %shared.name, error = %e, "vhost-user connection not made");
                 retire(daemon);
                 pause(&shared, RECONNECT_INTERVAL);
@@ -117,20 +168,20 @@ pub fn run(shared: Arc<Shared>, role: Role) {
             }
         };
         if let Err(e) = started {
-            match &role {
-                Role::Client(_) => {
-                    tracing::debug!(port = %shared.name, error = %e, "vhost-user connect failed")
-                }
+            let wait = match &role {
+                Role::Client(path) => backoff.failed(&shared.name, path, &e.to_string()),
                 Role::Server(_) => {
-                    tracing::warn!(port = %shared.name, error = %e, "vhost-user accept failed")
+                    tracing::warn!(port = %shared.name, error = %e, "vhost-user accept failed");
+                    RECONNECT_INTERVAL
                 }
-            }
+            };
             retire(daemon);
-            pause(&shared, RECONNECT_INTERVAL);
+            pause(&shared, wait);
             continue;
         }
         *shared.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = daemon.shutdown_handle();
         tracing::info!(port = %shared.name, "vhost-user guest connected");
+        backoff.connected();
         // A stop requested, or a guest fault found, while connecting would
         // have found no handle to close the connection with.
         if shared.stop.load(Relaxed) || shared.is_broken() {

@@ -13,6 +13,10 @@
 //! the path is removed only if it still is the very socket this port
 //! bound (same device and inode), so a port never removes a file someone
 //! put there after it.
+//!
+//! A client port (`vhostuserclient`) connects to a path the guest's VMM
+//! serves; [`check_guest_path`] refuses one that cannot be that: relative,
+//! or already there as something other than a socket.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -22,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub enum SocketPathError {
     #[error("{path} exists and is a {kind}, not a socket: refusing to replace it")]
     Taken { path: PathBuf, kind: &'static str },
+    #[error("{path} is not an absolute path")]
+    Relative { path: PathBuf },
     #[error("cannot inspect or replace {path}")]
     Io {
         path: PathBuf,
@@ -72,6 +78,23 @@ pub fn make_room(path: &Path) -> Result<(), SocketPathError> {
             path: path.to_path_buf(),
             kind: kind(m.file_type()),
         }),
+    }
+}
+
+/// Check the path a client port will connect to: absolute, and a socket
+/// if anything is there yet (the VMM may create it later).
+pub fn check_guest_path(path: &Path) -> Result<(), SocketPathError> {
+    if !path.is_absolute() {
+        return Err(SocketPathError::Relative {
+            path: path.to_path_buf(),
+        });
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.file_type().is_socket() => Err(SocketPathError::Taken {
+            path: path.to_path_buf(),
+            kind: kind(m.file_type()),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -141,6 +164,18 @@ mod tests {
         let e = make_room(&link).unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
         assert!(sock.exists() && link.exists());
+    }
+
+    #[test]
+    fn a_guest_path_must_be_absolute_and_a_socket_if_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("qemu.sock");
+        check_guest_path(&sock).unwrap();
+        let _l = UnixListener::bind(&sock).unwrap();
+        check_guest_path(&sock).unwrap();
+        assert!(check_guest_path(Path::new("qemu.sock")).is_err());
+        let e = check_guest_path(Path::new("/etc/passwd")).unwrap_err();
+        assert!(e.to_string().contains("not a socket"), "{e}");
     }
 
     #[test]
