@@ -7,11 +7,12 @@
 //! Every refusal is an OFPT_ERROR with the spec's type and code and the
 //! first bytes of the offending request, and it changes nothing.
 
+use super::change::Durability;
 use super::{dp_to_of, of_to_dp, OfBridge};
-use crate::pipeline::{RemovedReason, N_TABLES, OFPTT_ALL};
+use crate::pipeline::{check_buffer, PipelineMod, N_TABLES, OFPTT_ALL};
 use crate::wire::action::{port_no as ofp, Action};
 use crate::wire::error::{BadRequest, OfError, PortModFailed, WireError};
-use crate::wire::flow_mod::{FlowModCommand, OFP_NO_BUFFER};
+use crate::wire::flow_mod::OFP_NO_BUFFER;
 use crate::wire::instruction::instruction_type;
 use crate::wire::message::{encode, Message};
 use crate::wire::multipart::{
@@ -136,24 +137,19 @@ impl OfBridge {
                 vec![Message::BarrierReply]
             }
             Message::FlowMod(fm) => {
-                self.counters.flow_mods.fetch_add(1, Ordering::Relaxed);
-                let out = self.store.flow_mod(fm)?;
-                if matches!(
-                    fm.command,
-                    FlowModCommand::Delete | FlowModCommand::DeleteStrict
-                ) {
-                    self.report_removed(&out.removed, RemovedReason::Delete);
-                }
+                self.commit(&[PipelineMod::Flow(fm.clone())], Durability::Keep)
+                    .map_err(|r| r.error)?;
+                check_buffer(fm)?;
                 vec![]
             }
             Message::GroupMod(gm) => {
-                let removed = self.store.group_mod(gm)?;
-                self.report_removed(&removed, RemovedReason::GroupDelete);
+                self.commit(&[PipelineMod::Group(gm.clone())], Durability::Keep)
+                    .map_err(|r| r.error)?;
                 vec![]
             }
             Message::MeterMod(mm) => {
-                let removed = self.store.meter_mod(mm)?;
-                self.report_removed(&removed, RemovedReason::Delete);
+                self.commit(&[PipelineMod::Meter(mm.clone())], Durability::Keep)
+                    .map_err(|r| r.error)?;
                 vec![]
             }
             Message::PortMod(pm) => {

@@ -13,7 +13,11 @@
 //! In fail-mode standalone with no controller connected, the bridge acts as
 //! a learning switch (every packet goes to NORMAL), as Open vSwitch does;
 //! in secure mode it keeps following the flow tables.
+//!
+//! Every change to the tables, groups and meters goes through
+//! [`OfBridge::commit`] ([`change`]), whichever side asks for it.
 
+pub mod change;
 pub mod handler;
 pub mod revalidate;
 
@@ -151,6 +155,7 @@ pub struct OfBridge {
     macs: Mutex<MacTable>,
     dpif: OnceLock<Weak<Dpif>>,
     async_sink: OnceLock<AsyncSink>,
+    change_path: OnceLock<Box<dyn change::ChangePath>>,
     controller_connected: AtomicBool,
     ctl_ctx: Mutex<(HashMap<ControllerCtx, u64>, Vec<ControllerCtx>)>,
     /// Translation states frozen at recirculations; id = index + 1.
@@ -183,6 +188,7 @@ impl OfBridge {
             macs: Mutex::new(macs),
             dpif: OnceLock::new(),
             async_sink: OnceLock::new(),
+            change_path: OnceLock::new(),
             controller_connected: AtomicBool::new(false),
             ctl_ctx: Mutex::new((HashMap::new(), Vec::new())),
             frozen: Mutex::new((HashMap::new(), Vec::new())),

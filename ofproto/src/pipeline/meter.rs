@@ -215,49 +215,70 @@ impl MeterTable {
 
     /// Apply a METER_MOD (callers serialise modifications).
     pub fn apply(&self, mm: &MeterMod) -> WireResult<()> {
-        use crate::wire::meter::MeterModCommand as C;
-        let cur = self.meters.load_full();
-        let mut next = (*cur).clone();
-        match mm.command {
-            C::Add => {
-                if next.contains_key(&mm.meter_id) {
-                    return Err(WireError::new(MeterModFailed::METER_EXISTS, "meter exists"));
-                }
-                if next.len() >= MAX_METERS {
-                    return Err(WireError::new(
-                        MeterModFailed::OUT_OF_METERS,
-                        "too many meters",
-                    ));
-                }
-                next.insert(mm.meter_id, Arc::new(Meter::new(mm)?));
-            }
-            C::Modify => {
-                if !next.contains_key(&mm.meter_id) {
-                    return Err(WireError::new(
-                        MeterModFailed::UNKNOWN_METER,
-                        "no such meter",
-                    ));
-                }
-                next.insert(mm.meter_id, Arc::new(Meter::new(mm)?));
-            }
-            C::Delete => {
-                // OFPM_ALL (0xffffffff) deletes every meter.
-                if mm.meter_id == 0xffff_ffff {
-                    next.clear();
-                } else {
-                    next.remove(&mm.meter_id);
-                }
-            }
-            C::Unknown(_) => {
-                return Err(WireError::new(
-                    MeterModFailed::BAD_COMMAND,
-                    "unknown meter command",
-                ))
-            }
-        }
-        self.meters.store(Arc::new(next));
+        let mut next = (*self.map()).clone();
+        apply_to(&mut next, mm)?;
+        self.publish(next);
         Ok(())
     }
+
+    /// The meters as published now.
+    pub fn map(&self) -> Arc<HashMap<u32, Arc<Meter>>> {
+        self.meters.load_full()
+    }
+
+    /// Publish a new set of meters (a transaction's working copy).
+    pub fn publish(&self, meters: HashMap<u32, Arc<Meter>>) {
+        self.meters.store(Arc::new(meters));
+    }
+
+    /// Put back a set of meters published earlier.
+    pub fn restore(&self, meters: Arc<HashMap<u32, Arc<Meter>>>) {
+        self.meters.store(meters);
+    }
+}
+
+/// Apply a METER_MOD to a set of meters. A meter that is not replaced
+/// keeps its policer (and so its token bucket).
+pub fn apply_to(meters: &mut HashMap<u32, Arc<Meter>>, mm: &MeterMod) -> WireResult<()> {
+    use crate::wire::meter::MeterModCommand as C;
+    match mm.command {
+        C::Add => {
+            if meters.contains_key(&mm.meter_id) {
+                return Err(WireError::new(MeterModFailed::METER_EXISTS, "meter exists"));
+            }
+            if meters.len() >= MAX_METERS {
+                return Err(WireError::new(
+                    MeterModFailed::OUT_OF_METERS,
+                    "too many meters",
+                ));
+            }
+            meters.insert(mm.meter_id, Arc::new(Meter::new(mm)?));
+        }
+        C::Modify => {
+            if !meters.contains_key(&mm.meter_id) {
+                return Err(WireError::new(
+                    MeterModFailed::UNKNOWN_METER,
+                    "no such meter",
+                ));
+            }
+            meters.insert(mm.meter_id, Arc::new(Meter::new(mm)?));
+        }
+        C::Delete => {
+            // OFPM_ALL (0xffffffff) deletes every meter.
+            if mm.meter_id == 0xffff_ffff {
+                meters.clear();
+            } else {
+                meters.remove(&mm.meter_id);
+            }
+        }
+        C::Unknown(_) => {
+            return Err(WireError::new(
+                MeterModFailed::BAD_COMMAND,
+                "unknown meter command",
+            ))
+        }
+    }
+    Ok(())
 }
 
 impl MeterHook for MeterTable {

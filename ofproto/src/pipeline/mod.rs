@@ -8,23 +8,21 @@
 //! policers hold state that must survive table changes, so [`MeterTable`]
 //! is shared by the datapath and changed in place.
 //!
-//! [`PipelineStore`] owns the current snapshot and serialises writers; it
-//! validates every modification before applying it, so a refused flow-mod
-//! changes nothing.
+//! [`PipelineStore`] owns the current snapshot and serialises writers.
+//! Every change is a [`transaction`]: a batch of flow, group and meter
+//! modifications checked and applied on a working copy and published in
+//! one step, so a refused batch changes nothing.
 
 pub mod group;
 pub mod key_map;
 pub mod meter;
 pub mod rule;
 pub mod table;
+pub mod transaction;
 
-use crate::wire::action::{group_no, port_no, Action};
-use crate::wire::error::{
-    BadAction, BadInstruction, BadRequest, FlowModFailed, MeterModFailed, WireError, WireResult,
-};
+use crate::wire::error::{BadRequest, WireError, WireResult};
 use crate::wire::flow_mod::{FlowMod, FlowModCommand, OFP_NO_BUFFER};
 use crate::wire::group::GroupMod;
-use crate::wire::instruction::Instruction;
 use crate::wire::meter::MeterMod;
 use arc_swap::ArcSwap;
 use group::GroupTable;
@@ -33,6 +31,8 @@ use rule::Rule;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use table::FlowTable;
+use transaction::Work;
+pub use transaction::{Committed, FlowId, PipelineMod, Refusal, Saved};
 
 /// Number of flow tables (ids 0..=253).
 pub const N_TABLES: u8 = 254;
@@ -77,6 +77,18 @@ impl Pipeline {
     pub fn rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
         self.tables.iter().flat_map(|t| t.rules().iter())
     }
+}
+
+/// A FLOW_MOD that took effect but names a packet buffer: this switch
+/// never buffers packets, so that buffer does not exist.
+pub fn check_buffer(fm: &FlowMod) -> WireResult<()> {
+    if fm.buffer_id != OFP_NO_BUFFER && fm.command != FlowModCommand::Delete {
+        return Err(WireError::new(
+            BadRequest::BUFFER_UNKNOWN,
+            "this switch does not buffer packets",
+        ));
+    }
+    Ok(())
 }
 
 /// Owner of the current pipeline snapshot and of the meters.
@@ -125,160 +137,79 @@ impl PipelineStore {
         Ok(out)
     }
 
-    fn check_actions(&self, p: &Pipeline, actions: &[Action]) -> WireResult<()> {
-        for a in actions {
-            match a {
-                Action::Output { port, .. } if !port_no::is_valid_output(*port) => {
-                    return Err(WireError::new(
-                        BadAction::BAD_OUT_PORT,
-                        format!("output to invalid port {port:#x}"),
-                    ))
-                }
-                Action::Group(g) if *g > group_no::MAX || p.groups.get(*g).is_none() => {
-                    return Err(WireError::new(
-                        BadAction::BAD_OUT_GROUP,
-                        format!("group {g} does not exist"),
-                    ))
-                }
-                Action::SetField(f) => key_map::check_set_field(f)?,
-                Action::PushPbb(_) | Action::PopPbb => {
-                    return Err(WireError::new(
-                        BadAction::BAD_TYPE,
-                        "PBB actions are not supported",
-                    ))
-                }
-                // The datapath does not parse under an MPLS label, so it
-                // cannot reach the inner TTL: refuse rather than ignore.
-                Action::CopyTtlIn => {
-                    return Err(WireError::new(
-                        BadAction::BAD_TYPE,
-                        "copy_ttl_in is not supported",
-                    ))
-                }
-                _ => {}
-            }
+    /// Apply a batch of modifications as one transaction
+    /// ([`transaction`]): all of them are published together in one new
+    /// version, or none is and the first refusal is returned.
+    pub fn commit(&self, mods: &[PipelineMod]) -> Result<Committed, Refusal> {
+        let _g = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let mut work = Work {
+            pipeline: (*self.current.load_full()).clone(),
+            meters: (*self.meters.map()).clone(),
+            out: Committed::default(),
+            now: Instant::now(),
+        };
+        for (index, m) in mods.iter().enumerate() {
+            work.apply(m).map_err(|error| Refusal { index, error })?;
         }
-        Ok(())
+        let Work {
+            mut pipeline,
+            meters,
+            mut out,
+            ..
+        } = work;
+        if mods.iter().any(|m| matches!(m, PipelineMod::Meter(_))) {
+            self.meters.publish(meters);
+        }
+        pipeline.version += 1;
+        out.version = pipeline.version;
+        self.current.store(Arc::new(pipeline));
+        Ok(out)
     }
 
-    fn check_instructions(&self, p: &Pipeline, fm: &FlowMod) -> WireResult<()> {
-        for i in &fm.instructions {
-            match i {
-                Instruction::GotoTable(t) if *t <= fm.table_id || *t >= N_TABLES => {
-                    return Err(WireError::new(
-                        BadInstruction::BAD_TABLE_ID,
-                        format!("goto_table {t} from table {}", fm.table_id),
-                    ))
-                }
-                Instruction::Meter(m) if self.meters.get(*m).is_none() => {
-                    return Err(WireError::new(
-                        MeterModFailed::UNKNOWN_METER,
-                        format!("meter {m} does not exist"),
-                    ))
-                }
-                Instruction::ApplyActions(a) | Instruction::WriteActions(a) => {
-                    self.check_actions(p, a)?
-                }
-                _ => {}
-            }
+    /// The state a later [`PipelineStore::restore`] can put back.
+    pub fn save(&self) -> Saved {
+        let _g = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        Saved {
+            pipeline: self.current.load_full(),
+            meters: self.meters.map(),
         }
-        Ok(())
     }
 
-    /// Apply a FLOW_MOD.
+    /// Republish a saved state (tables, groups, meters) under a new
+    /// version, so that revalidation re-translates what was cached since.
+    pub fn restore(&self, saved: &Saved) {
+        let _g = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = (*saved.pipeline).clone();
+        p.version = self.current.load().version + 1;
+        self.meters.restore(saved.meters.clone());
+        self.current.store(Arc::new(p));
+    }
+
+    /// Apply one FLOW_MOD (a transaction of one).
     pub fn flow_mod(&self, fm: &FlowMod) -> WireResult<FlowModOutcome> {
-        fm.match_.check_prerequisites()?;
-        let (key, mask) = key_map::match_to_key(&fm.match_)?;
-        let now = Instant::now();
-        let outcome = self.change(|p| {
-            let mut out = FlowModOutcome::default();
-            match fm.command {
-                FlowModCommand::Add | FlowModCommand::Modify | FlowModCommand::ModifyStrict => {
-                    if fm.table_id >= N_TABLES {
-                        return Err(WireError::new(
-                            FlowModFailed::BAD_TABLE_ID,
-                            format!("table {} does not exist", fm.table_id),
-                        ));
-                    }
-                    self.check_instructions(p, fm)?;
-                    let t = &mut p.tables[fm.table_id as usize];
-                    match fm.command {
-                        FlowModCommand::Add => {
-                            t.add(fm, key, mask, now, MAX_RULES_PER_TABLE)?;
-                        }
-                        cmd => {
-                            t.modify(fm, cmd == FlowModCommand::ModifyStrict, &key, &mask);
-                        }
-                    }
-                }
-                FlowModCommand::Delete | FlowModCommand::DeleteStrict => {
-                    let strict = fm.command == FlowModCommand::DeleteStrict;
-                    if fm.table_id == OFPTT_ALL {
-                        for t in p.tables.iter_mut() {
-                            out.removed.extend(t.delete(fm, strict, &key, &mask));
-                        }
-                    } else if fm.table_id < N_TABLES {
-                        let t = &mut p.tables[fm.table_id as usize];
-                        out.removed.extend(t.delete(fm, strict, &key, &mask));
-                    } else {
-                        return Err(WireError::new(
-                            FlowModFailed::BAD_TABLE_ID,
-                            format!("table {} does not exist", fm.table_id),
-                        ));
-                    }
-                }
-            }
-            Ok(out)
-        })?;
-        if fm.buffer_id != OFP_NO_BUFFER && fm.command != FlowModCommand::Delete {
-            // The flow-mod took effect; the buffer it names does not exist
-            // (this switch never buffers packets).
-            return Err(WireError::new(
-                BadRequest::BUFFER_UNKNOWN,
-                "this switch does not buffer packets",
-            ));
-        }
-        Ok(outcome)
+        let out = self
+            .commit(&[PipelineMod::Flow(fm.clone())])
+            .map_err(|r| r.error)?;
+        check_buffer(fm)?;
+        Ok(FlowModOutcome {
+            removed: out.removed.into_iter().map(|(r, _)| r).collect(),
+        })
     }
 
     /// Apply a GROUP_MOD; returns the rules removed with deleted groups.
     pub fn group_mod(&self, gm: &GroupMod) -> WireResult<Vec<Arc<Rule>>> {
-        self.change(|p| {
-            // Bucket actions are checked like flow actions.
-            for b in &gm.buckets {
-                self.check_actions(p, &b.actions)?;
-            }
-            let deleted = p.groups.apply(gm)?;
-            let mut removed = Vec::new();
-            if !deleted.is_empty() {
-                for t in p.tables.iter_mut() {
-                    removed.extend(t.remove_where(|r| deleted.iter().any(|g| r.uses_group(*g))));
-                }
-            }
-            Ok(removed)
-        })
+        let out = self
+            .commit(&[PipelineMod::Group(gm.clone())])
+            .map_err(|r| r.error)?;
+        Ok(out.removed.into_iter().map(|(r, _)| r).collect())
     }
 
     /// Apply a METER_MOD. Deleting a meter removes the rules that use it.
     pub fn meter_mod(&self, mm: &MeterMod) -> WireResult<Vec<Arc<Rule>>> {
-        let _g = self.write.lock().unwrap_or_else(|e| e.into_inner());
-        self.meters.apply(mm)?;
-        drop(_g);
-        if mm.command == crate::wire::meter::MeterModCommand::Delete {
-            let all = mm.meter_id == 0xffff_ffff;
-            return self.change(|p| {
-                let mut removed = Vec::new();
-                for t in p.tables.iter_mut() {
-                    removed.extend(t.remove_where(|r| {
-                        r.instructions
-                            .iter()
-                            .any(|i| matches!(i, Instruction::Meter(m) if all || *m == mm.meter_id))
-                    }));
-                }
-                Ok(removed)
-            });
-        }
-        Ok(Vec::new())
+        let out = self
+            .commit(&[PipelineMod::Meter(mm.clone())])
+            .map_err(|r| r.error)?;
+        Ok(out.removed.into_iter().map(|(r, _)| r).collect())
     }
 
     /// Remove rules whose idle or hard timeout passed.
