@@ -355,7 +355,9 @@ mod tests {
 
     /// Everything observable of a store: rules with their actions, groups,
     /// meters (by identity of the policer), version.
-    fn state(s: &PipelineStore) -> (Vec<String>, Vec<u32>, Vec<(u32, usize)>, u64) {
+    type State = (Vec<String>, Vec<u32>, Vec<(u32, usize)>, u64);
+
+    fn state(s: &PipelineStore) -> State {
         let p = s.snapshot();
         let rules = p
             .rules()
