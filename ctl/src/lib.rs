@@ -1,9 +1,18 @@
 //! # ctl: the control plane of switchd
 //!
-//! [`config`] reads and validates the configuration (TOML, the format the
-//! persistent store will keep); [`bridge`] wires a bridge together: a
-//! datapath, its ports, and the handler that decides for missed packets.
-//! The `switchd` binary (src/bin/switchd.rs) runs the bridges.
+//! [`switch`] is the daemon's core: the running bridges and the persistent
+//! [`store`], and the one path by which they change. Everything that asks
+//! for a change translates onto it: [`api`] (the gRPC services `swctl` and
+//! orchestrators use) and the OpenFlow connections (through the change path
+//! each bridge gets). [`config`] reads and validates the configuration (the
+//! TOML the store keeps); [`bridge`] wires one bridge together (a datapath,
+//! its ports, the OpenFlow bridge, controllers, the revalidator);
+//! [`syntax`] reads and prints Open vSwitch's flow syntax, which the store,
+//! the API and `swctl` share. [`cli`] is `swctl`. The `switchd` binary
+//! (src/bin/switchd.rs) starts the core and serves the API.
+//!
+//! Dependencies run one way: `api -> switch -> {bridge, store, config,
+//! syntax}`; nothing below `api` knows of gRPC.
 
 #![forbid(unsafe_code)]
 
@@ -11,3 +20,5 @@ pub mod api;
 pub mod bridge;
 pub mod config;
 pub mod store;
+pub mod switch;
+pub mod syntax;

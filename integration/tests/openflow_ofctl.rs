@@ -1104,3 +1104,63 @@ fn ofctl_monitor_sees_packet_ins_and_flow_removals() -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// The switch's stored flow strings, straight from its store file.
+fn stored_flows(switch: &Switch) -> String {
+    let store = switch.state_dir().join("switchd.conf.toml");
+    let text = std::fs::read_to_string(&store).unwrap_or_default();
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("flows"))
+        .take_while(|l| !l.trim_start().starts_with(']') || l.contains("flows"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A controller's changes go through the switch's one change path: a
+/// delete or modify of a persistent flow is in the store by the time the
+/// controller's barrier is answered (ovs-ofctl waits for it), with no API
+/// call in between; a controller's own flows are never stored.
+#[test]
+fn a_controller_change_to_a_persistent_flow_reaches_the_store_at_once() -> Result<(), Error> {
+    if !ofctl_available() {
+        eprintln!("skipping: ovs-ofctl (openvswitch-common) is not installed");
+        return Ok(());
+    }
+    let Some(topo) = Topo::new_or_skip()? else {
+        return Ok(());
+    };
+    let port = free_tcp_port()?;
+    let bridge = format!("{}p", topo.prefix());
+    let config = BridgeConfig::new(bridge.as_str())
+        .fail_mode(FailMode::Secure)
+        .set("controller", &format!("[\"ptcp:{port}:127.0.0.1\"]"))
+        .set(
+            "flows",
+            r#"["priority=5,udp,actions=drop", "priority=6,tcp,actions=drop", "priority=7,icmp,actions=drop"]"#,
+        );
+    let switch = Switch::start(&config.to_toml())?;
+    let ofctl = Ofctl::new(port)?;
+    ofctl.wait_listening(Duration::from_secs(10))?;
+    let before = stored_flows(&switch);
+    for proto in ["udp", "tcp", "icmp"] {
+        assert!(before.contains(proto), "stored at start: {before}");
+    }
+
+    ofctl.del_flows(Some("tcp"))?;
+    ofctl.run("mod-flows", &["udp,actions=output:1"])?;
+    ofctl.add_flow("priority=9,arp,actions=drop")?;
+    let after = stored_flows(&switch);
+    assert!(!after.contains("tcp"), "deleted by the controller: {after}");
+    assert!(after.contains("icmp"), "untouched: {after}");
+    assert!(
+        after.contains("udp") && after.contains("output:1"),
+        "modified by the controller: {after}"
+    );
+    assert!(
+        !after.contains("arp"),
+        "a controller's flow is not stored: {after}"
+    );
+    let live = ofctl.dump_flows(None)?;
+    assert_eq!(live.len(), 3, "{live:?}");
+    Ok(())
+}

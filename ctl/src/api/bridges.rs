@@ -7,10 +7,10 @@
 //! place, keeping connections to targets that stay.
 
 use super::ports::port_to_proto;
-use super::switch::{check_new_bridge, Inner, Switch};
-use super::{ApiError, ApiResult};
 use crate::bridge::Bridge;
 use crate::config::{BridgeConfig, DatapathConfig, FailMode, SslConfig};
+use crate::switch::{check_new_bridge, Inner, Switch};
+use crate::switch::{SwitchError, SwitchResult};
 use proto::v1;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -19,12 +19,12 @@ use tonic::{Request, Response, Status};
 #[derive(Debug)]
 pub struct Bridges(pub Arc<Switch>);
 
-fn fail_mode_from(m: i32) -> ApiResult<Option<FailMode>> {
+fn fail_mode_from(m: i32) -> SwitchResult<Option<FailMode>> {
     match v1::FailMode::try_from(m) {
         Ok(v1::FailMode::Unspecified) => Ok(None),
         Ok(v1::FailMode::Standalone) => Ok(Some(FailMode::Standalone)),
         Ok(v1::FailMode::Secure) => Ok(Some(FailMode::Secure)),
-        Err(_) => Err(ApiError::Invalid(format!("unknown fail_mode {m}"))),
+        Err(_) => Err(SwitchError::Invalid(format!("unknown fail_mode {m}"))),
     }
 }
 
@@ -117,7 +117,7 @@ pub fn bridge_to_proto(b: &Bridge, c: &BridgeConfig) -> v1::Bridge {
     }
 }
 
-fn get(inner: &Inner, name: &str) -> ApiResult<v1::Bridge> {
+fn get(inner: &Inner, name: &str) -> SwitchResult<v1::Bridge> {
     let (b, c) = inner.bridge(name)?;
     Ok(bridge_to_proto(b, c))
 }
@@ -128,13 +128,13 @@ fn change_and_restart(
     sw: &Switch,
     inner: &mut Inner,
     name: &str,
-    f: impl FnOnce(&mut BridgeConfig) -> ApiResult<()>,
-) -> ApiResult<v1::Bridge> {
+    f: impl FnOnce(&mut BridgeConfig) -> SwitchResult<()>,
+) -> SwitchResult<v1::Bridge> {
     let (_, old) = inner.bridge(name)?;
     let old = old.clone();
     let config = inner.edit(name, f)?;
     let Some(new) = config.bridge.iter().find(|b| b.name == name).cloned() else {
-        return Err(ApiError::NotFound(name.to_string()));
+        return Err(SwitchError::NotFound(name.to_string()));
     };
     if new == old {
         return get(inner, name);
@@ -164,7 +164,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
     ) -> Result<Response<v1::Bridge>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |sw, inner| {
+            .call(move |sw, inner| {
                 let mut datapath = DatapathConfig::default();
                 if let Some(u) = &r.datapath {
                     apply_update(&mut datapath, u);
@@ -208,7 +208,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
     ) -> Result<Response<v1::DeleteBridgeResponse>, Status> {
         let name = req.into_inner().name;
         self.0
-            .run(move |sw, inner| {
+            .call(move |sw, inner| {
                 let (_, old) = inner.bridge(&name)?;
                 let old = old.clone();
                 let mut config = inner.store.config().clone();
@@ -238,7 +238,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
         _req: Request<v1::ListBridgesRequest>,
     ) -> Result<Response<v1::ListBridgesResponse>, Status> {
         self.0
-            .run(|_, inner| {
+            .call(|_, inner| {
                 let bridges = inner
                     .store
                     .config()
@@ -258,7 +258,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
     ) -> Result<Response<v1::Bridge>, Status> {
         let name = req.into_inner().name;
         self.0
-            .run(move |_, inner| get(inner, &name))
+            .call(move |_, inner| get(inner, &name))
             .await
             .map(Response::new)
     }
@@ -269,9 +269,9 @@ impl v1::bridge_service_server::BridgeService for Bridges {
     ) -> Result<Response<v1::Bridge>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |sw, inner| {
+            .call(move |sw, inner| {
                 let mode = fail_mode_from(r.fail_mode)?.ok_or_else(|| {
-                    ApiError::Invalid("fail_mode must be standalone or secure".into())
+                    SwitchError::Invalid("fail_mode must be standalone or secure".into())
                 })?;
                 change_and_restart(sw, inner, &r.bridge, |b| {
                     b.fail_mode = mode;
@@ -288,7 +288,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
     ) -> Result<Response<v1::Bridge>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |sw, inner| {
+            .call(move |sw, inner| {
                 let ssl = ssl_from(r.ssl.clone());
                 let config = inner.edit(&r.bridge, |b| {
                     b.controller = r.controllers.clone();
@@ -298,7 +298,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                     Ok(())
                 })?;
                 let Some(new) = config.bridge.iter().find(|b| b.name == r.bridge).cloned() else {
-                    return Err(ApiError::NotFound(r.bridge.clone()));
+                    return Err(SwitchError::NotFound(r.bridge.clone()));
                 };
                 let (_, old) = inner.bridge(&r.bridge)?;
                 let old = old.clone();
@@ -306,7 +306,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                 inner
                     .bridge_mut(&r.bridge)?
                     .set_controllers(&new, &rt)
-                    .map_err(|e| ApiError::Invalid(format!("{e:#}")))?;
+                    .map_err(|e| SwitchError::Invalid(format!("{e:#}")))?;
                 if let Err(e) = inner.persist(config) {
                     let _ = inner.bridge_mut(&r.bridge)?.set_controllers(&old, &rt);
                     return Err(e);
@@ -329,7 +329,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
     ) -> Result<Response<v1::Bridge>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |sw, inner| {
+            .call(move |sw, inner| {
                 let u = r.datapath.unwrap_or_default();
                 change_and_restart(sw, inner, &r.bridge, |b| {
                     apply_update(&mut b.datapath, &u);

@@ -5,9 +5,9 @@
 //! one place decides what `10.0.0.0/24` or a MAC mask means. Errors name
 //! the protobuf field (`match.ipv4_dst`, `instructions[1].apply_actions[0]`).
 
-use super::syntax::action::format_action;
-use super::syntax::{field_kind, format_raw, parse_field, SyntaxError};
-use super::{ApiError, ApiResult};
+use crate::switch::{SwitchError, SwitchResult};
+use crate::syntax::action::format_action;
+use crate::syntax::{field_kind, format_raw, parse_field, SyntaxError};
 use ofproto::wire::action::{port_no, Action, OFPCML_NO_BUFFER};
 use ofproto::wire::flow_mod::{FlowMod, FlowModCommand, FlowModFlags, OFP_DEFAULT_PRIORITY};
 use ofproto::wire::group::{Bucket, GroupMod, GroupModCommand, GroupType};
@@ -16,15 +16,15 @@ use ofproto::wire::meter::{meter_flags, MeterBand, MeterMod, MeterModCommand};
 use ofproto::wire::oxm::{Match, OxmField, OxmKind, OFPVID_PRESENT};
 use proto::v1;
 
-fn invalid(field: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::Invalid(format!("{field}: {e}"))
+fn invalid(field: &str, e: impl std::fmt::Display) -> SwitchError {
+    SwitchError::Invalid(format!("{field}: {e}"))
 }
 
-fn small<T: TryFrom<u32>>(field: &str, v: u32) -> ApiResult<T> {
+fn small<T: TryFrom<u32>>(field: &str, v: u32) -> SwitchResult<T> {
     T::try_from(v).map_err(|_| invalid(field, format!("{v} is out of range")))
 }
 
-fn text_field(m: &mut Match, name: &str, kind: OxmKind, v: &str, mask: &str) -> ApiResult<()> {
+fn text_field(m: &mut Match, name: &str, kind: OxmKind, v: &str, mask: &str) -> SwitchResult<()> {
     if v.is_empty() {
         return Ok(());
     }
@@ -38,7 +38,7 @@ fn text_field(m: &mut Match, name: &str, kind: OxmKind, v: &str, mask: &str) -> 
     Ok(())
 }
 
-fn num_field(m: &mut Match, name: &str, kind: OxmKind, v: Option<u64>) -> ApiResult<()> {
+fn num_field(m: &mut Match, name: &str, kind: OxmKind, v: Option<u64>) -> SwitchResult<()> {
     if let Some(v) = v {
         let f = OxmField::from_raw(kind, u128::from(v), None).map_err(|e| invalid(name, e))?;
         m.insert(f);
@@ -47,7 +47,7 @@ fn num_field(m: &mut Match, name: &str, kind: OxmKind, v: Option<u64>) -> ApiRes
 }
 
 /// A protobuf match as an OXM match.
-pub fn match_from(p: &v1::Match) -> ApiResult<Match> {
+pub fn match_from(p: &v1::Match) -> SwitchResult<Match> {
     let mut m = Match::new();
     let n32 = |v: Option<u32>| v.map(u64::from);
     num_field(&mut m, "match.in_port", OxmKind::InPort, n32(p.in_port))?;
@@ -187,7 +187,7 @@ pub fn match_to(m: &Match) -> v1::Match {
 }
 
 /// A protobuf action as OpenFlow.
-pub fn action_from(a: &v1::Action, at: &str) -> ApiResult<Action> {
+pub fn action_from(a: &v1::Action, at: &str) -> SwitchResult<Action> {
     use v1::action::Kind as K;
     let kind = a.kind.as_ref().ok_or_else(|| invalid(at, "empty action"))?;
     Ok(match kind {
@@ -217,7 +217,7 @@ pub fn action_from(a: &v1::Action, at: &str) -> ApiResult<Action> {
             let kind = field_kind(&sf.field)
                 .ok_or_else(|| invalid(at, format!("unknown field {:?}", sf.field)))?;
             if kind == OxmKind::VlanVid {
-                let vid = super::syntax::parse_num(at, &sf.value, 0xfff)
+                let vid = crate::syntax::parse_num(at, &sf.value, 0xfff)
                     .map_err(|e| invalid(at, e.message))? as u16;
                 Action::SetField(OxmField::VlanVid {
                     value: vid | OFPVID_PRESENT,
@@ -266,7 +266,7 @@ pub fn action_to(a: &Action) -> v1::Action {
                 format_raw(f.kind(), v, None)
             };
             K::SetField(v1::SetField {
-                field: super::syntax::field_name(f.kind()).to_string(),
+                field: crate::syntax::field_name(f.kind()).to_string(),
                 value,
             })
         }
@@ -288,7 +288,7 @@ pub fn action_to(a: &Action) -> v1::Action {
     v1::Action { kind: Some(kind) }
 }
 
-fn actions_from(list: &[v1::Action], at: &str) -> ApiResult<Vec<Action>> {
+fn actions_from(list: &[v1::Action], at: &str) -> SwitchResult<Vec<Action>> {
     list.iter()
         .enumerate()
         .map(|(i, a)| action_from(a, &format!("{at}[{i}]")))
@@ -296,7 +296,7 @@ fn actions_from(list: &[v1::Action], at: &str) -> ApiResult<Vec<Action>> {
 }
 
 /// Protobuf instructions as OpenFlow.
-pub fn instructions_from(list: &[v1::Instruction]) -> ApiResult<Vec<Instruction>> {
+pub fn instructions_from(list: &[v1::Instruction]) -> SwitchResult<Vec<Instruction>> {
     use v1::instruction::Kind as K;
     let mut out = Vec::new();
     for (i, ins) in list.iter().enumerate() {
@@ -347,7 +347,7 @@ pub fn instructions_to(list: &[Instruction]) -> Vec<v1::Instruction> {
 }
 
 /// A structured flow as a FLOW_MOD with `command`.
-pub fn flow_from(f: &v1::Flow, command: FlowModCommand) -> ApiResult<FlowMod> {
+pub fn flow_from(f: &v1::Flow, command: FlowModCommand) -> SwitchResult<FlowMod> {
     let table: u8 = small("table", f.table)?;
     let mut flags = FlowModFlags::default();
     if let Some(fl) = &f.flags {
@@ -420,7 +420,7 @@ pub fn flow_to(r: &ofproto::pipeline::rule::Rule) -> v1::Flow {
 }
 
 /// A structured group as a GROUP_MOD.
-pub fn group_from(g: &v1::Group, command: GroupModCommand) -> ApiResult<GroupMod> {
+pub fn group_from(g: &v1::Group, command: GroupModCommand) -> SwitchResult<GroupMod> {
     let group_type = match v1::GroupType::try_from(g.r#type) {
         Ok(v1::GroupType::All) => GroupType::All,
         Ok(v1::GroupType::Select) => GroupType::Select,
@@ -440,7 +440,7 @@ pub fn group_from(g: &v1::Group, command: GroupModCommand) -> ApiResult<GroupMod
                 actions: actions_from(&b.actions, &format!("buckets[{i}].actions"))?,
             })
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<SwitchResult<Vec<_>>>()?;
     Ok(GroupMod {
         command,
         group_type,
@@ -473,7 +473,7 @@ pub fn group_to(id: u32, kind: GroupType, buckets: &[Bucket]) -> v1::Group {
 }
 
 /// A structured meter as a METER_MOD.
-pub fn meter_from(m: &v1::Meter, command: MeterModCommand) -> ApiResult<MeterMod> {
+pub fn meter_from(m: &v1::Meter, command: MeterModCommand) -> SwitchResult<MeterMod> {
     let mut flags = if m.pktps {
         meter_flags::PKTPS
     } else {
@@ -504,7 +504,7 @@ pub fn meter_from(m: &v1::Meter, command: MeterModCommand) -> ApiResult<MeterMod
                 format!("{t:?} (drop | dscp_remark)"),
             )),
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<SwitchResult<Vec<_>>>()?;
     Ok(MeterMod {
         command,
         flags,
@@ -555,8 +555,8 @@ pub fn meter_to(id: u32, flags: u16, bands: &[MeterBand]) -> v1::Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::syntax::flow::{parse_flow, Purpose};
-    use crate::api::syntax::no_names;
+    use crate::syntax::flow::{parse_flow, Purpose};
+    use crate::syntax::no_names;
 
     #[test]
     fn structured_and_string_flows_agree() {

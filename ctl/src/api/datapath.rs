@@ -8,8 +8,8 @@
 //! in dpctl's nested style: `in_port(1),eth(dst=...),eth_type(0x0800),ipv4(dst=10.0.0.2)`.
 //! Port numbers here are datapath port numbers (the bridge's local port is 0).
 
-use super::switch::Switch;
-use super::ApiResult;
+use crate::switch::Switch;
+use crate::switch::SwitchResult;
 use datapath::actions::Action as Dp;
 use datapath::flow::FlowKey;
 use proto::v1;
@@ -273,7 +273,7 @@ pub fn worker_total(ws: &[v1::WorkerCounters]) -> v1::WorkerCounters {
     t
 }
 
-fn dump(sw: &super::switch::Inner, bridge: &str) -> ApiResult<v1::DumpMegaflowsResponse> {
+fn dump(sw: &crate::switch::Inner, bridge: &str) -> SwitchResult<v1::DumpMegaflowsResponse> {
     let (b, _) = sw.bridge(bridge)?;
     let flows = b
         .dpif
@@ -304,7 +304,7 @@ impl v1::datapath_service_server::DatapathService for Datapath {
     ) -> Result<Response<v1::DumpMegaflowsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| dump(inner, &r.bridge))
+            .call(move |_, inner| dump(inner, &r.bridge))
             .await
             .map(Response::new)
     }
@@ -315,7 +315,7 @@ impl v1::datapath_service_server::DatapathService for Datapath {
     ) -> Result<Response<v1::WorkerStatsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 let (b, _) = inner.bridge(&r.bridge)?;
                 let workers: Vec<_> = b.dpif.worker_stats().iter().map(worker_to).collect();
                 let total = worker_total(&workers);

@@ -8,12 +8,15 @@
 //! goto_table) is FAILED_PRECONDITION with the OpenFlow error text.
 
 use super::convert::{flow_from, flow_to, group_from, group_to, meter_from, meter_to};
-use super::switch::{persistent_flow_ids, port_names, Switch};
-use super::syntax::flow::{format_flow, parse_flow, parse_match, FlowView, Purpose};
-use super::syntax::group::{format_group, format_meter, parse_group, parse_meter};
-use super::{secs_since, ApiError, ApiResult};
+use super::secs_since;
 use crate::bridge::Bridge;
+use crate::switch::{persistent_flow_ids, port_names, Switch};
+use crate::switch::{SwitchError, SwitchResult};
+use crate::syntax::flow::{format_flow, parse_flow, parse_match, FlowView, Purpose};
+use crate::syntax::group::{format_group, format_meter, parse_group, parse_meter};
+use ofproto::bridge::change::Durability;
 use ofproto::pipeline::rule::Rule;
+use ofproto::pipeline::{Committed, PipelineMod};
 use ofproto::wire::flow_mod::{FlowMod, FlowModCommand};
 use ofproto::wire::group::GroupModCommand;
 use ofproto::wire::meter::MeterModCommand;
@@ -46,7 +49,7 @@ fn flow_mod_of(
     bridge: &Bridge,
     flow: Option<&v1::flow_mod_request::Flow>,
     command: FlowModCommand,
-) -> ApiResult<FlowMod> {
+) -> SwitchResult<FlowMod> {
     let names = port_names(bridge);
     match flow {
         Some(v1::flow_mod_request::Flow::Spec(s)) => {
@@ -54,10 +57,24 @@ fn flow_mod_of(
         }
         Some(v1::flow_mod_request::Flow::Structured(f)) => flow_from(f, command),
         None if command.is_delete() => Ok(parse_flow("", purpose_of(command), &names)?),
-        None => Err(ApiError::Invalid(
+        None => Err(SwitchError::Invalid(
             "a flow (spec or structured) is required".into(),
         )),
     }
+}
+
+/// How the API's `persistent` flag reads as a commit's durability.
+fn durability(persistent: bool) -> Durability {
+    if persistent {
+        Durability::Persistent
+    } else {
+        Durability::Transient
+    }
+}
+
+/// Rules a commit added, modified or deleted.
+fn touched(out: &Committed) -> u32 {
+    out.touched.iter().sum::<usize>() as u32
 }
 
 fn command(base: FlowModCommand, strict: bool) -> FlowModCommand {
@@ -74,14 +91,17 @@ impl Flows {
         r: v1::FlowModRequest,
         base: FlowModCommand,
     ) -> Result<v1::FlowModResponse, Status> {
-        self.0
-            .run(move |sw, inner| {
-                let (b, _) = inner.bridge(&r.bridge)?;
+        let durability = durability(r.persistent);
+        let out = self
+            .0
+            .commit(r.bridge.clone(), durability, "flow", move |b| {
                 let fm = flow_mod_of(b, r.flow.as_ref(), command(base, r.strict))?;
-                let flows = sw.flow_mods(inner, &r.bridge, &[fm], r.persistent)?;
-                Ok(v1::FlowModResponse { flows })
+                Ok(vec![PipelineMod::Flow(fm)])
             })
-            .await
+            .await?;
+        Ok(v1::FlowModResponse {
+            flows: touched(&out),
+        })
     }
 }
 
@@ -99,15 +119,17 @@ pub fn entry(r: &Rule, persistent: bool) -> v1::FlowEntry {
 }
 
 /// The rules a dump request selects.
-pub fn select_rules(bridge: &Bridge, r: &v1::DumpFlowsRequest) -> ApiResult<Vec<Arc<Rule>>> {
+pub fn select_rules(bridge: &Bridge, r: &v1::DumpFlowsRequest) -> SwitchResult<Vec<Arc<Rule>>> {
     let names = port_names(bridge);
     let (m, table) = parse_match(&r.filter, &names)?;
     let table = match (r.table, table) {
-        (Some(t), _) => Some(u8::try_from(t).map_err(|_| ApiError::Invalid(format!("table {t}")))?),
+        (Some(t), _) => {
+            Some(u8::try_from(t).map_err(|_| SwitchError::Invalid(format!("table {t}")))?)
+        }
         (None, t) => t,
     };
     let (key, mask) = ofproto::pipeline::key_map::match_to_key(&m)
-        .map_err(|e| ApiError::Invalid(format!("filter: {e}")))?;
+        .map_err(|e| SwitchError::Invalid(format!("filter: {e}")))?;
     // Counters are exact at read time: credit the cached megaflows first.
     bridge.ofbridge.credit_all();
     let snapshot = bridge.ofbridge.store.snapshot();
@@ -141,28 +163,29 @@ impl v1::flow_service_server::FlowService for Flows {
         req: Request<v1::AddFlowsRequest>,
     ) -> Result<Response<v1::FlowModResponse>, Status> {
         let r = req.into_inner();
-        self.0
-            .run(move |sw, inner| {
+        let durability = durability(r.persistent);
+        let out = self
+            .0
+            .commit(r.bridge.clone(), durability, "flow", move |b| {
                 let mut mods = Vec::new();
-                {
-                    let (b, _) = inner.bridge(&r.bridge)?;
-                    let names = port_names(b);
-                    for (i, s) in r.specs.iter().enumerate() {
-                        let fm = parse_flow(s, Purpose::Add, &names)
-                            .map_err(|e| ApiError::Invalid(format!("flow {}: {e}", i + 1)))?;
-                        mods.push(fm);
-                    }
+                let names = port_names(b);
+                for (i, s) in r.specs.iter().enumerate() {
+                    let fm = parse_flow(s, Purpose::Add, &names)
+                        .map_err(|e| SwitchError::Invalid(format!("flow {}: {e}", i + 1)))?;
+                    mods.push(PipelineMod::Flow(fm));
                 }
                 for (i, f) in r.structured.iter().enumerate() {
-                    mods.push(flow_from(f, FlowModCommand::Add).map_err(|e| {
-                        ApiError::Invalid(format!("structured flow {}: {e}", i + 1))
-                    })?);
+                    let fm = flow_from(f, FlowModCommand::Add).map_err(|e| {
+                        SwitchError::Invalid(format!("structured flow {}: {e}", i + 1))
+                    })?;
+                    mods.push(PipelineMod::Flow(fm));
                 }
-                let flows = sw.flow_mods(inner, &r.bridge, &mods, r.persistent)?;
-                Ok(v1::FlowModResponse { flows })
+                Ok(mods)
             })
-            .await
-            .map(Response::new)
+            .await?;
+        Ok(Response::new(v1::FlowModResponse {
+            flows: touched(&out),
+        }))
     }
 
     async fn modify_flows(
@@ -189,7 +212,7 @@ impl v1::flow_service_server::FlowService for Flows {
     ) -> Result<Response<v1::DumpFlowsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 let (b, c) = inner.bridge(&r.bridge)?;
                 let persistent = persistent_flow_ids(b, c);
                 let flows = select_rules(b, &r)?
@@ -213,11 +236,13 @@ impl Groups {
         command: GroupModCommand,
     ) -> Result<v1::GroupModResponse, Status> {
         self.0
-            .run(move |sw, inner| {
-                let gm = {
-                    let (b, _) = inner.bridge(&r.bridge)?;
+            .commit(
+                r.bridge.clone(),
+                Durability::Persistent,
+                "group",
+                move |b| {
                     let names = port_names(b);
-                    match &r.group {
+                    let gm = match &r.group {
                         Some(v1::group_mod_request::Group::Spec(s)) => {
                             parse_group(s, command, &names)?
                         }
@@ -225,16 +250,16 @@ impl Groups {
                             group_from(g, command)?
                         }
                         None => {
-                            return Err(ApiError::Invalid(
+                            return Err(SwitchError::Invalid(
                                 "a group (spec or structured) is required".into(),
                             ))
                         }
-                    }
-                };
-                sw.group_mod(inner, &r.bridge, &gm)?;
-                Ok(v1::GroupModResponse {})
-            })
-            .await
+                    };
+                    Ok(vec![PipelineMod::Group(gm)])
+                },
+            )
+            .await?;
+        Ok(v1::GroupModResponse {})
     }
 }
 
@@ -264,23 +289,25 @@ impl v1::group_service_server::GroupService for Groups {
     ) -> Result<Response<v1::GroupModResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |sw, inner| {
-                let gm = ofproto::wire::group::GroupMod {
-                    command: GroupModCommand::Delete,
-                    group_type: ofproto::wire::group::GroupType::All,
-                    group_id: r.group_id,
-                    buckets: Vec::new(),
-                };
-                let (b, _) = inner.bridge(&r.bridge)?;
-                let all = r.group_id == ofproto::wire::group::group_id::ALL;
-                if !all && b.ofbridge.store.snapshot().groups.get(r.group_id).is_none() {
-                    return Err(ApiError::NotFound(format!("no group {}", r.group_id)));
-                }
-                sw.group_mod(inner, &r.bridge, &gm)?;
-                Ok(v1::GroupModResponse {})
-            })
-            .await
-            .map(Response::new)
+            .commit(
+                r.bridge.clone(),
+                Durability::Persistent,
+                "group",
+                move |b| {
+                    let all = r.group_id == ofproto::wire::group::group_id::ALL;
+                    if !all && b.ofbridge.store.snapshot().groups.get(r.group_id).is_none() {
+                        return Err(SwitchError::NotFound(format!("no group {}", r.group_id)));
+                    }
+                    Ok(vec![PipelineMod::Group(ofproto::wire::group::GroupMod {
+                        command: GroupModCommand::Delete,
+                        group_type: ofproto::wire::group::GroupType::All,
+                        group_id: r.group_id,
+                        buckets: Vec::new(),
+                    })])
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::GroupModResponse {}))
     }
 
     async fn dump_groups(
@@ -289,7 +316,7 @@ impl v1::group_service_server::GroupService for Groups {
     ) -> Result<Response<v1::DumpGroupsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 let (b, _) = inner.bridge(&r.bridge)?;
                 b.ofbridge.credit_all();
                 let p = b.ofbridge.store.snapshot();
@@ -332,20 +359,27 @@ impl Meters {
         command: MeterModCommand,
     ) -> Result<v1::MeterModResponse, Status> {
         self.0
-            .run(move |sw, inner| {
-                let mm = match &r.meter {
-                    Some(v1::meter_mod_request::Meter::Spec(s)) => parse_meter(s, command)?,
-                    Some(v1::meter_mod_request::Meter::Structured(m)) => meter_from(m, command)?,
-                    None => {
-                        return Err(ApiError::Invalid(
-                            "a meter (spec or structured) is required".into(),
-                        ))
-                    }
-                };
-                sw.meter_mod(inner, &r.bridge, &mm)?;
-                Ok(v1::MeterModResponse {})
-            })
-            .await
+            .commit(
+                r.bridge.clone(),
+                Durability::Persistent,
+                "meter",
+                move |_| {
+                    let mm = match &r.meter {
+                        Some(v1::meter_mod_request::Meter::Spec(s)) => parse_meter(s, command)?,
+                        Some(v1::meter_mod_request::Meter::Structured(m)) => {
+                            meter_from(m, command)?
+                        }
+                        None => {
+                            return Err(SwitchError::Invalid(
+                                "a meter (spec or structured) is required".into(),
+                            ))
+                        }
+                    };
+                    Ok(vec![PipelineMod::Meter(mm)])
+                },
+            )
+            .await?;
+        Ok(v1::MeterModResponse {})
     }
 }
 
@@ -375,22 +409,24 @@ impl v1::meter_service_server::MeterService for Meters {
     ) -> Result<Response<v1::MeterModResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |sw, inner| {
-                let (b, _) = inner.bridge(&r.bridge)?;
-                if r.meter_id != u32::MAX && b.ofbridge.store.meters.get(r.meter_id).is_none() {
-                    return Err(ApiError::NotFound(format!("no meter {}", r.meter_id)));
-                }
-                let mm = ofproto::wire::meter::MeterMod {
-                    command: MeterModCommand::Delete,
-                    flags: 0,
-                    meter_id: r.meter_id,
-                    bands: Vec::new(),
-                };
-                sw.meter_mod(inner, &r.bridge, &mm)?;
-                Ok(v1::MeterModResponse {})
-            })
-            .await
-            .map(Response::new)
+            .commit(
+                r.bridge.clone(),
+                Durability::Persistent,
+                "meter",
+                move |b| {
+                    if r.meter_id != u32::MAX && b.ofbridge.store.meters.get(r.meter_id).is_none() {
+                        return Err(SwitchError::NotFound(format!("no meter {}", r.meter_id)));
+                    }
+                    Ok(vec![PipelineMod::Meter(ofproto::wire::meter::MeterMod {
+                        command: MeterModCommand::Delete,
+                        flags: 0,
+                        meter_id: r.meter_id,
+                        bands: Vec::new(),
+                    })])
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::MeterModResponse {}))
     }
 
     async fn dump_meters(
@@ -399,7 +435,7 @@ impl v1::meter_service_server::MeterService for Meters {
     ) -> Result<Response<v1::DumpMetersResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 use std::sync::atomic::Ordering::Relaxed;
                 let (b, _) = inner.bridge(&r.bridge)?;
                 let p = b.ofbridge.store.snapshot();

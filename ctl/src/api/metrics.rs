@@ -9,7 +9,7 @@
 //! per worker (`switchd_worker_*{bridge,worker}`) and per bridge datapath
 //! and OpenFlow counters (`switchd_bridge_*{bridge}`).
 
-use super::switch::{Inner, Switch};
+use crate::switch::{Inner, Switch};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

@@ -2,21 +2,17 @@
 //! and `swctl` use to drive a running switchd.
 //!
 //! The one idea: every service is a thin translation between protobuf and
-//! one shared [`Switch`], which owns the running bridges and the
-//! persistent [`Store`](crate::store::Store) behind a single lock. A
-//! mutating call takes the lock on a blocking thread, validates the change
-//! against a copy of the configuration, applies it to the running bridge,
-//! persists the new configuration, and only then answers; if applying
-//! fails nothing was persisted, and if persisting fails the change is
-//! undone. One lock makes concurrent clients simple to reason about: each
-//! call sees and leaves a consistent switch, and the store on disk is
-//! always what is running.
+//! the daemon's core, [`Switch`](crate::switch::Switch), which owns the
+//! running bridges and the persistent store and is the one path by which
+//! they change (see its essay). A service parses its request, calls the
+//! core, and turns the answer or the [`SwitchError`] into a reply or a
+//! status; it keeps no state of its own.
 //!
 //! Modules by concept: [`bridges`], [`ports`], [`flows`] (with groups and
 //! meters), [`stats`], [`datapath`] (megaflows, workers), [`trace`],
-//! [`events`] (the watch stream); [`syntax`] parses and prints Open
-//! vSwitch's flow syntax; [`convert`] maps structured protobuf flows to
-//! OpenFlow messages; [`metrics`] is the Prometheus endpoint.
+//! [`events`] (the watch stream); [`convert`] maps structured protobuf
+//! flows to OpenFlow messages; [`metrics`] is the Prometheus endpoint.
+//! Open vSwitch's flow syntax lives in [`crate::syntax`].
 
 pub mod bridges;
 pub mod convert;
@@ -27,55 +23,41 @@ pub mod metrics;
 pub mod ports;
 pub mod serve;
 pub mod stats;
-pub mod switch;
-pub mod syntax;
 pub mod trace;
 
-pub use switch::Switch;
+pub use crate::switch::Switch;
 
+use crate::switch::SwitchError;
 use proto::v1;
 use std::sync::Arc;
 use tonic::Status;
 
-/// Why an API call failed; each maps to one gRPC status code.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// An unknown bridge, port, group or meter.
-    #[error("{0}")]
-    NotFound(String),
-    /// A name or id already in use.
-    #[error("{0}")]
-    AlreadyExists(String),
-    /// Malformed input (names, options, flow strings).
-    #[error("{0}")]
-    Invalid(String),
-    /// The switch refused a well-formed change (an OpenFlow error).
-    #[error("{0}")]
-    Refused(String),
-    /// The change could not be applied or persisted.
-    #[error("{0}")]
-    Internal(String),
+impl Switch {
+    /// The services' way into the core: [`Switch::run`] (under the lock, on
+    /// a blocking thread), answered in gRPC's terms.
+    pub(crate) async fn call<R, F>(self: &Arc<Self>, f: F) -> Result<R, Status>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Switch, &mut crate::switch::Inner) -> crate::switch::SwitchResult<R>
+            + Send
+            + 'static,
+    {
+        self.run(f).await.map_err(Status::from)
+    }
 }
 
-impl From<ApiError> for Status {
-    fn from(e: ApiError) -> Status {
+/// Each kind of refusal as one gRPC status code.
+impl From<SwitchError> for Status {
+    fn from(e: SwitchError) -> Status {
         match e {
-            ApiError::NotFound(m) => Status::not_found(m),
-            ApiError::AlreadyExists(m) => Status::already_exists(m),
-            ApiError::Invalid(m) => Status::invalid_argument(m),
-            ApiError::Refused(m) => Status::failed_precondition(m),
-            ApiError::Internal(m) => Status::internal(m),
+            SwitchError::NotFound(m) => Status::not_found(m),
+            SwitchError::AlreadyExists(m) => Status::already_exists(m),
+            SwitchError::Invalid(m) => Status::invalid_argument(m),
+            SwitchError::Refused(m) => Status::failed_precondition(m),
+            SwitchError::Internal(m) => Status::internal(m),
         }
     }
 }
-
-impl From<syntax::SyntaxError> for ApiError {
-    fn from(e: syntax::SyntaxError) -> ApiError {
-        ApiError::Invalid(e.to_string())
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Every service of the API, health and reflection included, on one
 /// router, built on `server` (which carries TLS settings if any). The

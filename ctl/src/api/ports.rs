@@ -5,9 +5,10 @@
 //! restart it has the same OpenFlow number and stored flows still mean
 //! the same ports.
 
-use super::switch::{check_new_port, Inner, Switch};
-use super::{ApiError, ApiResult};
 use crate::config::{BridgeConfig, PortConfig, PortKind};
+use crate::switch::events::config_bits;
+use crate::switch::{check_new_port, Inner, Switch};
+use crate::switch::{SwitchError, SwitchResult};
 use ofproto::bridge::BridgePort;
 use ofproto::wire::port::port_config;
 use proto::v1;
@@ -18,16 +19,16 @@ use tonic::{Request, Response, Status};
 #[derive(Debug)]
 pub struct Ports(pub Arc<Switch>);
 
-pub fn kind_from(t: &str) -> ApiResult<PortKind> {
+pub fn kind_from(t: &str) -> SwitchResult<PortKind> {
     Ok(match t {
         "afxdp" => PortKind::Afxdp,
         "afpacket" => PortKind::Afpacket,
         "internal" => PortKind::Internal,
         "vhostuser" => PortKind::Vhostuser,
         "vhostuserclient" => PortKind::Vhostuserclient,
-        "" => return Err(ApiError::Invalid("port type is required (afxdp | afpacket | internal | vhostuser | vhostuserclient)".into())),
+        "" => return Err(SwitchError::Invalid("port type is required (afxdp | afpacket | internal | vhostuser | vhostuserclient)".into())),
         other => {
-            return Err(ApiError::Invalid(format!(
+            return Err(SwitchError::Invalid(format!(
                 "unknown port type {other:?} (afxdp | afpacket | internal | vhostuser | vhostuserclient)"
             )))
         }
@@ -39,17 +40,6 @@ fn mac_text(m: [u8; 6]) -> String {
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         m[0], m[1], m[2], m[3], m[4], m[5]
     )
-}
-
-/// The OFPPC_* bits as protobuf.
-pub fn config_bits(c: u32) -> v1::PortConfigBits {
-    v1::PortConfigBits {
-        port_down: c & port_config::PORT_DOWN != 0,
-        no_recv: c & port_config::NO_RECV != 0,
-        no_fwd: c & port_config::NO_FWD != 0,
-        no_packet_in: c & port_config::NO_PACKET_IN != 0,
-        no_flood: c & (1 << 4) != 0,
-    }
 }
 
 /// The protobuf view of a port.
@@ -70,17 +60,17 @@ pub fn port_to_proto(bp: &BridgePort, c: &BridgeConfig) -> v1::Port {
     }
 }
 
-fn find_port(inner: &Inner, bridge: &str, name: &str) -> ApiResult<v1::Port> {
+fn find_port(inner: &Inner, bridge: &str, name: &str) -> SwitchResult<v1::Port> {
     let (b, c) = inner.bridge(bridge)?;
     b.ofbridge
         .ports()
         .iter()
         .find(|p| p.name == name)
         .map(|p| port_to_proto(p, c))
-        .ok_or_else(|| ApiError::NotFound(format!("bridge {bridge} has no port {name:?}")))
+        .ok_or_else(|| SwitchError::NotFound(format!("bridge {bridge} has no port {name:?}")))
 }
 
-fn add_port(inner: &mut Inner, r: v1::AddPortRequest) -> ApiResult<v1::Port> {
+fn add_port(inner: &mut Inner, r: v1::AddPortRequest) -> SwitchResult<v1::Port> {
     let mut p = PortConfig {
         name: r.name.clone(),
         kind: kind_from(&r.r#type)?,
@@ -91,7 +81,7 @@ fn add_port(inner: &mut Inner, r: v1::AddPortRequest) -> ApiResult<v1::Port> {
     if let Some(n) = r.ofport {
         let (b, _) = inner.bridge(&r.bridge)?;
         if b.ports().values().any(|&x| x == n) {
-            return Err(ApiError::AlreadyExists(format!(
+            return Err(SwitchError::AlreadyExists(format!(
                 "OpenFlow port {n} is in use"
             )));
         }
@@ -99,7 +89,7 @@ fn add_port(inner: &mut Inner, r: v1::AddPortRequest) -> ApiResult<v1::Port> {
     let no = inner
         .bridge_mut(&r.bridge)?
         .add_port(&p)
-        .map_err(|e| ApiError::Refused(format!("{e:#}")))?;
+        .map_err(|e| SwitchError::Refused(format!("{e:#}")))?;
     p.ofport = Some(no);
     let config = inner.edit(&r.bridge, |b| {
         b.port.push(p.clone());
@@ -113,15 +103,15 @@ fn add_port(inner: &mut Inner, r: v1::AddPortRequest) -> ApiResult<v1::Port> {
     find_port(inner, &r.bridge, &p.name)
 }
 
-fn del_port(inner: &mut Inner, bridge: &str, name: &str) -> ApiResult<()> {
+fn del_port(inner: &mut Inner, bridge: &str, name: &str) -> SwitchResult<()> {
     let (_, c) = inner.bridge(bridge)?;
     if c.local_port && name == c.name {
-        return Err(ApiError::Invalid(format!(
+        return Err(SwitchError::Invalid(format!(
             "{name} is the bridge's local port; delete the bridge instead"
         )));
     }
     let Some(old) = c.port.iter().find(|p| p.name == name).cloned() else {
-        return Err(ApiError::NotFound(format!(
+        return Err(SwitchError::NotFound(format!(
             "bridge {bridge} has no port {name:?}"
         )));
     };
@@ -135,7 +125,7 @@ fn del_port(inner: &mut Inner, bridge: &str, name: &str) -> ApiResult<()> {
         inner
             .bridge_mut(bridge)?
             .del_port(name)
-            .map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+            .map_err(|e| SwitchError::Internal(format!("{e:#}")))?;
     }
     if let Err(e) = inner.persist(config) {
         if running {
@@ -147,17 +137,17 @@ fn del_port(inner: &mut Inner, bridge: &str, name: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn modify_port(inner: &mut Inner, r: v1::ModifyPortRequest) -> ApiResult<v1::Port> {
+fn modify_port(inner: &mut Inner, r: v1::ModifyPortRequest) -> SwitchResult<v1::Port> {
     let (b, c) = inner.bridge(&r.bridge)?;
     let Some(&dp) = b.ports().get(&r.name) else {
-        return Err(ApiError::NotFound(format!(
+        return Err(SwitchError::NotFound(format!(
             "bridge {} has no port {:?}",
             r.bridge, r.name
         )));
     };
     if r.set_options {
         let Some(old) = c.port.iter().find(|p| p.name == r.name).cloned() else {
-            return Err(ApiError::Invalid(format!(
+            return Err(SwitchError::Invalid(format!(
                 "{} is the local port; it has no options",
                 r.name
             )));
@@ -174,10 +164,10 @@ fn modify_port(inner: &mut Inner, r: v1::ModifyPortRequest) -> ApiResult<v1::Por
         let bridge = inner.bridge_mut(&r.bridge)?;
         bridge
             .del_port(&r.name)
-            .map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+            .map_err(|e| SwitchError::Internal(format!("{e:#}")))?;
         if let Err(e) = bridge.add_port(&new) {
             let _ = bridge.add_port(&old);
-            return Err(ApiError::Refused(format!("{e:#}")));
+            return Err(SwitchError::Refused(format!("{e:#}")));
         }
         if let Err(e) = inner.persist(config) {
             let bridge = inner.bridge_mut(&r.bridge)?;
@@ -218,7 +208,7 @@ impl v1::port_service_server::PortService for Ports {
     ) -> Result<Response<v1::Port>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| add_port(inner, r))
+            .call(move |_, inner| add_port(inner, r))
             .await
             .map(Response::new)
     }
@@ -229,7 +219,7 @@ impl v1::port_service_server::PortService for Ports {
     ) -> Result<Response<v1::DeletePortResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 del_port(inner, &r.bridge, &r.name).map(|_| v1::DeletePortResponse {})
             })
             .await
@@ -242,7 +232,7 @@ impl v1::port_service_server::PortService for Ports {
     ) -> Result<Response<v1::ListPortsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 let (b, c) = inner.bridge(&r.bridge)?;
                 let mut ports: Vec<v1::Port> = b
                     .ofbridge
@@ -263,7 +253,7 @@ impl v1::port_service_server::PortService for Ports {
     ) -> Result<Response<v1::Port>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| modify_port(inner, r))
+            .call(move |_, inner| modify_port(inner, r))
             .await
             .map(Response::new)
     }

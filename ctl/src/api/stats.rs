@@ -6,8 +6,9 @@
 //! every half second (so a flow's counters lag its traffic by that much).
 
 use super::flows::select_rules;
-use super::switch::{Inner, Switch};
-use super::{secs_since, ApiError, ApiResult};
+use super::secs_since;
+use crate::switch::{Inner, Switch};
+use crate::switch::{SwitchError, SwitchResult};
 use proto::v1;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -18,7 +19,11 @@ use tonic::{Request, Response, Status};
 pub struct Stats(pub Arc<Switch>);
 
 /// Every port's counters on a bridge (or one port's).
-pub fn port_counters(inner: &Inner, bridge: &str, port: &str) -> ApiResult<Vec<v1::PortCounters>> {
+pub fn port_counters(
+    inner: &Inner,
+    bridge: &str,
+    port: &str,
+) -> SwitchResult<Vec<v1::PortCounters>> {
     let (b, _) = inner.bridge(bridge)?;
     let ports = b.ofbridge.ports();
     let out: Vec<_> = ports
@@ -42,7 +47,7 @@ pub fn port_counters(inner: &Inner, bridge: &str, port: &str) -> ApiResult<Vec<v
         })
         .collect();
     if out.is_empty() && !port.is_empty() {
-        return Err(ApiError::NotFound(format!(
+        return Err(SwitchError::NotFound(format!(
             "bridge {bridge} has no port {port:?}"
         )));
     }
@@ -50,7 +55,11 @@ pub fn port_counters(inner: &Inner, bridge: &str, port: &str) -> ApiResult<Vec<v
 }
 
 /// Table counters; `all` includes unused tables.
-pub fn table_counters(inner: &Inner, bridge: &str, all: bool) -> ApiResult<Vec<v1::TableCounters>> {
+pub fn table_counters(
+    inner: &Inner,
+    bridge: &str,
+    all: bool,
+) -> SwitchResult<Vec<v1::TableCounters>> {
     let (b, _) = inner.bridge(bridge)?;
     b.ofbridge.credit_all();
     let p = b.ofbridge.store.snapshot();
@@ -75,7 +84,7 @@ impl v1::stats_service_server::StatsService for Stats {
     ) -> Result<Response<v1::PortStatsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 Ok(v1::PortStatsResponse {
                     ports: port_counters(inner, &r.bridge, &r.port)?,
                 })
@@ -90,7 +99,7 @@ impl v1::stats_service_server::StatsService for Stats {
     ) -> Result<Response<v1::TableStatsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 Ok(v1::TableStatsResponse {
                     tables: table_counters(inner, &r.bridge, r.all)?,
                 })
@@ -105,7 +114,7 @@ impl v1::stats_service_server::StatsService for Stats {
     ) -> Result<Response<v1::AggregateStatsResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| {
+            .call(move |_, inner| {
                 let (b, _) = inner.bridge(&r.bridge)?;
                 let rules = select_rules(b, &r)?;
                 let mut out = v1::AggregateStatsResponse {

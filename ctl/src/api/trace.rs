@@ -9,9 +9,9 @@
 //! count it and NORMAL learns its source MAC.
 
 use super::datapath::{format_actions, format_megaflow, masked_fields};
-use super::switch::{port_names, Switch};
-use super::syntax::flow::{format_flow, format_match, parse_match, FlowView};
-use super::{ApiError, ApiResult};
+use crate::switch::{port_names, Switch};
+use crate::switch::{SwitchError, SwitchResult};
+use crate::syntax::flow::{format_flow, format_match, parse_match, FlowView};
 use datapath::flow::FlowKey;
 use ofproto::bridge::of_to_dp;
 use proto::v1;
@@ -23,13 +23,13 @@ use tonic::{Request, Response, Status};
 pub struct Trace(pub Arc<Switch>);
 
 /// The flow key a trace request describes.
-fn key_of(bridge: &crate::bridge::Bridge, r: &v1::TraceRequest) -> ApiResult<(FlowKey, String)> {
+fn key_of(bridge: &crate::bridge::Bridge, r: &v1::TraceRequest) -> SwitchResult<(FlowKey, String)> {
     if !r.packet.is_empty() {
         if !r.flow.is_empty() {
-            return Err(ApiError::Invalid("give flow or packet, not both".into()));
+            return Err(SwitchError::Invalid("give flow or packet, not both".into()));
         }
         let in_port = of_to_dp(r.in_port)
-            .ok_or_else(|| ApiError::Invalid(format!("in_port {} is not a port", r.in_port)))?;
+            .ok_or_else(|| SwitchError::Invalid(format!("in_port {} is not a port", r.in_port)))?;
         let mut packet = datapath::packet::Packet::from_bytes(&r.packet);
         packet.in_port = in_port;
         let mut key = FlowKey::default();
@@ -42,18 +42,18 @@ fn key_of(bridge: &crate::bridge::Bridge, r: &v1::TraceRequest) -> ApiResult<(Fl
     let names = port_names(bridge);
     let (m, _) = parse_match(&r.flow, &names)?;
     let (mut key, _) = ofproto::pipeline::key_map::match_to_key(&m)
-        .map_err(|e| ApiError::Invalid(format!("flow: {e}")))?;
+        .map_err(|e| SwitchError::Invalid(format!("flow: {e}")))?;
     // The key holds datapath port numbers.
     if let Some(ofproto::wire::oxm::OxmField::InPort(p)) =
         m.get(ofproto::wire::oxm::OxmKind::InPort)
     {
-        key.in_port =
-            of_to_dp(*p).ok_or_else(|| ApiError::Invalid(format!("in_port {p} is not a port")))?;
+        key.in_port = of_to_dp(*p)
+            .ok_or_else(|| SwitchError::Invalid(format!("in_port {p} is not a port")))?;
     }
     Ok((key, format_match(&m)))
 }
 
-fn trace(inner: &super::switch::Inner, r: &v1::TraceRequest) -> ApiResult<v1::TraceResponse> {
+fn trace(inner: &crate::switch::Inner, r: &v1::TraceRequest) -> SwitchResult<v1::TraceResponse> {
     let (b, _) = inner.bridge(&r.bridge)?;
     let (key, flow) = key_of(b, r)?;
     let (actions, mask, cache) = b.ofbridge.translate(&key);
@@ -98,7 +98,7 @@ impl v1::trace_service_server::TraceService for Trace {
     ) -> Result<Response<v1::TraceResponse>, Status> {
         let r = req.into_inner();
         self.0
-            .run(move |_, inner| trace(inner, &r))
+            .call(move |_, inner| trace(inner, &r))
             .await
             .map(Response::new)
     }
