@@ -556,6 +556,59 @@ fn dec_mpls_ttl_expires() {
     assert_eq!(rec.userspace.len(), 1);
 }
 
+/// An IPv6/TCP frame to port 80 behind `n` destination-options headers,
+/// its TCP checksum filled in.
+fn tcp6_behind_ext_headers(n: usize) -> (Vec<u8>, usize) {
+    let mut chain = Vec::new();
+    for i in 0..n {
+        let next = if i + 1 == n { 6 } else { 60 };
+        chain.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    let first = if n == 0 { 6 } else { 60 };
+    let seg = tcp(1000, 80, b"payload");
+    let mut f = ipv6(&[], first, &[chain, seg.clone()].concat());
+    let l3 = 14;
+    let l4 = l3 + 40 + 8 * n;
+    // The builder summed the chain as if it were TCP: redo it properly.
+    f[l4 + 16..l4 + 18].fill(0);
+    let c = inet_csum(pseudo(&f, l3, 6, seg.len()), &f[l4..]);
+    f[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+    (f, l4)
+}
+
+/// The old bug: extraction walked 16 IPv6 extension headers and execution
+/// 8, so with 9..=16 a megaflow matched on the TCP port and its set-field
+/// silently left the port alone. One walk now serves both.
+#[test]
+fn set_tp_dst_behind_9_to_16_ipv6_extension_headers() {
+    for n in [0, 1, 8, 9, 12, 16] {
+        let (f, l4) = tcp6_behind_ext_headers(n);
+        let mut key = FlowKey::default();
+        crate::flow::extract::extract_frame(&f, &mut key);
+        assert_eq!(
+            (key.nw_proto, key.tp_dst),
+            (6, 80),
+            "{n} headers: key matches"
+        );
+        let rec = exec(&[Action::set(Field::TcpDst, 8080), Action::Output(1)], &f);
+        let out = rec.out(0);
+        assert_eq!(
+            &out[l4 + 2..l4 + 4],
+            &8080u16.to_be_bytes(),
+            "{n} headers: rewritten"
+        );
+        let ps = pseudo(out, 14, 6, out.len() - l4);
+        assert_eq!(ones_sum(ps, &out[l4..]), 0xffff, "{n} headers: checksum");
+    }
+    // Past the limit neither side sees TCP: no match, no write.
+    let (f, l4) = tcp6_behind_ext_headers(17);
+    let mut key = FlowKey::default();
+    crate::flow::extract::extract_frame(&f, &mut key);
+    assert_eq!((key.nw_proto, key.tp_dst), (60, 0));
+    let rec = exec(&[Action::set(Field::TcpDst, 8080), Action::Output(1)], &f);
+    assert_eq!(&rec.out(0)[l4 + 2..l4 + 4], &80u16.to_be_bytes());
+}
+
 // ---- copies, clones, truncation, the rest ----
 
 #[test]

@@ -78,56 +78,56 @@ pub fn extract_frame(frame: &[u8], key: &mut FlowKey) -> Layout {
     // Zero word by word: `*key = FlowKey::default()` builds the key on the
     // stack and copies it, which stalls on store-to-load forwarding.
     key.words_mut().fill(0);
-    walk::walk(frame, &mut KeyFill(key)).layout
+    walk::walk(frame, key).layout
 }
 
-/// The visitor that writes each reported header into a key.
-struct KeyFill<'a>(&'a mut FlowKey);
-
-impl Visitor for KeyFill<'_> {
+/// A key is the visitor that extraction runs the walk with: each reported
+/// header's fields are written into it. (The key itself, not a wrapper
+/// around a reference to it, so the walk holds one pointer.)
+impl Visitor for FlowKey {
     #[inline(always)]
     fn ethernet(&mut self, eth: &ethernet::Frame<&[u8; ethernet::HEADER_LEN]>) {
-        self.0.eth_dst = eth.dst_addr();
-        self.0.eth_src = eth.src_addr();
+        self.eth_dst = eth.dst_addr();
+        self.eth_src = eth.src_addr();
     }
 
     #[inline(always)]
     fn vlan(&mut self, n: usize, tag: &vlan::Tag<&[u8; vlan::HEADER_LEN]>) {
         let tci = tag.tci() | VLAN_CFI;
         if n == 0 {
-            self.0.vlan_tpid = tag.tpid();
-            self.0.vlan_tci = tci;
+            self.vlan_tpid = tag.tpid();
+            self.vlan_tci = tci;
         } else {
-            self.0.inner_vlan_tpid = tag.tpid();
-            self.0.inner_vlan_tci = tci;
+            self.inner_vlan_tpid = tag.tpid();
+            self.inner_vlan_tci = tci;
         }
     }
 
     #[inline(always)]
     fn eth_type(&mut self, ty: u16) {
-        self.0.eth_type = ty;
+        self.eth_type = ty;
     }
 
     #[inline(always)]
     fn mpls(&mut self, top: &mpls::Lse<&[u8; mpls::HEADER_LEN]>) {
-        self.0.mpls_lse = top.raw();
+        self.mpls_lse = top.raw();
     }
 
     #[inline(always)]
     fn arp(&mut self, arp: &arp::Packet<&[u8; arp::HEADER_LEN]>) {
         // Only an opcode that fits is kept: 256 must not alias 0.
         if let Ok(op) = u8::try_from(arp.operation()) {
-            self.0.nw_proto = op;
+            self.nw_proto = op;
         }
-        self.0.arp_sha.copy_from_slice(arp.sha());
-        self.0.ipv4_src = arp.spa();
-        self.0.arp_tha.copy_from_slice(arp.tha());
-        self.0.ipv4_dst = arp.tpa();
+        self.arp_sha.copy_from_slice(arp.sha());
+        self.ipv4_src = arp.spa();
+        self.arp_tha.copy_from_slice(arp.tha());
+        self.ipv4_dst = arp.tpa();
     }
 
     #[inline(always)]
     fn ipv4(&mut self, ip: &ipv4::Packet<&[u8; ipv4::HEADER_LEN]>) {
-        let k = &mut *self.0;
+        let k = self;
         k.nw_tos = ip.tos();
         k.nw_ttl = ip.ttl();
         k.nw_proto = ip.protocol();
@@ -137,7 +137,7 @@ impl Visitor for KeyFill<'_> {
 
     #[inline(always)]
     fn ipv6(&mut self, ip: &ipv6::Packet<&[u8; ipv6::HEADER_LEN]>) {
-        let k = &mut *self.0;
+        let k = self;
         k.ipv6_label = ip.flow_label();
         k.nw_tos = ip.traffic_class();
         k.nw_ttl = ip.hop_limit();
@@ -148,33 +148,33 @@ impl Visitor for KeyFill<'_> {
 
     #[inline(always)]
     fn nw_proto(&mut self, proto: u8) {
-        self.0.nw_proto = proto;
+        self.nw_proto = proto;
     }
 
     #[inline(always)]
     fn nw_frag(&mut self, frag: u8) {
-        self.0.nw_frag = frag;
+        self.nw_frag = frag;
     }
 
     #[inline(always)]
     fn ports(&mut self, src: u16, dst: u16) {
-        self.0.tp_src = src;
-        self.0.tp_dst = dst;
+        self.tp_src = src;
+        self.tp_dst = dst;
     }
 
     #[inline(always)]
     fn tcp_flags(&mut self, flags: u16) {
-        self.0.tcp_flags = flags;
+        self.tcp_flags = flags;
     }
 
     #[inline(always)]
     fn nd(&mut self, target: &[u8; 16], sll: Option<&[u8; 6]>, tll: Option<&[u8; 6]>) {
-        self.0.nd_target = *target;
+        self.nd_target = *target;
         if let Some(a) = sll {
-            self.0.arp_sha = *a;
+            self.arp_sha = *a;
         }
         if let Some(a) = tll {
-            self.0.arp_tha = *a;
+            self.arp_tha = *a;
         }
     }
 }

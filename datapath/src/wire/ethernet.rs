@@ -127,14 +127,16 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
     #[inline(always)]
     pub fn dst_addr(&self) -> Address {
-        let d = self.buffer.as_ref();
-        [d[0], d[1], d[2], d[3], d[4], d[5]]
+        let mut a = Address::default();
+        a.copy_from_slice(&self.buffer.as_ref()[field::DESTINATION]);
+        a
     }
 
     #[inline(always)]
     pub fn src_addr(&self) -> Address {
-        let d = self.buffer.as_ref();
-        [d[6], d[7], d[8], d[9], d[10], d[11]]
+        let mut a = Address::default();
+        a.copy_from_slice(&self.buffer.as_ref()[field::SOURCE]);
+        a
     }
 
     /// The first type/length field.

@@ -170,6 +170,13 @@ impl Headers {
         matches!(self.net, Net::Ipv4 | Net::Ipv6)
     }
 
+    /// Where the L2 headers end: two bytes after the EtherType that names
+    /// the network layer (an MPLS push goes here).
+    #[inline]
+    pub fn l2_end(&self) -> usize {
+        usize::from(self.eth_type_off) + 2
+    }
+
     /// Is the packet any IP fragment?
     #[inline]
     pub fn is_fragment(&self) -> bool {
@@ -241,6 +248,25 @@ pub fn headers(frame: &[u8]) -> Headers {
     walk(frame, &mut ())
 }
 
+/// Walk from an IP header at `off` in `frame` (IPv4 or IPv6, as its
+/// version nibble says), for a payload whose type no L2 header names (what
+/// an MPLS stack carries). `layout.l3` is `off`; the L2 facts are zero.
+pub fn walk_ip<V: Visitor>(frame: &[u8], off: usize, v: &mut V) -> Headers {
+    let mut h = Headers {
+        l3_end: frame.len(),
+        ..Headers::default()
+    };
+    let full_len = frame.len();
+    let d = frame.get(..MAX_PARSED_LEN).unwrap_or(frame);
+    h.layout.l3 = ofs(off);
+    let _ = match d.get(off).map(|b| b >> 4) {
+        Some(4) => walk_ipv4(d, off, full_len, v, &mut h),
+        Some(6) => walk_ipv6(d, off, full_len, v, &mut h),
+        _ => None,
+    };
+    h
+}
+
 /// A header offset as stored in [`Layout`]. The frame is cut to
 /// [`MAX_PARSED_LEN`] first, so this only fails on offsets past its end.
 #[inline(always)]
@@ -310,6 +336,7 @@ fn walk_l2<V: Visitor>(d: &[u8], full_len: usize, v: &mut V, h: &mut Headers) ->
 
 /// MPLS: the top label stack entry, and where the stack ends (for `l3`).
 /// Nothing beyond the stack is parsed: what it carries is not described.
+#[inline(always)]
 fn walk_mpls<V: Visitor>(d: &[u8], off: usize, v: &mut V, h: &mut Headers) -> Option<()> {
     let top = mpls::Lse::new_unchecked(header::<{ mpls::HEADER_LEN }>(d, off)?);
     v.mpls(&top);
@@ -328,6 +355,7 @@ fn walk_mpls<V: Visitor>(d: &[u8], off: usize, v: &mut V, h: &mut Headers) -> Op
 }
 
 /// ARP and RARP for Ethernet hardware and IPv4 protocol addresses.
+#[inline(always)]
 fn walk_arp<V: Visitor>(d: &[u8], off: usize, v: &mut V, h: &mut Headers) -> Option<()> {
     let arp = arp::Packet::new_unchecked(header::<{ arp::HEADER_LEN }>(d, off)?);
     if !arp.is_ethernet_ipv4() {
@@ -486,6 +514,7 @@ fn walk_transport<V: Visitor>(
 
 /// ICMPv6 type and code; for a neighbour solicitation or advertisement
 /// also the target and the link-layer address options.
+#[inline(always)]
 fn walk_icmpv6<V: Visitor>(d: &[u8], off: usize, v: &mut V, h: &mut Headers) -> Option<()> {
     let icmp = icmp::Packet::new_unchecked(header::<{ icmp::HEADER_LEN }>(d, off)?);
     let (ty, code) = (icmp.msg_type(), icmp.msg_code());
@@ -505,4 +534,81 @@ fn walk_icmpv6<V: Visitor>(d: &[u8], off: usize, v: &mut V, h: &mut Headers) -> 
     h.nd_sll = opts.sll.and_then(|o| at(o + nd::opt_field::LL_ADDR.start));
     h.nd_tll = opts.tll.and_then(|o| at(o + nd::opt_field::LL_ADDR.start));
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eth(tags: &[u16], ty: u16, l3: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        for &t in tags {
+            f.extend_from_slice(&t.to_be_bytes());
+            f.extend_from_slice(&[0, 5]);
+        }
+        f.extend_from_slice(&ty.to_be_bytes());
+        f.extend_from_slice(l3);
+        f
+    }
+
+    #[test]
+    fn short_frames_have_no_headers() {
+        for n in 0..20 {
+            let h = headers(&vec![0x81; n]);
+            assert_eq!(h.net, Net::None);
+            assert_eq!(h.l3_end, n);
+        }
+    }
+
+    #[test]
+    fn two_vlans_then_mpls() {
+        let f = eth(&[0x88a8, 0x8100], 0x8847, &[0, 0, 0x11, 64]);
+        let h = headers(&f);
+        assert_eq!((h.n_vlan, h.eth_type_off, h.net), (2, 20, Net::Mpls));
+        assert_eq!((h.l2_5(), h.l2_end(), h.layout.l3), (22, 22, Some(26)));
+        assert_eq!(h.outer_tci(), Some(14));
+    }
+
+    #[test]
+    fn ipv4_later_fragment_has_no_l4() {
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0x00, 0x10, 64, 6, 0, 0];
+        ip.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        ip.extend_from_slice(&[0; 8]);
+        let h = headers(&eth(&[], 0x0800, &ip));
+        assert_eq!(h.net, Net::Ipv4);
+        assert!(h.is_fragment());
+        assert_eq!(h.transport, Transport::None);
+        assert_eq!(h.layout.l4, None);
+    }
+
+    #[test]
+    fn ipv6_through_extension_headers() {
+        let mut ip = vec![0x60, 0, 0, 0, 0, 24, 0, 64];
+        ip.extend_from_slice(&[0; 32]);
+        // Hop-by-hop (8 bytes) -> routing, segments left 1 (8 bytes) -> UDP.
+        ip.extend_from_slice(&[43, 0, 0, 0, 0, 0, 0, 0]);
+        ip.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 0]);
+        ip.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+        let h = headers(&eth(&[], 0x86dd, &ip));
+        assert_eq!(h.net, Net::Ipv6);
+        assert_eq!(h.transport, Transport::Udp);
+        assert_eq!(h.l4(), 14 + 56);
+        assert_eq!(h.l3_end, 14 + 64);
+        assert!(h.ipv6_routing);
+    }
+
+    #[test]
+    fn ip_after_an_mpls_stack() {
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0];
+        ip.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        ip.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+        let f = eth(&[], 0x8847, &[&[0, 0, 0x11, 64][..], &ip].concat());
+        let h = headers(&f);
+        let inner = walk_ip(&f, usize::from(h.layout.l3.unwrap()), &mut ());
+        assert_eq!(
+            (inner.net, inner.transport, inner.l4()),
+            (Net::Ipv4, Transport::Udp, 38)
+        );
+        assert_eq!(walk_ip(&f, 14, &mut ()).net, Net::None);
+    }
 }
