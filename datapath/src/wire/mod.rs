@@ -19,6 +19,11 @@
 //! known to be long enough, so the compiler removes their bounds checks and
 //! no accessor can panic on any input.
 //!
+//! The overlay headers a tunnel push writes ([`vxlan`], [`geneve`],
+//! [`gre`], [`nsh`]) also have a `Repr`: the header as a plain value, with
+//! `parse` (from a checked view), `buffer_len` and `emit`, so a prebuilt
+//! outer header is one `emit` and a received one one `parse`.
+//!
 //! [`walk`] is the only code that walks a frame's header chain (Ethernet,
 //! VLAN tags, LLC/SNAP, MPLS, ARP, IPv4, IPv6 extension headers, TCP, UDP,
 //! SCTP, ICMP, ICMPv6 with neighbour discovery). Its limits are
@@ -28,15 +33,19 @@
 
 pub mod arp;
 pub mod ethernet;
+pub mod geneve;
+pub mod gre;
 pub mod icmp;
 pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
 pub mod mpls;
 pub mod nd;
+pub mod nsh;
 pub mod sctp;
 pub mod tcp;
 pub mod udp;
+pub mod vxlan;
 pub mod walk;
 
 /// A field: a byte range inside a header.
