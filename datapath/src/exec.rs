@@ -32,7 +32,8 @@
 //!   panics on any packet bytes. Nesting deeper than [`MAX_DEPTH`] drops the
 //!   packet instead of recursing further.
 
-pub(crate) mod csum;
+/// The Internet checksum arithmetic lives with the headers it covers.
+pub(crate) use crate::wire::checksum as csum;
 mod push_pop;
 mod set_field;
 

@@ -165,6 +165,36 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     }
 }
 
+/// An untagged Ethernet header, parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repr {
+    pub dst: Address,
+    pub src: Address,
+    pub ethertype: u16,
+}
+
+impl Repr {
+    pub fn parse<T: AsRef<[u8]>>(f: &Frame<T>) -> Result<Self> {
+        f.check_len()?;
+        Ok(Self {
+            dst: f.dst_addr(),
+            src: f.src_addr(),
+            ethertype: f.ethertype(),
+        })
+    }
+
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Write the header into the first [`HEADER_LEN`] bytes of `f`.
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, f: &mut Frame<T>) {
+        f.set_dst_addr(self.dst);
+        f.set_src_addr(self.src);
+        f.set_ethertype(self.ethertype);
+    }
+}
+
 /// The VLAN tag: 802.1Q / 802.1ad.
 pub mod vlan {
     use super::super::{read16, write16, Error, Field, Result};
@@ -293,6 +323,21 @@ mod tests {
         assert_eq!(EtherType::from(f.ethertype()), EtherType::Vlan);
         assert_eq!(f.payload().len(), 4);
         assert_eq!(Frame::new_checked(&b[..13]), Err(Error::Truncated));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn repr_round_trip(dst: Address, src: Address, ethertype: u16) {
+            let r = Repr { dst, src, ethertype };
+            let mut b = vec![0u8; r.buffer_len()];
+            r.emit(&mut Frame::new_unchecked(&mut b[..]));
+            proptest::prop_assert_eq!(Repr::parse(&Frame::new_unchecked(&b[..])), Ok(r));
+        }
+
+        #[test]
+        fn parse_never_panics(b in proptest::collection::vec(proptest::num::u8::ANY, 0..20)) {
+            let _ = Repr::parse(&Frame::new_unchecked(&b[..]));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! at the buffer, and bytes past the total length (Ethernet padding) are
 //! never payload.
 
-use super::{read16, read32, write16, Error, Field, Result};
+use super::{checksum, read16, read32, write16, Error, Field, Result};
 
 pub mod field {
     use super::Field;
@@ -204,6 +204,81 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 }
 
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// Does the header checksum verify (after `check_len`)?
+    pub fn verify_checksum(&self) -> bool {
+        let d = self.buffer.as_ref();
+        checksum::fold(checksum::sum(0, &d[..self.header_len()])) == 0xffff
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Compute and store the header checksum (after `check_len`).
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let hlen = self.header_len();
+        let c = checksum::finish(checksum::sum(0, &self.buffer.as_ref()[..hlen]));
+        self.set_checksum(c);
+    }
+}
+
+/// An IPv4 header without options, parsed (an outer tunnel header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repr {
+    pub tos: u8,
+    pub ident: u16,
+    /// Flags and fragment offset as on the wire.
+    pub flags_frag: u16,
+    pub ttl: u8,
+    pub protocol: u8,
+    pub src: u32,
+    pub dst: u32,
+    /// Bytes after the header (total length - 20).
+    pub payload_len: u16,
+}
+
+impl Repr {
+    /// Parse a header; options are skipped, a wrong checksum is
+    /// [`Error::Malformed`].
+    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Self> {
+        p.check_len()?;
+        if !p.verify_checksum() {
+            return Err(Error::Malformed);
+        }
+        Ok(Self {
+            tos: p.tos(),
+            ident: p.ident(),
+            flags_frag: p.flags_frag(),
+            ttl: p.ttl(),
+            protocol: p.protocol(),
+            src: p.src_addr(),
+            dst: p.dst_addr(),
+            payload_len: p.total_len() - p.header_len() as u16,
+        })
+    }
+
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Write the header, checksum included, into the first [`HEADER_LEN`]
+    /// bytes of `p` (a payload longer than 65515 bytes is cut to fit).
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut Packet<T>) {
+        let b = p.buffer.as_mut();
+        b[field::VER_IHL] = 0x45;
+        let total = self.payload_len.saturating_add(HEADER_LEN as u16);
+        p.set_tos(self.tos);
+        p.set_total_len(total);
+        p.set_ident(self.ident);
+        write16(p.buffer.as_mut(), field::FLG_OFF.start, self.flags_frag);
+        p.set_ttl(self.ttl);
+        p.set_protocol(self.protocol);
+        p.set_src_addr(self.src);
+        p.set_dst_addr(self.dst);
+        p.fill_checksum();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +316,29 @@ mod tests {
         let mut b = FIXTURE;
         b[3] = 200;
         assert_eq!(Packet::new_checked(&b[..]).unwrap().payload().len(), 4);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn repr_round_trip(
+            tos: u8, ident: u16, flags_frag: u16, ttl: u8, protocol: u8, src: u32, dst: u32,
+            payload_len in 0u16..=65515,
+        ) {
+            let r = Repr { tos, ident, flags_frag, ttl, protocol, src, dst, payload_len };
+            let mut b = vec![0u8; r.buffer_len()];
+            r.emit(&mut Packet::new_unchecked(&mut b[..]));
+            proptest::prop_assert_eq!(Repr::parse(&Packet::new_unchecked(&b[..])), Ok(r));
+        }
+
+        #[test]
+        fn parse_never_panics(b in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            if let Ok(r) = Repr::parse(&Packet::new_unchecked(&b[..])) {
+                proptest::prop_assert!(usize::from(r.payload_len) + HEADER_LEN <= 65535);
+            }
+            if let Ok(p) = Packet::new_checked(&b[..]) {
+                let _ = (p.options(), p.payload());
+            }
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@
 //! rewritten.
 
 pub mod arp;
+pub(crate) mod checksum;
 pub mod ethernet;
 pub mod geneve;
 pub mod gre;
