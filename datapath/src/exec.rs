@@ -40,7 +40,7 @@ mod set_field;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-pub(crate) mod verify;
+pub(crate) use crate::wire::testing as verify;
 
 use crate::actions::Action;
 use crate::flow::FlowKey;

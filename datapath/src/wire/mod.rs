@@ -45,6 +45,8 @@ pub mod nd;
 pub mod nsh;
 pub mod sctp;
 pub mod tcp;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod udp;
 pub mod vxlan;
 pub mod walk;
