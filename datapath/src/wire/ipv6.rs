@@ -66,9 +66,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         read32(self.buffer.as_ref(), field::VER_TC_FLOW.start)
     }
 
+    /// From the whole first word, so that reading the version and then
+    /// the traffic class and flow label is one load.
     #[inline(always)]
     pub fn version(&self) -> u8 {
-        self.buffer.as_ref()[0] >> 4
+        (self.ver_tc_flow() >> 28) as u8
     }
 
     #[inline(always)]
