@@ -600,6 +600,40 @@ fn set_tp_dst_behind_9_to_16_ipv6_extension_headers() {
     assert_eq!(&rec.out(0)[l4 + 2..l4 + 4], &80u16.to_be_bytes());
 }
 
+/// What the issue asked for, as a property: whenever extraction matched a
+/// transport port, a set-field of that port rewrites it, whatever the
+/// extension-header chain and wherever the frame is cut.
+mod matched_means_rewritable {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn tcp_and_udp_ports(
+            n in 0usize..20,
+            udp_l4 in any::<bool>(),
+            cut in any::<usize>(),
+        ) {
+            let chain = vec![(60u8, 8usize); n];
+            let (proto, l4) = if udp_l4 { (17, udp(7, 53, b"q")) } else { (6, tcp(7, 80, b"q")) };
+            let mut f = ipv6_ext(&chain, proto, &l4);
+            let keep = cut % (f.len() + 1);
+            f.truncate(keep);
+            let mut key = FlowKey::default();
+            let layout = crate::flow::extract::extract_frame(&f, &mut key);
+            let field = if udp_l4 { Field::UdpDst } else { Field::TcpDst };
+            let rec = exec(&[Action::set(field, 4242), Action::Output(1)], &f);
+            if let (Some(l4), true) = (layout.l4, layout.l7.is_some() && key.nw_proto == proto) {
+                let at = usize::from(l4) + 2;
+                prop_assert_eq!(&rec.out(0)[at..at + 2], &4242u16.to_be_bytes()[..]);
+            } else {
+                prop_assert_eq!(rec.out(0), &f[..], "nothing matched, nothing written");
+            }
+        }
+    }
+}
+
 // ---- copies, clones, truncation, the rest ----
 
 #[test]

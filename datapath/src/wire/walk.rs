@@ -597,6 +597,55 @@ mod tests {
         assert!(h.ipv6_routing);
     }
 
+    /// What users of [`Headers`] rely on without re-checking.
+    fn invariants_hold(f: &[u8]) -> Result<(), String> {
+        let h = headers(f);
+        let len = f.len();
+        let l = h.layout;
+        let offs = [l.l2_5, l.l3, l.l4, l.l7];
+        let mut prev = 0;
+        for o in offs.into_iter().flatten().map(usize::from) {
+            if o > len || o < prev {
+                return Err(format!("offsets {l:?} in a {len}-byte frame"));
+            }
+            prev = o;
+        }
+        if h.l3_end > len {
+            return Err(format!("l3_end {} past {len}", h.l3_end));
+        }
+        let need = match h.transport {
+            Transport::None => 0,
+            Transport::Tcp => tcp::HEADER_LEN,
+            Transport::Udp => udp::HEADER_LEN,
+            Transport::Sctp => sctp::HEADER_LEN,
+            Transport::Icmp | Transport::Icmpv6 => icmp::HEADER_LEN,
+        };
+        if need > 0 && (l.l4.is_none() || h.l4() + need > h.l3_end) {
+            return Err(format!("{:?} not complete: {h:?}", h.transport));
+        }
+        if h.net == Net::Mpls && h.l2_5() + mpls::HEADER_LEN > len {
+            return Err("MPLS entry not complete".into());
+        }
+        for (o, n) in [(h.nd_target, 16), (h.nd_sll, 6), (h.nd_tll, 6)] {
+            if o.is_some_and(|o| usize::from(o) + n > len) {
+                return Err(format!("ND field not complete: {h:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn headers_are_complete_where_they_say(
+            ty in proptest::sample::select(vec![0x0800u16, 0x86dd, 0x0806, 0x8847, 0x8100, 0x0040]),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..120),
+        ) {
+            let f = eth(&[], ty, &body);
+            proptest::prop_assert_eq!(invariants_hold(&f), Ok(()));
+        }
+    }
+
     #[test]
     fn ip_after_an_mpls_stack() {
         let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0];
