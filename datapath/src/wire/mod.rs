@@ -31,6 +31,9 @@
 //! every user: a packet whose transport ports were matched can have them
 //! rewritten.
 
+// Views over bytes need no unsafe, and this layer reads peer input.
+#![forbid(unsafe_code)]
+
 pub mod arp;
 pub(crate) mod checksum;
 pub mod ethernet;
