@@ -7,6 +7,10 @@
 //! and, with the element throughput set to 32, packets per second; divide the
 //! batch time by 32 for ns/packet.
 //!
+//! The `etherparse_slice_*` cases run the same frames through etherparse's
+//! slicer, which only finds the headers (less work than a key): the
+//! measurement behind the hand-written walk (docs/DECISIONS.md).
+//!
 //! Run: `cargo bench -p switchd-benches --bench flow_extract`
 //! (`-- --quick` for a fast look).
 
@@ -101,6 +105,21 @@ fn flow_extract(c: &mut Criterion) {
                     extract(black_box(p), k);
                 }
                 black_box(&keys);
+            })
+        });
+    }
+    // The same frames through etherparse's lax slicer (header slices only,
+    // nothing copied into a key): the yardstick for docs/DECISIONS.md.
+    for (name, packets) in &cases {
+        group.bench_function(format!("etherparse_slice_{name}"), |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for p in packets {
+                    if let Ok(s) = etherparse::SlicedPacket::from_ethernet(black_box(p.data())) {
+                        n += usize::from(s.transport.is_some());
+                    }
+                }
+                black_box(n);
             })
         });
     }

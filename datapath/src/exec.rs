@@ -1,10 +1,11 @@
 //! Action execution: running a megaflow's [`Action`] list on one packet.
 //!
 //! The list is executed in order on the packet's bytes. Header offsets come
-//! from a short walk of the frame itself ([`layout`]), not from the flow
-//! key: the key describes the packet as it was received, and after a push,
-//! a pop or a set-field it is stale. The walk is redone only after an
-//! action that can move headers.
+//! from a walk of the frame itself ([`crate::wire::walk`], the same walk
+//! flow-key extraction does, so the same limits: a field a megaflow matched
+//! is a field a set-field finds), not from the flow key: the key describes
+//! the packet as it was received, and after a push, a pop or a set-field it
+//! is stale. The walk is redone only after an action that can move headers.
 //!
 //! The one idea to hold: **the packet is handed over, not copied, at its
 //! last use.** Before running the list, [`execute`] finds the last action
@@ -31,22 +32,22 @@
 //!   panics on any packet bytes. Nesting deeper than [`MAX_DEPTH`] drops the
 //!   packet instead of recursing further.
 
-pub(crate) mod csum;
-pub(crate) mod layout;
+/// The Internet checksum arithmetic lives with the headers it covers.
+pub(crate) use crate::wire::checksum as csum;
 mod push_pop;
 mod set_field;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-pub(crate) mod verify;
+pub(crate) use crate::wire::testing as verify;
 
 use crate::actions::Action;
 use crate::flow::FlowKey;
 use crate::meter::MeterVerdict;
 use crate::packet::{Offload, Packet};
+use crate::wire::walk::{self, Headers};
 use crate::PortNo;
-use layout::Layout;
 use push_pop::Ttl;
 
 /// How deeply `Clone` and TTL exception lists may nest.
@@ -101,16 +102,16 @@ struct Run<'a> {
     /// Truncation for outputs (`None`: whole packet).
     trunc: Option<usize>,
     /// The walk of the current bytes (`None`: must be redone).
-    layout: Option<Layout>,
+    layout: Option<Headers>,
     depth: usize,
 }
 
 impl Run<'_> {
     /// The walk of the packet's current bytes (walked now if stale).
     #[inline]
-    fn layout(&mut self, packet: &Packet) -> &Layout {
+    fn layout(&mut self, packet: &Packet) -> &Headers {
         self.layout
-            .get_or_insert_with(|| Layout::parse(packet.data()))
+            .get_or_insert_with(|| walk::headers(packet.data()))
     }
 }
 

@@ -16,7 +16,7 @@
 //!
 //! Module map (the life of a packet, in order): [`packet`] (buffers, batches,
 //! pool) -> [`netdev`] (ports: AF_XDP, AF_PACKET, tap) -> [`flow`] (key
-//! extraction) -> [`cache`] (exact-match cache, megaflow classifier) ->
+//! extraction, over the header views and the one header walk of [`wire`]) -> [`cache`] (exact-match cache, megaflow classifier) ->
 //! [`upcall`] on a miss -> [`actions`] / [`exec`] -> [`netdev`] tx, driven by
 //! [`worker`] threads and managed through [`dpif`].
 
@@ -32,6 +32,7 @@ pub mod offload;
 pub mod packet;
 pub mod port_table;
 pub mod upcall;
+pub mod wire;
 pub mod worker;
 
 /// A datapath port number. Port numbers are small and dense; they index the

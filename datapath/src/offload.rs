@@ -28,9 +28,10 @@ mod gso;
 
 pub use gso::{segment, MAX_SEGMENTS};
 
-use crate::exec::{csum, layout::Layout};
+use crate::exec::csum;
 use crate::netdev::PortCaps;
 use crate::packet::{GsoKind, Packet, PacketPool};
+use crate::wire::walk;
 
 /// Why an offload could not be completed. The packet is dropped and the
 /// caller counts it (`tx_dropped`).
@@ -77,8 +78,8 @@ pub fn complete_csum(packet: &mut Packet) -> Result<(), OffloadError> {
     if field + 2 > len || p.offset % 2 != 0 {
         return Err(bad);
     }
-    let layout = Layout::parse(packet.data());
-    let end = if layout.is_ip() && layout.l3_end >= field + 2 && layout.l3 <= start {
+    let layout = walk::headers(packet.data());
+    let end = if layout.is_ip() && layout.l3_end >= field + 2 && layout.l3() <= start {
         layout.l3_end
     } else {
         len

@@ -13,13 +13,12 @@
 //! untouched and reports [`Ttl::Expired`], and the caller runs the
 //! exception actions.
 
-use super::layout::{Layout, Net, ETH_HLEN, VLAN_HLEN};
 use super::set_field::set_field;
 use crate::actions::{Field, FieldValue};
 use crate::packet::Packet;
-
-/// Clear the CFI/DEI bit of a pushed TCI.
-const TCI_CFI: u16 = 0x1000;
+use crate::wire::ethernet::{self, vlan};
+use crate::wire::walk::{Headers, Net};
+use crate::wire::{ipv4, ipv6, mpls};
 
 /// Outcome of a TTL decrement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,55 +52,64 @@ pub(crate) fn shift_offload(packet: &mut Packet, delta: isize) {
 
 /// Push an outermost VLAN tag. Needs the two MAC addresses.
 pub(crate) fn push_vlan(packet: &mut Packet, tpid: u16, tci: u16) -> bool {
-    if packet.len() < 12 {
+    if packet.len() < vlan::FIRST_TAG {
         return false;
     }
-    let hole = packet.insert_bytes(12, VLAN_HLEN);
-    hole[..2].copy_from_slice(&tpid.to_be_bytes());
-    hole[2..].copy_from_slice(&(tci & !TCI_CFI).to_be_bytes());
-    shift_offload(packet, VLAN_HLEN as isize);
+    let hole = packet.insert_bytes(vlan::FIRST_TAG, vlan::TAG_LEN);
+    hole[vlan::field::TPID].copy_from_slice(&tpid.to_be_bytes());
+    // The DEI bit (OpenFlow's CFI "tag present") is not a wire bit to push.
+    hole[vlan::field::TCI].copy_from_slice(&(tci & !vlan::DEI).to_be_bytes());
+    shift_offload(packet, vlan::TAG_LEN as isize);
     true
 }
 
 /// Pop the outermost VLAN tag, if there is one.
-pub(crate) fn pop_vlan(packet: &mut Packet, layout: &Layout) -> bool {
-    if layout.n_vlan == 0 || packet.len() < ETH_HLEN + VLAN_HLEN {
+pub(crate) fn pop_vlan(packet: &mut Packet, layout: &Headers) -> bool {
+    if layout.n_vlan == 0 || packet.len() < ethernet::HEADER_LEN + vlan::TAG_LEN {
         return false;
     }
-    packet.remove_bytes(12, VLAN_HLEN);
-    shift_offload(packet, -(VLAN_HLEN as isize));
+    packet.remove_bytes(vlan::FIRST_TAG, vlan::TAG_LEN);
+    shift_offload(packet, -(vlan::TAG_LEN as isize));
     true
 }
 
 /// Push an MPLS label stack entry after the L2 headers (on top of any
 /// existing stack) and set the EtherType.
-pub(crate) fn push_mpls(packet: &mut Packet, layout: &Layout, ethertype: u16, lse: u32) -> bool {
-    if packet.len() < layout.l3 {
+pub(crate) fn push_mpls(packet: &mut Packet, layout: &Headers, ethertype: u16, lse: u32) -> bool {
+    let at = layout.l2_end();
+    if packet.len() < at {
         return false;
     }
-    let hole = packet.insert_bytes(layout.l3, 4);
-    hole.copy_from_slice(&lse.to_be_bytes());
-    let off = layout.eth_type_off;
-    packet.data_mut()[off..off + 2].copy_from_slice(&ethertype.to_be_bytes());
-    shift_offload(packet, 4);
+    let hole = packet.insert_bytes(at, mpls::HEADER_LEN);
+    mpls::Lse::new_unchecked(hole).set_raw(lse);
+    set_ethertype(packet, layout, ethertype);
+    shift_offload(packet, mpls::HEADER_LEN as isize);
     true
+}
+
+/// Write the EtherType that names the network layer (the bytes in front
+/// of it never move on a push or pop after it).
+fn set_ethertype(packet: &mut Packet, layout: &Headers, ethertype: u16) {
+    let off = usize::from(layout.eth_type_off);
+    if let Some(b) = packet.data_mut().get_mut(off..off + 2) {
+        b.copy_from_slice(&ethertype.to_be_bytes());
+    }
 }
 
 /// Pop the top MPLS label stack entry and set the EtherType to `ethertype`.
-pub(crate) fn pop_mpls(packet: &mut Packet, layout: &Layout, ethertype: u16) -> bool {
+pub(crate) fn pop_mpls(packet: &mut Packet, layout: &Headers, ethertype: u16) -> bool {
     if layout.net != Net::Mpls {
         return false;
     }
-    packet.remove_bytes(layout.l3, 4);
+    packet.remove_bytes(layout.l2_5(), mpls::HEADER_LEN);
     // Bytes in front of the hole moved forward: the EtherType is still at
     // the same offset from the (new) start of the frame.
-    let off = layout.eth_type_off;
-    packet.data_mut()[off..off + 2].copy_from_slice(&ethertype.to_be_bytes());
-    shift_offload(packet, -4);
+    set_ethertype(packet, layout, ethertype);
+    shift_offload(packet, -(mpls::HEADER_LEN as isize));
     true
 }
 
-fn set_byte(packet: &mut Packet, layout: &Layout, field: Field, v: u8) {
+fn set_byte(packet: &mut Packet, layout: &Headers, field: Field, v: u8) {
     set_field(
         packet,
         layout,
@@ -112,10 +120,10 @@ fn set_byte(packet: &mut Packet, layout: &Layout, field: Field, v: u8) {
 }
 
 /// Decrement the IPv4 TTL or IPv6 hop limit.
-pub(crate) fn dec_ttl(packet: &mut Packet, layout: &Layout) -> Ttl {
+pub(crate) fn dec_ttl(packet: &mut Packet, layout: &Headers) -> Ttl {
     let off = match layout.net {
-        Net::Ipv4 => layout.l3 + 8,
-        Net::Ipv6 => layout.l3 + 7,
+        Net::Ipv4 => layout.l3() + ipv4::field::TTL,
+        Net::Ipv6 => layout.l3() + ipv6::field::HOP_LIMIT,
         _ => return Ttl::Absent,
     };
     let Some(&ttl) = packet.data().get(off) else {
@@ -129,11 +137,11 @@ pub(crate) fn dec_ttl(packet: &mut Packet, layout: &Layout) -> Ttl {
 }
 
 /// Decrement the TTL of the top MPLS label stack entry.
-pub(crate) fn dec_mpls_ttl(packet: &mut Packet, layout: &Layout) -> Ttl {
+pub(crate) fn dec_mpls_ttl(packet: &mut Packet, layout: &Headers) -> Ttl {
     if layout.net != Net::Mpls {
         return Ttl::Absent;
     }
-    let Some(&ttl) = packet.data().get(layout.l3 + 3) else {
+    let Some(&ttl) = packet.data().get(layout.l2_5() + mpls::field::TTL.start) else {
         return Ttl::Absent;
     };
     if ttl <= 1 {

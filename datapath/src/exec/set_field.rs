@@ -1,8 +1,9 @@
 //! Set-field: a masked write of one header field, with every checksum that
 //! covers the field kept correct.
 //!
-//! Each [`Field`] resolves to a *target*: a byte range of the frame (found
-//! through the [`Layout`]), the value and mask shifted into their wire
+//! Each [`Field`] resolves to a *target*: a byte range of the frame (the
+//! header's offset from the walk's [`Headers`] plus the field's named range
+//! from [`crate::wire`]), the value and mask shifted into their wire
 //! position, and the checksums that cover that range. The write itself is
 //! the same for every field: `new = value & mask | old & !mask`, byte by
 //! byte. The one idea: the checksum work is done from the *difference*
@@ -24,9 +25,10 @@
 //! it (a pop) or a malformed header, and OpenFlow says to skip.
 
 use super::csum;
-use super::layout::{Layout, Net, Transport};
 use crate::actions::{Field, FieldValue};
 use crate::packet::Packet;
+use crate::wire::walk::{Headers, Net, Transport};
+use crate::wire::{self, arp, ethernet, icmp, ipv4, ipv6, mpls, nd, sctp, tcp, udp};
 
 /// Which checksums cover a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +56,7 @@ struct Target {
     cover: Cover,
 }
 
-/// Does writing `field` possibly change the [`Layout`] of the packet?
+/// Does writing `field` possibly change the [`Headers`] of the packet?
 pub(crate) fn changes_layout(field: Field) -> bool {
     matches!(
         field,
@@ -66,7 +68,7 @@ pub(crate) fn changes_layout(field: Field) -> bool {
 /// packet has the field (whether or not its bytes changed).
 pub(crate) fn set_field(
     packet: &mut Packet,
-    layout: &Layout,
+    layout: &Headers,
     field: Field,
     value: &FieldValue,
     mask: &FieldValue,
@@ -89,13 +91,19 @@ pub(crate) fn set_field(
 /// Raise the drop precedence of an Assured Forwarding DSCP (AFxy, RFC 2597:
 /// DSCP = 8x + 2y, x = 1..=4, y = 1..=3) by `levels`, at most to 3. Other
 /// DSCPs are left alone: they carry no drop precedence to raise.
-pub(crate) fn remark_dscp(packet: &mut Packet, layout: &Layout, levels: u8) {
+pub(crate) fn remark_dscp(packet: &mut Packet, layout: &Headers, levels: u8) {
     let data = packet.data();
+    let l3 = layout.l3();
     let dscp = match layout.net {
-        Net::Ipv4 if layout.l3 + 1 < data.len() => data[layout.l3 + 1] >> 2,
-        Net::Ipv6 if layout.l3 + 1 < data.len() => {
-            ((data[layout.l3] & 0x0f) << 2) | (data[layout.l3 + 1] >> 6)
-        }
+        Net::Ipv4 => match data.get(l3 + ipv4::field::DSCP_ECN) {
+            Some(tos) => tos >> 2,
+            None => return,
+        },
+        Net::Ipv6 => match wire::header::<2>(data, l3) {
+            // Traffic class: the low nibble of byte 0, the high of byte 1.
+            Some(w) => ((w[0] & 0x0f) << 2) | (w[1] >> 6),
+            None => return,
+        },
         _ => return,
     };
     let (class, prec) = (dscp >> 3, (dscp >> 1) & 3);
@@ -129,7 +137,7 @@ fn shifted(
 }
 
 /// Resolve `field` against the layout; `None` if the packet lacks it.
-fn target(l: &Layout, field: Field, value: &FieldValue, mask: &FieldValue) -> Option<Target> {
+fn target(l: &Headers, field: Field, value: &FieldValue, mask: &FieldValue) -> Option<Target> {
     use Field::*;
     let whole = |off: usize, len: usize, cover: Cover| Target {
         off,
@@ -148,57 +156,67 @@ fn target(l: &Layout, field: Field, value: &FieldValue, mask: &FieldValue) -> Op
             cover,
         }
     };
+    // A whole field of the header at `base`.
+    let at = |base: usize, f: wire::Field, cover: Cover| whole(base + f.start, f.len(), cover);
     let (v4, v6) = (l.net == Net::Ipv4, l.net == Net::Ipv6);
     let l4_is = |t: Transport| l.transport == t;
+    let (l3, l4, lse) = (l.l3(), l.l4(), l.l2_5());
+    let l2 = l3 <= l.l3_end;
+    let nd_at = |off: Option<u16>, len: usize| off.map(|o| whole(usize::from(o), len, Cover::L4));
+    let (tci, ttl4, tos4) = (l.outer_tci(), ipv4::field::TTL, ipv4::field::DSCP_ECN);
     let t = match field {
-        EthDst if l.l3 <= l.l3_end => whole(0, 6, Cover::None),
-        EthSrc if l.l3 <= l.l3_end => whole(6, 6, Cover::None),
-        EthType if l.l3 <= l.l3_end => whole(l.eth_type_off, 2, Cover::None),
-        VlanVid => bits(l.outer_tci()?, 2, 0x0fff, 0, Cover::None),
-        VlanPcp => bits(l.outer_tci()?, 2, 0x7, 13, Cover::None),
-        VlanTci => whole(l.outer_tci()?, 2, Cover::None),
-        MplsLabel if l.net == Net::Mpls => bits(l.l3, 4, 0xf_ffff, 12, Cover::None),
-        MplsTc if l.net == Net::Mpls => bits(l.l3, 4, 0x7, 9, Cover::None),
-        MplsBos if l.net == Net::Mpls => bits(l.l3, 4, 0x1, 8, Cover::None),
-        MplsTtl if l.net == Net::Mpls => bits(l.l3, 4, 0xff, 0, Cover::None),
-        Ipv4Src if v4 => whole(l.l3 + 12, 4, Cover::Ipv4Addr),
-        Ipv4Dst if v4 => whole(l.l3 + 16, 4, Cover::Ipv4Addr),
-        IpDscp if v4 => bits(l.l3 + 1, 1, 0x3f, 2, Cover::Ipv4Header),
-        IpDscp if v6 => bits(l.l3, 4, 0x3f, 22, Cover::None),
-        IpEcn if v4 => bits(l.l3 + 1, 1, 0x3, 0, Cover::Ipv4Header),
-        IpEcn if v6 => bits(l.l3, 4, 0x3, 20, Cover::None),
-        IpTtl if v4 => whole(l.l3 + 8, 1, Cover::Ipv4Header),
-        IpTtl if v6 => whole(l.l3 + 7, 1, Cover::None),
-        Ipv6Src if v6 => whole(l.l3 + 8, 16, Cover::Ipv6Addr { dst: false }),
-        Ipv6Dst if v6 => whole(l.l3 + 24, 16, Cover::Ipv6Addr { dst: true }),
-        Ipv6Label if v6 => bits(l.l3, 4, 0xf_ffff, 0, Cover::None),
-        TcpSrc if l4_is(Transport::Tcp) => whole(l.l4, 2, Cover::L4),
-        TcpDst if l4_is(Transport::Tcp) => whole(l.l4 + 2, 2, Cover::L4),
-        UdpSrc if l4_is(Transport::Udp) => whole(l.l4, 2, Cover::L4),
-        UdpDst if l4_is(Transport::Udp) => whole(l.l4 + 2, 2, Cover::L4),
+        EthDst if l2 => at(0, ethernet::field::DESTINATION, Cover::None),
+        EthSrc if l2 => at(0, ethernet::field::SOURCE, Cover::None),
+        EthType if l2 => whole(usize::from(l.eth_type_off), 2, Cover::None),
+        VlanVid => bits(tci?, 2, 0x0fff, 0, Cover::None),
+        VlanPcp => bits(tci?, 2, 0x7, 13, Cover::None),
+        VlanTci => whole(tci?, 2, Cover::None),
+        MplsLabel if l.net == Net::Mpls => bits(lse, 4, 0xf_ffff, mpls::LABEL_SHIFT, Cover::None),
+        MplsTc if l.net == Net::Mpls => bits(lse, 4, 0x7, mpls::TC_SHIFT, Cover::None),
+        MplsBos if l.net == Net::Mpls => bits(lse, 4, 0x1, mpls::BOS_SHIFT, Cover::None),
+        MplsTtl if l.net == Net::Mpls => bits(lse, 4, 0xff, 0, Cover::None),
+        Ipv4Src if v4 => at(l3, ipv4::field::SRC_ADDR, Cover::Ipv4Addr),
+        Ipv4Dst if v4 => at(l3, ipv4::field::DST_ADDR, Cover::Ipv4Addr),
+        IpDscp if v4 => bits(l3 + tos4, 1, 0x3f, 2, Cover::Ipv4Header),
+        IpDscp if v6 => bits(l3, 4, 0x3f, ipv6::TC_SHIFT + 2, Cover::None),
+        IpEcn if v4 => bits(l3 + tos4, 1, 0x3, 0, Cover::Ipv4Header),
+        IpEcn if v6 => bits(l3, 4, 0x3, ipv6::TC_SHIFT, Cover::None),
+        IpTtl if v4 => whole(l3 + ttl4, 1, Cover::Ipv4Header),
+        IpTtl if v6 => whole(l3 + ipv6::field::HOP_LIMIT, 1, Cover::None),
+        Ipv6Src if v6 => at(l3, ipv6::field::SRC_ADDR, Cover::Ipv6Addr { dst: false }),
+        Ipv6Dst if v6 => at(l3, ipv6::field::DST_ADDR, Cover::Ipv6Addr { dst: true }),
+        Ipv6Label if v6 => bits(l3, 4, 0xf_ffff, 0, Cover::None),
+        TcpSrc if l4_is(Transport::Tcp) => at(l4, tcp::field::SRC_PORT, Cover::L4),
+        TcpDst if l4_is(Transport::Tcp) => at(l4, tcp::field::DST_PORT, Cover::L4),
+        UdpSrc if l4_is(Transport::Udp) => at(l4, udp::field::SRC_PORT, Cover::L4),
+        UdpDst if l4_is(Transport::Udp) => at(l4, udp::field::DST_PORT, Cover::L4),
         // The CRC of a fragment covers bytes that are not here: do not
         // write what could not be re-signed.
-        SctpSrc if l4_is(Transport::Sctp) && !l.fragment => whole(l.l4, 2, Cover::L4),
-        SctpDst if l4_is(Transport::Sctp) && !l.fragment => whole(l.l4 + 2, 2, Cover::L4),
-        Icmpv4Type if l4_is(Transport::Icmp) => whole(l.l4, 1, Cover::L4),
-        Icmpv4Code if l4_is(Transport::Icmp) => whole(l.l4 + 1, 1, Cover::L4),
-        Icmpv6Type if l4_is(Transport::Icmpv6) => whole(l.l4, 1, Cover::L4),
-        Icmpv6Code if l4_is(Transport::Icmpv6) => whole(l.l4 + 1, 1, Cover::L4),
-        ArpOp if l.net == Net::Arp => whole(l.l3 + 6, 2, Cover::None),
-        ArpSha if l.net == Net::Arp => whole(l.l3 + 8, 6, Cover::None),
-        ArpSpa if l.net == Net::Arp => whole(l.l3 + 14, 4, Cover::None),
-        ArpTha if l.net == Net::Arp => whole(l.l3 + 18, 6, Cover::None),
-        ArpTpa if l.net == Net::Arp => whole(l.l3 + 24, 4, Cover::None),
-        NdTarget => whole(l.nd_target?, 16, Cover::L4),
-        NdSll => whole(l.nd_sll?, 6, Cover::L4),
-        NdTll => whole(l.nd_tll?, 6, Cover::L4),
+        SctpSrc if l4_is(Transport::Sctp) && !l.is_fragment() => {
+            at(l4, sctp::field::SRC_PORT, Cover::L4)
+        }
+        SctpDst if l4_is(Transport::Sctp) && !l.is_fragment() => {
+            at(l4, sctp::field::DST_PORT, Cover::L4)
+        }
+        Icmpv4Type if l4_is(Transport::Icmp) => whole(l4 + icmp::field::TYPE, 1, Cover::L4),
+        Icmpv4Code if l4_is(Transport::Icmp) => whole(l4 + icmp::field::CODE, 1, Cover::L4),
+        Icmpv6Type if l4_is(Transport::Icmpv6) => whole(l4 + icmp::field::TYPE, 1, Cover::L4),
+        Icmpv6Code if l4_is(Transport::Icmpv6) => whole(l4 + icmp::field::CODE, 1, Cover::L4),
+        ArpOp if l.net == Net::Arp => at(l3, arp::field::OPER, Cover::None),
+        ArpSha if l.net == Net::Arp => at(l3, arp::field::SHA, Cover::None),
+        ArpSpa if l.net == Net::Arp => at(l3, arp::field::SPA, Cover::None),
+        ArpTha if l.net == Net::Arp => at(l3, arp::field::THA, Cover::None),
+        ArpTpa if l.net == Net::Arp => at(l3, arp::field::TPA, Cover::None),
+        NdTarget => return nd_at(l.nd_target, nd::field::TARGET.len()),
+        NdSll => return nd_at(l.nd_sll, nd::opt_field::LL_ADDR.len()),
+        NdTll => return nd_at(l.nd_tll, nd::opt_field::LL_ADDR.len()),
         _ => return None,
     };
     Some(t)
 }
 
 /// Perform the masked write of `t` and fix the checksums that cover it.
-fn write(packet: &mut Packet, l: &Layout, t: &Target) {
+fn write(packet: &mut Packet, l: &Headers, t: &Target) {
     let partial = packet.offload.csum_partial;
     let data = packet.data_mut();
     // Sum the old and the new bytes as they sit in 16-bit words (every
@@ -242,8 +260,8 @@ fn write(packet: &mut Packet, l: &Layout, t: &Target) {
     }
 }
 
-fn ipv4_header(data: &mut [u8], l: &Layout, delta: u64) {
-    let off = l.l3 + 10;
+fn ipv4_header(data: &mut [u8], l: &Headers, delta: u64) {
+    let off = l.l3() + ipv4::field::CHECKSUM.start;
     let c = csum::get16(data, off);
     csum::put16(data, off, csum::update(c, delta));
 }
@@ -251,7 +269,7 @@ fn ipv4_header(data: &mut [u8], l: &Layout, delta: u64) {
 /// An address in the pseudo-header changed by `delta`.
 fn pseudo_header(
     data: &mut [u8],
-    l: &Layout,
+    l: &Headers,
     partial: Option<crate::packet::CsumPartial>,
     delta: u64,
 ) {
@@ -279,15 +297,15 @@ fn pseudo_header(
 
 /// The transport checksum itself changes by `delta` (or, for SCTP, the
 /// CRC is recomputed).
-fn l4_own(data: &mut [u8], l: &Layout, delta: u64) {
+fn l4_own(data: &mut [u8], l: &Headers, delta: u64) {
     match l.transport {
         Transport::Sctp => {
-            if let Some(sctp) = data.get_mut(l.l4..l.l3_end) {
+            if let Some(sctp) = data.get_mut(l.l4()..l.l3_end) {
                 csum::sctp_recompute(sctp);
             }
         }
         Transport::Udp => {
-            let off = l.l4 + 6;
+            let off = l.l4() + udp::field::CHECKSUM.start;
             let c = csum::get16(data, off);
             // Zero means "no checksum" and stays so; a computed zero is
             // sent as all ones.
@@ -297,10 +315,21 @@ fn l4_own(data: &mut [u8], l: &Layout, delta: u64) {
             }
         }
         _ => {
-            if let Some(off) = l.l4_csum_off() {
+            if let Some(off) = l4_csum_off(l) {
                 let c = csum::get16(data, off);
                 csum::put16(data, off, csum::update(c, delta));
             }
         }
     }
+}
+
+/// Offset of the L4 checksum field for checksummed transports.
+fn l4_csum_off(l: &Headers) -> Option<usize> {
+    let at = match l.transport {
+        Transport::Tcp => tcp::field::CHECKSUM.start,
+        Transport::Udp => udp::field::CHECKSUM.start,
+        Transport::Icmp | Transport::Icmpv6 => icmp::field::CHECKSUM.start,
+        Transport::Sctp | Transport::None => return None,
+    };
+    Some(l.l4() + at)
 }

@@ -556,6 +556,84 @@ fn dec_mpls_ttl_expires() {
     assert_eq!(rec.userspace.len(), 1);
 }
 
+/// An IPv6/TCP frame to port 80 behind `n` destination-options headers
+/// (checksums filled in), and where its TCP header starts.
+fn tcp6_behind_ext_headers(n: usize) -> (Vec<u8>, usize) {
+    let chain = vec![(60, 8); n];
+    (
+        ipv6_ext(&chain, 6, &tcp(1000, 80, b"payload")),
+        14 + 40 + 8 * n,
+    )
+}
+
+/// The old bug: extraction walked 16 IPv6 extension headers and execution
+/// 8, so with 9..=16 a megaflow matched on the TCP port and its set-field
+/// silently left the port alone. One walk now serves both.
+#[test]
+fn set_tp_dst_behind_9_to_16_ipv6_extension_headers() {
+    for n in [0, 1, 8, 9, 12, 16] {
+        let (f, l4) = tcp6_behind_ext_headers(n);
+        assert_eq!(verify(&f), Ok(()), "{n} headers: fixture");
+        let mut key = FlowKey::default();
+        crate::flow::extract::extract_frame(&f, &mut key);
+        assert_eq!(
+            (key.nw_proto, key.tp_dst),
+            (6, 80),
+            "{n} headers: key matches"
+        );
+        let rec = exec(&[Action::set(Field::TcpDst, 8080), Action::Output(1)], &f);
+        let out = rec.out(0);
+        assert_eq!(
+            &out[l4 + 2..l4 + 4],
+            &8080u16.to_be_bytes(),
+            "{n} headers: rewritten"
+        );
+        let ps = pseudo(out, 14, 6, out.len() - l4);
+        assert_eq!(ones_sum(ps, &out[l4..]), 0xffff, "{n} headers: checksum");
+    }
+    // Past the limit neither side sees TCP: no match, no write.
+    let (f, l4) = tcp6_behind_ext_headers(17);
+    let mut key = FlowKey::default();
+    crate::flow::extract::extract_frame(&f, &mut key);
+    assert_eq!((key.nw_proto, key.tp_dst), (60, 0));
+    let rec = exec(&[Action::set(Field::TcpDst, 8080), Action::Output(1)], &f);
+    assert_eq!(&rec.out(0)[l4 + 2..l4 + 4], &80u16.to_be_bytes());
+}
+
+/// What the issue asked for, as a property: whenever extraction matched a
+/// transport port, a set-field of that port rewrites it, whatever the
+/// extension-header chain and wherever the frame is cut.
+mod matched_means_rewritable {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn tcp_and_udp_ports(
+            n in 0usize..20,
+            udp_l4 in any::<bool>(),
+            cut in any::<usize>(),
+        ) {
+            let chain = vec![(60u8, 8usize); n];
+            let (proto, l4) = if udp_l4 { (17, udp(7, 53, b"q")) } else { (6, tcp(7, 80, b"q")) };
+            let mut f = ipv6_ext(&chain, proto, &l4);
+            let keep = cut % (f.len() + 1);
+            f.truncate(keep);
+            let mut key = FlowKey::default();
+            let layout = crate::flow::extract::extract_frame(&f, &mut key);
+            let field = if udp_l4 { Field::UdpDst } else { Field::TcpDst };
+            let rec = exec(&[Action::set(field, 4242), Action::Output(1)], &f);
+            if let (Some(l4), true) = (layout.l4, layout.l7.is_some() && key.nw_proto == proto) {
+                let at = usize::from(l4) + 2;
+                prop_assert_eq!(&rec.out(0)[at..at + 2], &4242u16.to_be_bytes()[..]);
+            } else {
+                prop_assert_eq!(rec.out(0), &f[..], "nothing matched, nothing written");
+            }
+        }
+    }
+}
+
 // ---- copies, clones, truncation, the rest ----
 
 #[test]

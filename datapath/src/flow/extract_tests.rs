@@ -3,7 +3,15 @@
 //! and property tests that no input panics or reads past the frame.
 
 use super::*;
-use crate::flow::key::{VLAN_CFI, VLAN_VID_MASK};
+use crate::flow::key::{
+    ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_QINQ,
+    ETH_TYPE_VLAN, FRAG_ANY, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP,
+    IPPROTO_UDP, VLAN_CFI, VLAN_VID_MASK,
+};
+use crate::wire::ip::protocol::{
+    AH as IPPROTO_AH, DSTOPTS as IPPROTO_DSTOPTS, FRAGMENT as IPPROTO_FRAGMENT,
+    HOPOPTS as IPPROTO_HOPOPTS, ROUTING as IPPROTO_ROUTING,
+};
 use proptest::prelude::*;
 
 const DST: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];

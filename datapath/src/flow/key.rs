@@ -30,10 +30,8 @@ pub const VLAN_VID_MASK: u16 = 0x0fff;
 /// Priority (PCP) bits of a TCI.
 pub const VLAN_PCP_MASK: u16 = 0xe000;
 
-/// `nw_frag`: the packet is an IP fragment (first or later).
-pub const FRAG_ANY: u8 = 1;
-/// `nw_frag`: the packet is a fragment other than the first.
-pub const FRAG_LATER: u8 = 2;
+/// `nw_frag` bits, as the header walk reports them.
+pub use crate::wire::walk::{FRAG_ANY, FRAG_LATER};
 
 /// Tunnel flag: the key carries tunnel metadata.
 pub const TUN_PRESENT: u16 = 1;
@@ -162,18 +160,15 @@ impl FlowKey {
     }
 }
 
-pub const ETH_TYPE_IPV4: u16 = 0x0800;
-pub const ETH_TYPE_IPV6: u16 = 0x86dd;
-pub const ETH_TYPE_ARP: u16 = 0x0806;
-pub const ETH_TYPE_VLAN: u16 = 0x8100;
-pub const ETH_TYPE_QINQ: u16 = 0x88a8;
-pub const ETH_TYPE_MPLS: u16 = 0x8847;
-pub const ETH_TYPE_MPLS_MCAST: u16 = 0x8848;
-pub const IPPROTO_ICMP: u8 = 1;
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-pub const IPPROTO_ICMPV6: u8 = 58;
-pub const IPPROTO_SCTP: u8 = 132;
+// The key's names for the wire layer's numbers (one definition each).
+pub use crate::wire::ethernet::ether_type::{
+    ARP as ETH_TYPE_ARP, IPV4 as ETH_TYPE_IPV4, IPV6 as ETH_TYPE_IPV6, MPLS as ETH_TYPE_MPLS,
+    MPLS_MCAST as ETH_TYPE_MPLS_MCAST, QINQ as ETH_TYPE_QINQ, VLAN as ETH_TYPE_VLAN,
+};
+pub use crate::wire::ip::protocol::{
+    ICMP as IPPROTO_ICMP, ICMPV6 as IPPROTO_ICMPV6, SCTP as IPPROTO_SCTP, TCP as IPPROTO_TCP,
+    UDP as IPPROTO_UDP,
+};
 
 /// A small, fast, well-mixing word hash (multiply-rotate per word, a final
 /// avalanche). Not cryptographic: the caches bound chain lengths anyway.

@@ -40,6 +40,7 @@ mod tests;
 
 use super::{Port, PortCaps, PortError, PortStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::wire::ethernet::vlan;
 use ring::{RingGeometry, RxRing};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -554,12 +555,16 @@ impl Port for AfPacketPort {
             let data = frame.data;
             match frame.vlan {
                 Some((tpid, tci)) => {
-                    let out = p.frame_for_write(data.len() + 4);
-                    out[..12].copy_from_slice(&data[..12]);
-                    out[12..14].copy_from_slice(&tpid.to_be_bytes());
-                    out[14..16].copy_from_slice(&tci.to_be_bytes());
-                    out[16..].copy_from_slice(&data[12..]);
-                    vnet::shift_offload(&mut offload, 4);
+                    // The kernel took the outer tag out: put it back at
+                    // byte 12 (the frame is at least 14 bytes, see above).
+                    let (at, len) = (vlan::FIRST_TAG, vlan::TAG_LEN);
+                    let out = p.frame_for_write(data.len() + len);
+                    out[..at].copy_from_slice(&data[..at]);
+                    let mut tag = vlan::Tag::new_unchecked(&mut out[at..]);
+                    tag.set_tpid(tpid);
+                    tag.set_tci(tci);
+                    out[at + len..].copy_from_slice(&data[at..]);
+                    vnet::shift_offload(&mut offload, len as u16);
                 }
                 None => p.frame_for_write(data.len()).copy_from_slice(data),
             }

@@ -11,15 +11,21 @@
 //! `UDP_SEGMENT` semantics: each segment is a datagram of its own) the
 //! length and a full checksum.
 //!
+//! The headers are found by the datapath's one walk ([`crate::wire::walk`]),
+//! so the IP length fields must describe the packet as sent (a TSO packet
+//! is at most 64 KiB, so they can); they are rewritten per segment.
+//!
 //! The one idea: the headers are parsed and validated *before* the first
 //! buffer is taken, so segmentation either produces every segment or none,
 //! and nothing in the per-segment loop can fail.
 
 use super::OffloadError;
 use crate::exec::csum;
-use crate::exec::layout::Layout;
-use crate::flow::key::{ETH_TYPE_IPV4, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST};
+use crate::flow::key::{IPPROTO_TCP, IPPROTO_UDP};
 use crate::packet::{GsoKind, Offload, Packet};
+use crate::wire::ethernet::ether_type;
+use crate::wire::walk::{self, Net, Transport};
+use crate::wire::{ipv4, ipv6, mpls, tcp, udp};
 
 /// The most segments one packet may be cut into (a peer controls the
 /// segment size; this bounds the buffers one packet can take).
@@ -43,63 +49,34 @@ fn bad(kind: GsoKind, reason: &'static str) -> OffloadError {
     OffloadError::BadGsoHeaders { kind, reason }
 }
 
-/// Find and check the headers. IP length fields are not trusted (they are
-/// rewritten per segment, and a >64 KiB packet cannot express its length).
+/// Find and check the headers with the datapath's one header walk; an
+/// MPLS stack is skipped (at most [`MAX_MPLS`] entries) and the IP header
+/// after it is told by its version nibble.
 fn headers(data: &[u8], kind: GsoKind) -> Result<Headers, OffloadError> {
-    let layout = Layout::parse(data);
-    let mut l3 = layout.l3;
-    if matches!(layout.eth_type, ETH_TYPE_MPLS | ETH_TYPE_MPLS_MCAST) {
-        // Skip the label stack to the bottom entry; the payload type is
-        // then told by the IP version nibble.
-        let mut n = 0;
-        loop {
-            let lse = data
-                .get(l3..l3 + 4)
+    let outer = walk::headers(data);
+    let h = match outer.eth_type {
+        ether_type::MPLS | ether_type::MPLS_MCAST => {
+            let l3 = outer
+                .layout
+                .l3
+                .map(usize::from)
                 .ok_or(bad(kind, "truncated MPLS stack"))?;
-            l3 += 4;
-            n += 1;
-            if lse[2] & 1 != 0 {
-                break;
-            }
-            if n >= MAX_MPLS {
+            if (l3 - outer.l2_5()) / mpls::HEADER_LEN > MAX_MPLS {
                 return Err(bad(kind, "MPLS stack too deep"));
             }
+            walk::walk_ip(data, l3, &mut ())
         }
-    } else if !matches!(layout.eth_type, ETH_TYPE_IPV4 | ETH_TYPE_IPV6) {
-        return Err(bad(kind, "not IP"));
-    }
-    let first = *data.get(l3).ok_or(bad(kind, "no IP header"))?;
-    let (v6, l4, proto) = match first >> 4 {
-        4 => {
-            let ip = data.get(l3..l3 + 20).ok_or(bad(kind, "truncated IPv4"))?;
-            let ihl = usize::from(ip[0] & 0x0f) * 4;
-            if ihl < 20 || l3 + ihl > data.len() {
-                return Err(bad(kind, "bad IPv4 header length"));
-            }
-            if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
-                return Err(bad(kind, "IPv4 fragment"));
-            }
-            (false, l3 + ihl, ip[9])
-        }
-        6 => {
-            let ip = data.get(l3..l3 + 40).ok_or(bad(kind, "truncated IPv6"))?;
-            let mut nh = ip[6];
-            let mut off = l3 + 40;
-            // Hop-by-hop, routing and destination options may precede L4.
-            for _ in 0..8 {
-                if !matches!(nh, 0 | 43 | 60) {
-                    break;
-                }
-                let h = data
-                    .get(off..off + 2)
-                    .ok_or(bad(kind, "truncated extension"))?;
-                nh = h[0];
-                off += (usize::from(h[1]) + 1) * 8;
-            }
-            (true, off, nh)
-        }
-        _ => return Err(bad(kind, "unknown IP version")),
+        ether_type::IPV4 | ether_type::IPV6 => outer,
+        _ => return Err(bad(kind, "not IP")),
     };
+    let v6 = match h.net {
+        Net::Ipv4 => false,
+        Net::Ipv6 => true,
+        _ => return Err(bad(kind, "no valid IP header")),
+    };
+    if h.is_fragment() {
+        return Err(bad(kind, "IP fragment"));
+    }
     match (kind, v6) {
         (GsoKind::TcpV4, true) | (GsoKind::TcpV6, false) => {
             return Err(bad(kind, "IP version does not match"))
@@ -107,29 +84,22 @@ fn headers(data: &[u8], kind: GsoKind) -> Result<Headers, OffloadError> {
         _ => {}
     }
     let tcp = kind != GsoKind::Udp;
-    let hdr_len = if tcp {
-        if proto != 6 {
-            return Err(bad(kind, "not TCP"));
-        }
-        let th = data.get(l4..l4 + 20).ok_or(bad(kind, "truncated TCP"))?;
-        let hlen = usize::from(th[12] >> 4) * 4;
-        if hlen < 20 {
-            return Err(bad(kind, "bad TCP data offset"));
-        }
-        l4 + hlen
-    } else {
-        if proto != 17 {
-            return Err(bad(kind, "not UDP"));
-        }
-        l4 + 8
-    };
+    let want = if tcp { Transport::Tcp } else { Transport::Udp };
+    if h.transport != want {
+        return Err(bad(kind, "no complete TCP or UDP header as the kind says"));
+    }
+    let hdr_len = h
+        .layout
+        .l7
+        .map(usize::from)
+        .ok_or(bad(kind, "headers too long"))?;
     if hdr_len > data.len() {
         return Err(bad(kind, "headers longer than the frame"));
     }
     Ok(Headers {
-        l3,
+        l3: h.l3(),
         v6,
-        l4,
+        l4: h.l4(),
         hdr_len,
         tcp,
     })
@@ -168,8 +138,8 @@ pub fn segment(
     if count > MAX_SEGMENTS {
         return Err(OffloadError::TooManySegments(count));
     }
-    let ip_id = csum::get16(data, h.l3 + 4);
-    let seq = csum::get32(data, h.l4 + 4);
+    let ip_id = csum::get16(data, h.l3 + ipv4::field::IDENT.start);
+    let seq = csum::get32(data, h.l4 + tcp::field::SEQ_NUM.start);
     out.reserve(count);
     for i in 0..count {
         let chunk = payload
@@ -200,45 +170,51 @@ fn fix_segment(
 ) {
     let ip_len = d.len() - h.l3;
     let l4_len = d.len() - h.l4;
+    // `headers` checked that every header lies inside `hdr_len`, and `d`
+    // starts with those bytes: the views below are over complete headers.
     let pseudo = if h.v6 {
-        csum::put16(d, h.l3 + 4, (ip_len - 40) as u16);
-        let nh = if h.tcp { 6 } else { 17 };
-        csum::pseudo_v6(
-            &d[h.l3 + 8..h.l3 + 24],
-            &d[h.l3 + 24..h.l3 + 40],
-            nh,
-            l4_len,
-        )
+        let mut ip = ipv6::Packet::new_unchecked(&mut d[h.l3..]);
+        ip.set_payload_len((ip_len - ipv6::HEADER_LEN) as u16);
+        let nh = if h.tcp { IPPROTO_TCP } else { IPPROTO_UDP };
+        csum::pseudo_v6(ip.src_addr(), ip.dst_addr(), nh, l4_len)
     } else {
-        csum::put16(d, h.l3 + 2, ip_len as u16);
-        csum::put16(d, h.l3 + 4, ip_id.wrapping_add(i as u16));
-        csum::put16(d, h.l3 + 10, 0);
-        let c = csum::finish(csum::sum(0, &d[h.l3..h.l4]));
-        csum::put16(d, h.l3 + 10, c);
-        let proto = d[h.l3 + 9];
-        csum::pseudo_v4(
-            &d[h.l3 + 12..h.l3 + 16],
-            &d[h.l3 + 16..h.l3 + 20],
-            proto,
-            l4_len,
-        )
+        let hdr = h.l3..h.l4;
+        let mut ip = ipv4::Packet::new_unchecked(&mut d[hdr.clone()]);
+        ip.set_total_len(ip_len as u16);
+        ip.set_ident(ip_id.wrapping_add(i as u16));
+        ip.set_checksum(0);
+        let c = csum::finish(csum::sum(0, &d[hdr.clone()]));
+        ipv4::Packet::new_unchecked(&mut d[hdr.clone()]).set_checksum(c);
+        let ip = ipv4::Packet::new_unchecked(&d[hdr]);
+        let (src, dst) = (ip.src_addr().to_be_bytes(), ip.dst_addr().to_be_bytes());
+        csum::pseudo_v4(&src, &dst, ip.protocol(), l4_len)
     };
-    let field = if h.tcp {
-        csum::put32(d, h.l4 + 4, seq.wrapping_add((i * mss) as u32));
-        let mut flags = d[h.l4 + 13];
+    let c = if h.tcp {
+        let mut t = tcp::Packet::new_unchecked(&mut d[h.l4..]);
+        t.set_seq_number(seq.wrapping_add((i * mss) as u32));
+        let mut flags = t.flags();
         if i + 1 < count {
-            flags &= !(0x01 | 0x08); // FIN, PSH
+            flags &= !(tcp::FLAG_FIN | tcp::FLAG_PSH);
         }
         if i > 0 {
-            flags &= !0x80; // CWR
+            flags &= !tcp::FLAG_CWR;
         }
-        d[h.l4 + 13] = flags;
-        h.l4 + 16
+        t.set_flags(flags);
+        t.set_checksum(0);
+        csum::finish(csum::sum(pseudo, &d[h.l4..]))
     } else {
-        csum::put16(d, h.l4 + 4, l4_len as u16);
-        h.l4 + 6
+        let mut u = udp::Packet::new_unchecked(&mut d[h.l4..]);
+        u.set_length(l4_len as u16);
+        u.set_checksum(0);
+        match csum::finish(csum::sum(pseudo, &d[h.l4..])) {
+            udp::CHECKSUM_NONE => !udp::CHECKSUM_NONE,
+            c => c,
+        }
     };
-    csum::put16(d, field, 0);
-    let c = csum::finish(csum::sum(pseudo, &d[h.l4..]));
-    csum::put16(d, field, if c == 0 && !h.tcp { 0xffff } else { c });
+    let at = if h.tcp {
+        tcp::field::CHECKSUM.start
+    } else {
+        udp::field::CHECKSUM.start
+    };
+    csum::put16(d, h.l4 + at, c);
 }

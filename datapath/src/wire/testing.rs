@@ -1,8 +1,13 @@
-//! Test-only: independent checksum verification and frame builders.
+//! Test-only: the datapath's shared test-frame builders and an independent
+//! checksum verifier.
 //!
-//! Written separately from [`super::csum`] and [`super::layout`] (a plain
-//! 16-bit word loop, a bitwise CRC, a minimal parser of its own), so a bug
-//! in the code under test is not mirrored here.
+//! Every test that needs a frame (execution, offload, the regression tests
+//! of the header walk) builds it here: Ethernet with tags, IPv4, IPv6 (with
+//! extension header chains), TCP, UDP, SCTP, ND, ARP, with every checksum
+//! filled in. The one idea: this module is written separately from
+//! [`super::checksum`] and [`super::walk`] (a plain 16-bit word loop, a
+//! bitwise CRC, a minimal parser of its own), so a bug in the code under
+//! test is not mirrored here.
 
 /// RFC 1071 sum of 16-bit words, the simple way.
 pub(crate) fn ones_sum(mut acc: u32, data: &[u8]) -> u32 {
@@ -66,8 +71,18 @@ pub(crate) fn l3_of(frame: &[u8]) -> (usize, u16) {
     }
 }
 
+/// Skip IPv6 hop-by-hop, routing and destination options headers (the
+/// kinds [`ipv6_ext`] builds): the upper-layer offset and protocol.
+fn skip_ipv6_options(frame: &[u8], mut off: usize, mut nh: u8) -> (usize, u8) {
+    while matches!(nh, 0 | 43 | 60) {
+        nh = frame[off];
+        off += (usize::from(frame[off + 1]) + 1) * 8;
+    }
+    (off, nh)
+}
+
 /// Verify every checksum the frame carries (IPv4 header; TCP, UDP unless
-/// zero over IPv4, ICMP, ICMPv6, SCTP). IPv6 without extension headers.
+/// zero over IPv4, ICMP, ICMPv6, SCTP). IPv6 through option headers.
 pub(crate) fn verify(frame: &[u8]) -> Result<(), String> {
     let (l3, ty) = l3_of(frame);
     let (l4, end, proto) = match ty {
@@ -81,7 +96,8 @@ pub(crate) fn verify(frame: &[u8]) -> Result<(), String> {
         }
         0x86dd => {
             let plen = usize::from(u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]));
-            (l3 + 40, l3 + 40 + plen, frame[l3 + 6])
+            let (l4, proto) = skip_ipv6_options(frame, l3 + 40, frame[l3 + 6]);
+            (l4, l3 + 40 + plen, proto)
         }
         _ => return Ok(()),
     };
@@ -186,6 +202,35 @@ pub(crate) fn ipv6(tags: &[(u16, u16)], proto: u8, l4: &[u8]) -> Vec<u8> {
     f.extend_from_slice(&V6_B);
     f.extend_from_slice(l4);
     fill_l4(&mut f, l3, l3 + 40, proto);
+    f
+}
+
+/// An IPv6 frame whose `l4` payload (protocol `proto`) sits behind a chain
+/// of extension headers, each `(kind, length in bytes)` with kind 0, 43
+/// or 60 and the length a multiple of 8; checksums filled in.
+pub(crate) fn ipv6_ext(chain: &[(u8, usize)], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut ext = Vec::new();
+    for (i, &(_, len)) in chain.iter().enumerate() {
+        let next = chain.get(i + 1).map_or(proto, |&(kind, _)| kind);
+        let start = ext.len();
+        ext.extend_from_slice(&[next, (len / 8 - 1) as u8]);
+        ext.resize(start + len, 0);
+        // PadN over the rest, so the options parse.
+        ext[start + 2] = 1;
+        ext[start + 3] = (len - 4) as u8;
+    }
+    let first = chain.first().map_or(proto, |&(kind, _)| kind);
+    let mut f = eth(&[], 0x86dd);
+    let l3 = f.len();
+    f.extend_from_slice(&[0x6b, 0xa1, 0x23, 0x45]);
+    f.extend_from_slice(&((ext.len() + l4.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[first, 64]);
+    f.extend_from_slice(&V6_A);
+    f.extend_from_slice(&V6_B);
+    f.extend_from_slice(&ext);
+    let at = f.len();
+    f.extend_from_slice(l4);
+    fill_l4(&mut f, l3, at, proto);
     f
 }
 

@@ -104,14 +104,6 @@ pub(crate) fn get32(b: &[u8], off: usize) -> u32 {
     }
 }
 
-/// Write a big-endian `u32` at `off`; out of bounds writes nothing.
-#[inline]
-pub(crate) fn put32(b: &mut [u8], off: usize, v: u32) {
-    if let Some(s) = b.get_mut(off..off + 4) {
-        s.copy_from_slice(&v.to_be_bytes());
-    }
-}
-
 /// CRC32c (Castagnoli), reflected polynomial.
 const CRC32C_POLY: u32 = 0x82f6_3b78;
 
