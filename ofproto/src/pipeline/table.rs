@@ -119,14 +119,16 @@ impl FlowTable {
     /// in the module essay.
     pub fn lookup(&self, key: &FlowKey, wc: &mut FlowKey) -> Option<&Arc<Rule>> {
         let k = key.words();
-        for (_, r) in self.order.iter() {
-            let (rk, rm) = (r.key.words(), r.mask.words());
-            match (0..FLOW_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
-                None => {
-                    *wc = wc.union(&r.mask);
-                    return Some(r);
+        for run in self.order.runs() {
+            for (_, r) in run {
+                let (rk, rm) = (r.key.words(), r.mask.words());
+                match (0..FLOW_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
+                    None => {
+                        *wc = wc.union(&r.mask);
+                        return Some(r);
+                    }
+                    Some(i) => wc.words_mut()[i] |= rm[i],
                 }
-                Some(i) => wc.words_mut()[i] |= rm[i],
             }
         }
         None
