@@ -14,6 +14,10 @@
 //! the rename leaves the old file and a stray temporary file (removed at
 //! the next open); a crash after it leaves the new file.
 //!
+//! The file is the owner's only (mode 0600), and an empty store is refused
+//! like any damaged one: switchd does not start with nothing in place of a
+//! configuration it lost.
+//!
 //! Precedence at start (see `switchd --help`): an existing store wins; a
 //! `--config` file only seeds a store that does not exist yet; with
 //! neither, switchd starts with the default switch and stores it.
@@ -21,6 +25,7 @@
 use crate::config::{Config, ConfigError};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The store's file name inside the state directory.
@@ -40,6 +45,11 @@ pub enum StoreError {
     Invalid(#[from] ConfigError),
     #[error("cannot serialize the configuration: {0}")]
     Serialize(String),
+    #[error(
+        "the store {path} is empty (switchd always writes a header): it is damaged; \
+         restore it from a backup, or remove it to start afresh"
+    )]
+    Empty { path: String },
 }
 
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -74,6 +84,14 @@ impl Store {
         let path = state_dir.join(STORE_FILE);
         remove_stray_temporaries(state_dir, STORE_FILE);
         if path.exists() {
+            // A store switchd wrote is never empty: an empty one was cut
+            // short (a full disk, a careless edit), not meant.
+            let text = std::fs::read_to_string(&path).map_err(io("read", &path))?;
+            if text.trim().is_empty() {
+                return Err(StoreError::Empty {
+                    path: path.display().to_string(),
+                });
+            }
             let config = Config::load(&path)?;
             return Ok((Store { path, config }, Origin::Store));
         }
@@ -145,10 +163,12 @@ fn write_atomically_with(
         .unwrap_or_else(|| "store".into());
     let tmp = dir.join(format!("{name}.tmp.{}", std::process::id()));
     let result = (|| {
+        // Owner only: keys and credentials live in the store.
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(0o600)
             .open(&tmp)
             .map_err(io("create", &tmp))?;
         f.write_all(data).map_err(io("write", &tmp))?;
@@ -191,6 +211,28 @@ mod tests {
         let (s2, origin) = Store::open(dir.path(), || Ok(Config::default())).unwrap();
         assert_eq!(origin, Origin::Store);
         assert_eq!(s2.config(), &Config::default_switch());
+    }
+
+    #[test]
+    fn an_empty_store_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        std::fs::write(&path, "\n  \n").unwrap();
+        let e = Store::open(dir.path(), || Ok(Config::default_switch())).unwrap_err();
+        assert!(matches!(e, StoreError::Empty { .. }), "{e}");
+        assert!(e.to_string().contains("damaged"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "\n  \n");
+    }
+
+    #[test]
+    fn the_store_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = Store::open(dir.path(), || Ok(Config::default())).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(s.path()), 0o600);
+        s.save(with_bridge(s.config(), "brm")).unwrap();
+        assert_eq!(mode(s.path()), 0o600);
     }
 
     #[test]

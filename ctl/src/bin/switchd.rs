@@ -21,6 +21,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -109,7 +110,13 @@ fn main() -> Result<()> {
             anyhow::bail!("--grpc-addr needs --tls-cert, --tls-key and --tls-client-ca")
         }
     };
-    std::fs::create_dir_all(&args.state_dir)
+    // A new state directory is the owner's only: the store holds keys and
+    // credentials. (An existing one keeps its mode: an operator who opened
+    // it for a VMM's user to reach vhost-user sockets meant it.)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&args.state_dir)
         .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
     let pid_file = args.state_dir.join("switchd.pid");
     claim_pid_file(&pid_file)?;

@@ -21,7 +21,8 @@ pub const DEFAULT_SOCKET: &str = "/var/lib/switchd/switchd.sock";
     version,
     about = "Control a running switchd: bridges, ports, OpenFlow flows, datapath state",
     after_help = "Exit status: 0 success, 1 the switch refused the request (nothing changed), \
-                  2 bad command line, 3 switchd unreachable.\n\
+                  2 bad command line, 3 switchd unreachable or gone during the request \
+                  (the change may or may not have been applied).\n\
                   The daemon is found by --server, else $SWITCHD_SOCKET, else \
                   /var/lib/switchd/switchd.sock."
 )]

@@ -273,3 +273,67 @@ mod tests {
         assert!(matches!(e, CliError::Unreachable { .. }), "{e}");
     }
 }
+
+#[cfg(test)]
+mod dies_mid_request {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// Just enough of an HTTP/2 server to finish the handshake; it hangs
+    /// up when the first request's HEADERS arrive, as a switchd killed in
+    /// the middle of a request would.
+    fn dying_server(listener: std::os::unix::net::UnixListener) {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut preface = [0u8; 24];
+        if s.read_exact(&mut preface).is_err() {
+            return;
+        }
+        let _ = s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS
+        loop {
+            let mut hdr = [0u8; 9];
+            if s.read_exact(&mut hdr).is_err() {
+                return;
+            }
+            let len =
+                (usize::from(hdr[0]) << 16) | (usize::from(hdr[1]) << 8) | usize::from(hdr[2]);
+            let mut body = vec![0u8; len];
+            if s.read_exact(&mut body).is_err() {
+                return;
+            }
+            match (hdr[3], hdr[4]) {
+                (4, 0) => {
+                    let _ = s.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]); // SETTINGS ACK
+                }
+                (1, _) => return, // HEADERS: die
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_switchd_that_dies_during_a_request_is_unreachable_not_a_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dying.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || dying_server(listener));
+        let api = Api::connect(
+            &Target::Unix(path),
+            &TlsFiles::default(),
+            Duration::from_secs(5),
+            true,
+        )
+        .await
+        .unwrap();
+        let status = api
+            .bridges()
+            .list_bridges(proto::v1::ListBridgesRequest::default())
+            .await
+            .unwrap_err();
+        let e = CliError::status("list-br", status);
+        assert_eq!(e.exit_code(), 3, "{e}");
+        assert!(e.to_string().contains("may or may not"), "{e}");
+        server.join().unwrap();
+    }
+}

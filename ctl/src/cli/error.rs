@@ -9,7 +9,8 @@
 //! again (at a token boundary) gives the column.
 //!
 //! Exit status: 1 when switchd refused (nothing changed), 2 for a bad
-//! command line, 3 when switchd cannot be reached.
+//! command line, 3 when switchd cannot be reached, or went away during the
+//! request (then the change may or may not have been applied).
 
 use tonic::Code;
 
@@ -45,6 +46,20 @@ impl CliError {
         input: Option<&str>,
     ) -> CliError {
         let context = context.into();
+        // A status switchd sent is decoded from the reply and has no source
+        // error; one with a source is the client's own account of a broken
+        // connection: switchd died or went away during the request, and
+        // whether the change was applied is not known.
+        if std::error::Error::source(&status).is_some() {
+            return CliError::Unreachable {
+                target: "the API".into(),
+                why: format!(
+                    "{context}: the connection broke during the request ({}); \
+                     the change may or may not have been applied: check with `swctl show`",
+                    describe(&status)
+                ),
+            };
+        }
         match status.code() {
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => CliError::Unreachable {
                 target: "the API".into(),
