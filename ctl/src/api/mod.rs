@@ -59,6 +59,11 @@ impl From<SwitchError> for Status {
     }
 }
 
+/// The largest request or reply the API takes or sends. gRPC's default
+/// (4 MiB) refused a 100,000-flow `add-flows` and any dump of more than
+/// ~40,000 flows; a batch is applied whole, so it is one message.
+pub const MAX_MESSAGE: usize = 512 << 20;
+
 /// Every service of the API, health and reflection included, on one
 /// router, built on `server` (which carries TLS settings if any). The
 /// health service reports SERVING for the whole server and for each
@@ -92,33 +97,51 @@ pub async fn router(
     Ok(server
         .add_service(health)
         .add_service(reflection)
-        .add_service(v1::bridge_service_server::BridgeServiceServer::new(
-            bridges::Bridges(s.clone()),
+        .add_service(
+            v1::bridge_service_server::BridgeServiceServer::new(bridges::Bridges(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::port_service_server::PortServiceServer::new(ports::Ports(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::flow_service_server::FlowServiceServer::new(flows::Flows(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::group_service_server::GroupServiceServer::new(flows::Groups(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::meter_service_server::MeterServiceServer::new(flows::Meters(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::stats_service_server::StatsServiceServer::new(stats::Stats(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::datapath_service_server::DatapathServiceServer::new(datapath::Datapath(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::trace_service_server::TraceServiceServer::new(trace::Trace(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::event_service_server::EventServiceServer::new(events::Events(s))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
         ))
-        .add_service(v1::port_service_server::PortServiceServer::new(
-            ports::Ports(s.clone()),
-        ))
-        .add_service(v1::flow_service_server::FlowServiceServer::new(
-            flows::Flows(s.clone()),
-        ))
-        .add_service(v1::group_service_server::GroupServiceServer::new(
-            flows::Groups(s.clone()),
-        ))
-        .add_service(v1::meter_service_server::MeterServiceServer::new(
-            flows::Meters(s.clone()),
-        ))
-        .add_service(v1::stats_service_server::StatsServiceServer::new(
-            stats::Stats(s.clone()),
-        ))
-        .add_service(v1::datapath_service_server::DatapathServiceServer::new(
-            datapath::Datapath(s.clone()),
-        ))
-        .add_service(v1::trace_service_server::TraceServiceServer::new(
-            trace::Trace(s.clone()),
-        ))
-        .add_service(v1::event_service_server::EventServiceServer::new(
-            events::Events(s),
-        )))
 }
 
 /// Seconds (with fraction) since `t`.

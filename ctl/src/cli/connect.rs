@@ -95,6 +95,10 @@ impl TlsFiles {
     }
 }
 
+/// The largest request or reply swctl sends or takes (as switchd's API:
+/// a 100,000-flow batch is one message).
+const MAX_MESSAGE: usize = 512 << 20;
+
 /// A connection to switchd; each service's client shares it.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -160,30 +164,48 @@ impl Api {
 
     pub fn bridges(&self) -> BridgeServiceClient<Channel> {
         BridgeServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn ports(&self) -> PortServiceClient<Channel> {
         PortServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn flows(&self) -> FlowServiceClient<Channel> {
         FlowServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn groups(&self) -> GroupServiceClient<Channel> {
         GroupServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn meters(&self) -> MeterServiceClient<Channel> {
         MeterServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn stats(&self) -> StatsServiceClient<Channel> {
         StatsServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn datapath(&self) -> DatapathServiceClient<Channel> {
         DatapathServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn trace(&self) -> TraceServiceClient<Channel> {
         TraceServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
     pub fn events(&self) -> EventServiceClient<Channel> {
         EventServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
 }
 

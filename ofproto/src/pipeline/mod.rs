@@ -50,10 +50,12 @@ pub enum RemovedReason {
     GroupDelete = 3,
 }
 
-/// One immutable version of the tables and groups.
+/// One immutable version of the tables and groups. Each table is shared
+/// between versions until a change touches it (`Arc::make_mut`), so the
+/// next version costs one pointer per table plus the tables that changed.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    pub tables: Vec<FlowTable>,
+    pub tables: Vec<Arc<FlowTable>>,
     pub groups: GroupTable,
     pub version: u64,
 }
@@ -61,7 +63,9 @@ pub struct Pipeline {
 impl Default for Pipeline {
     fn default() -> Self {
         Pipeline {
-            tables: (0..N_TABLES).map(|_| FlowTable::default()).collect(),
+            tables: (0..N_TABLES)
+                .map(|_| Arc::new(FlowTable::default()))
+                .collect(),
             groups: GroupTable::default(),
             version: 1,
         }
@@ -70,12 +74,24 @@ impl Default for Pipeline {
 
 impl Pipeline {
     pub fn table(&self, id: u8) -> Option<&FlowTable> {
-        self.tables.get(id as usize)
+        self.tables.get(id as usize).map(|t| &**t)
     }
 
     /// Every rule of every table.
     pub fn rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
         self.tables.iter().flat_map(|t| t.rules().iter())
+    }
+
+    /// Remove the rules for which `pred` holds, from every table; only the
+    /// tables that hold one are copied.
+    pub fn remove_where(&mut self, mut pred: impl FnMut(&Rule) -> bool) -> Vec<Arc<Rule>> {
+        let mut removed = Vec::new();
+        for t in self.tables.iter_mut() {
+            if t.rules().iter().any(|r| pred(r)) {
+                removed.extend(Arc::make_mut(t).remove_where(&mut pred));
+            }
+        }
+        removed
     }
 }
 
@@ -232,16 +248,11 @@ impl PipelineStore {
             return Vec::new();
         }
         self.change(|p| {
-            let mut out = Vec::new();
-            for t in p.tables.iter_mut() {
-                let removed = t.remove_where(|r| due(r).is_some());
-                out.extend(
-                    removed
-                        .into_iter()
-                        .filter_map(|r| due(&r).map(|why| (r, why))),
-                );
-            }
-            Ok(out)
+            let removed = p.remove_where(|r| due(r).is_some());
+            Ok(removed
+                .into_iter()
+                .filter_map(|r| due(&r).map(|why| (r, why)))
+                .collect())
         })
         .unwrap_or_default()
     }

@@ -168,10 +168,12 @@ impl Work {
                 let removed: Vec<_> = if fm.table_id == OFPTT_ALL {
                     p.tables
                         .iter_mut()
-                        .flat_map(|t| t.delete(fm, strict, &key, &mask))
+                        .filter(|t| !t.is_empty())
+                        .flat_map(|t| Arc::make_mut(t).delete(fm, strict, &key, &mask))
                         .collect()
                 } else if fm.table_id < N_TABLES {
-                    p.tables[fm.table_id as usize].delete(fm, strict, &key, &mask)
+                    Arc::make_mut(&mut p.tables[fm.table_id as usize])
+                        .delete(fm, strict, &key, &mask)
                 } else {
                     return Err(bad_table());
                 };
@@ -194,7 +196,9 @@ impl Work {
             ));
         }
         self.check_instructions(fm)?;
-        Ok(&mut self.pipeline.tables[fm.table_id as usize])
+        Ok(Arc::make_mut(
+            &mut self.pipeline.tables[fm.table_id as usize],
+        ))
     }
 
     fn group_mod(&mut self, gm: &GroupMod) -> WireResult<usize> {
@@ -204,11 +208,11 @@ impl Work {
         }
         let deleted = self.pipeline.groups.apply(gm)?;
         if !deleted.is_empty() {
-            for t in self.pipeline.tables.iter_mut() {
-                let gone = t.remove_where(|r| deleted.iter().any(|g| r.uses_group(*g)));
-                let why = RemovedReason::GroupDelete;
-                self.out.removed.extend(gone.into_iter().map(|r| (r, why)));
-            }
+            let gone = self
+                .pipeline
+                .remove_where(|r| deleted.iter().any(|g| r.uses_group(*g)));
+            let why = RemovedReason::GroupDelete;
+            self.out.removed.extend(gone.into_iter().map(|r| (r, why)));
         }
         Ok(1)
     }
@@ -218,15 +222,13 @@ impl Work {
         if mm.command == MeterModCommand::Delete {
             // Deleting a meter removes the rules that use it.
             let all = mm.meter_id == 0xffff_ffff;
-            for t in self.pipeline.tables.iter_mut() {
-                let gone = t.remove_where(|r| {
-                    r.instructions
-                        .iter()
-                        .any(|i| matches!(i, Instruction::Meter(m) if all || *m == mm.meter_id))
-                });
-                let why = RemovedReason::Delete;
-                self.out.removed.extend(gone.into_iter().map(|r| (r, why)));
-            }
+            let gone = self.pipeline.remove_where(|r| {
+                r.instructions
+                    .iter()
+                    .any(|i| matches!(i, Instruction::Meter(m) if all || *m == mm.meter_id))
+            });
+            let why = RemovedReason::Delete;
+            self.out.removed.extend(gone.into_iter().map(|r| (r, why)));
         }
         Ok(1)
     }
