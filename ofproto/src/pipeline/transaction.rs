@@ -100,6 +100,35 @@ pub struct Saved {
     pub(super) meters: Arc<MeterMap>,
 }
 
+/// Bytes of `ofp_flow_stats` before its match.
+const FLOW_STATS_FIXED: usize = 48;
+/// The largest flow-stats entry a reply can carry: a message is at most
+/// 65,535 bytes, 16 of them the OpenFlow and multipart headers.
+pub const MAX_FLOW_STATS: usize = 65_535 - 16;
+
+/// Refuse a flow that no controller could ever dump: its flow-stats entry
+/// would not fit in one OpenFlow message (the API can carry such a flow,
+/// a controller cannot; one such flow used to break dump-flows for all).
+fn check_dumpable(fm: &FlowMod) -> WireResult<()> {
+    let mut m = Vec::new();
+    fm.match_.encode(&mut m);
+    let len = FLOW_STATS_FIXED
+        + m.len()
+        + fm.instructions
+            .iter()
+            .map(Instruction::wire_len)
+            .sum::<usize>();
+    if len > MAX_FLOW_STATS {
+        return Err(WireError::new(
+            BadInstruction::BAD_LEN,
+            format!(
+                "the flow would take {len} bytes in a flow-stats reply; OpenFlow carries at most {MAX_FLOW_STATS}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The working copies one transaction modifies.
 pub(super) struct Work {
     pub pipeline: Pipeline,
@@ -196,6 +225,7 @@ impl Work {
             ));
         }
         self.check_instructions(fm)?;
+        check_dumpable(fm)?;
         Ok(Arc::make_mut(
             &mut self.pipeline.tables[fm.table_id as usize],
         ))
@@ -374,6 +404,29 @@ mod tests {
             .collect();
         meters.sort();
         (rules, groups, meters, p.version)
+    }
+
+    #[test]
+    fn a_flow_too_big_to_dump_is_refused() {
+        let s = PipelineStore::default();
+        let many = |n: usize| {
+            let mut f = add(1, 2);
+            if let PipelineMod::Flow(fm) = &mut f {
+                fm.instructions = vec![Instruction::ApplyActions(vec![
+                    Action::Output {
+                        port: 1,
+                        max_len: 0
+                    };
+                    n
+                ])];
+            }
+            f
+        };
+        // 16 bytes an output action: 4,000 fit, 5,000 do not.
+        s.commit(&[many(4_000)]).unwrap();
+        let r = s.commit(&[many(5_000)]).unwrap_err();
+        assert_eq!(r.error.error, BadInstruction::BAD_LEN, "{r}");
+        assert!(r.to_string().contains("flow-stats reply"), "{r}");
     }
 
     #[test]
