@@ -246,7 +246,7 @@ pub fn render(inner: &Inner) -> String {
             ),
             (
                 "switchd_bridge_flow_mods_total",
-                "FLOW_MODs from controllers.",
+                "FLOW_MODs applied, from controllers and the API.",
                 c.flow_mods.load(Relaxed),
             ),
             (
@@ -276,6 +276,14 @@ pub fn render(inner: &Inner) -> String {
             "Negotiated controller connections.",
             &bl,
             connected as f64,
+        );
+        let refused = b.controllers.as_ref().map_or(0, |c| c.refused());
+        f.add(
+            "switchd_bridge_controller_connections_refused_total",
+            "counter",
+            "OpenFlow connections closed at accept: past the total or per-source cap.",
+            &bl,
+            refused as f64,
         );
     }
     f.render()

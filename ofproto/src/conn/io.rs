@@ -23,7 +23,7 @@
 //! never while the bridge's [`RequestHandler`] runs, so the handler may
 //! call back into [`Controllers`] (e.g. [`Controllers::send_async`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,6 +88,11 @@ pub struct Options {
     /// further ones are dropped (a controller that does not read must not
     /// make the switch buffer without bound).
     pub queue_len: usize,
+    /// Accepted connections on all passive targets together; one more is
+    /// closed at once and counted ([`Controllers::refused`]).
+    pub max_connections: usize,
+    /// Accepted connections from one source address.
+    pub max_per_source: usize,
 }
 
 impl Default for Options {
@@ -98,6 +103,9 @@ impl Default for Options {
             backoff_max: Duration::from_secs(8),
             io_timeout: Duration::from_secs(10),
             queue_len: 1024,
+            // An idle connection costs ~27 KB: 1,024 is under 30 MB.
+            max_connections: 1024,
+            max_per_source: 512,
         }
     }
 }
@@ -189,9 +197,55 @@ pub(super) struct Shared {
     connected: watch::Sender<usize>,
     next_id: AtomicU64,
     dropped: AtomicU64,
+    /// Accepted connections by source address, and refusals past the caps.
+    accepted: Mutex<HashMap<std::net::IpAddr, usize>>,
+    refused: AtomicU64,
+}
+
+/// An accepted connection's place under the caps; freed on drop.
+struct Admission {
+    shared: Arc<Shared>,
+    source: std::net::IpAddr,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut a = self
+            .shared
+            .accepted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = a.get_mut(&self.source) {
+            *n -= 1;
+            if *n == 0 {
+                a.remove(&self.source);
+            }
+        }
+    }
 }
 
 impl Shared {
+    /// Take a place for a connection from `source`, or count a refusal.
+    fn admit(self: &Arc<Self>, source: std::net::IpAddr) -> Option<Admission> {
+        let mut a = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
+        let total: usize = a.values().sum();
+        let from_source = a.get(&source).copied().unwrap_or(0);
+        if total >= self.options.max_connections || from_source >= self.options.max_per_source {
+            let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            // The first refusal, then one line per 1,000: a flood must not
+            // fill the log.
+            if n == 1 || n.is_multiple_of(1000) {
+                tracing::warn!(%source, total, from_source, refused = n, "OpenFlow connection refused: too many connections");
+            }
+            return None;
+        }
+        *a.entry(source).or_insert(0) += 1;
+        Some(Admission {
+            shared: self.clone(),
+            source,
+        })
+    }
+
     pub(super) fn lock(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -327,6 +381,8 @@ impl Controllers {
                 connected,
                 next_id: AtomicU64::new(1),
                 dropped: AtomicU64::new(0),
+                accepted: Mutex::new(HashMap::new()),
+                refused: AtomicU64::new(0),
             }),
             runtime: runtime.clone(),
         };
@@ -431,6 +487,22 @@ impl Controllers {
     /// standalone/secure behaviour and controller-driven forwarding.
     pub fn watch_connected(&self) -> watch::Receiver<usize> {
         self.shared.connected.subscribe()
+    }
+
+    /// Connections refused at accept because of
+    /// [`Options::max_connections`] or [`Options::max_per_source`].
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
+    }
+
+    /// Connections accepted on passive targets and still open.
+    pub fn accepted(&self) -> usize {
+        let a = self
+            .shared
+            .accepted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        a.values().sum()
     }
 
     /// Messages `send_async` dropped because a connection's queue was full.
@@ -588,6 +660,10 @@ async fn run_passive(shared: Arc<Shared>, target: Target, mut stop: watch::Recei
         };
         match accepted {
             Ok((tcp, peer)) => {
+                let Some(admission) = shared.admit(peer.ip()) else {
+                    drop(tcp);
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 let session = serve_accepted(
                     shared.clone(),
@@ -597,7 +673,10 @@ async fn run_passive(shared: Arc<Shared>, target: Target, mut stop: watch::Recei
                     peer,
                     stop.clone(),
                 );
-                tokio::spawn(session);
+                tokio::spawn(async move {
+                    session.await;
+                    drop(admission);
+                });
             }
             Err(e) => {
                 // EMFILE and friends: do not spin.

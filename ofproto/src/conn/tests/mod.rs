@@ -80,6 +80,7 @@ pub(super) fn test_options() -> Options {
         backoff_max: Duration::from_millis(400),
         io_timeout: Duration::from_secs(5),
         queue_len: 64,
+        ..Options::default()
     }
 }
 

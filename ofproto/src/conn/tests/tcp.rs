@@ -361,3 +361,41 @@ async fn passive_bind_failure_backs_off_and_reports() {
     let mut ctl = connect(addr).await;
     ctl.handshake().await;
 }
+
+/// A connection from `ip` (a loopback address) to `addr`.
+async fn connect_from(ip: [u8; 4], addr: std::net::SocketAddr) -> Tcp {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind((std::net::Ipv4Addr::from(ip), 0).into()).unwrap();
+    FakeController::new(sock.connect(addr).await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_caps_are_refused_and_counted() {
+    let mut opts = test_options();
+    opts.max_connections = 3;
+    opts.max_per_source = 2;
+    let (c, _sw) = start(&["ptcp:0:127.0.0.1"], opts);
+    let addr = listen_addr(&c).await;
+    let mut a = connect_from([127, 0, 0, 1], addr).await;
+    let mut b = connect_from([127, 0, 0, 1], addr).await;
+    a.handshake().await;
+    b.handshake().await;
+    // A third from the same source: closed at once, counted.
+    let mut refused = connect_from([127, 0, 0, 1], addr).await;
+    refused.expect_closed().await;
+    assert_eq!(c.refused(), 1);
+    // Another source still gets in, up to the total.
+    let mut d = connect_from([127, 0, 0, 2], addr).await;
+    d.handshake().await;
+    let mut over = connect_from([127, 0, 0, 3], addr).await;
+    over.expect_closed().await;
+    assert_eq!(c.refused(), 2);
+    assert_eq!(c.connected(), 3);
+    // A place freed is a place taken again.
+    assert_eq!(c.accepted(), 3);
+    drop(a);
+    wait_for(|| (c.accepted() == 2).then_some(())).await;
+    let mut again = connect_from([127, 0, 0, 1], addr).await;
+    again.handshake().await;
+    assert_eq!(c.refused(), 2);
+}
