@@ -306,8 +306,17 @@ impl Bridge {
             ca_certificate: s.ca_certificate.clone(),
         });
         let controllers = Arc::new(
-            Controllers::start(targets, tls, self.ofbridge.clone(), rt)
-                .context("starting controller connections")?,
+            Controllers::start_with(
+                targets,
+                tls,
+                self.ofbridge.clone(),
+                rt,
+                ofproto::conn::Options {
+                    packet_in_limit: cfg.packet_in_limit(),
+                    ..Default::default()
+                },
+            )
+            .context("starting controller connections")?,
         );
         // Weak: the connections hold the bridge, not the other way round.
         if let Ok(mut slot) = self.controller_slot.lock() {

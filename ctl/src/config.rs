@@ -87,6 +87,14 @@ pub struct BridgeConfig {
     /// (active), `ptcp:[PORT][:IP]`, `pssl:[PORT][:IP]` (listeners).
     #[serde(default)]
     pub controller: Vec<String>,
+    /// PACKET_INs per second each controller connection may receive
+    /// (Open vSwitch's `controller_rate_limit`); unset: 1,000; 0: no limit.
+    /// The rest are not sent, and are counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_rate_limit: Option<u32>,
+    /// PACKET_INs a connection may receive at once (unset: the rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_burst_limit: Option<u32>,
     /// Datapath id as 16 hex digits (default: derived from the name).
     #[serde(default)]
     pub datapath_id: Option<String>,
@@ -184,6 +192,17 @@ impl PortKind {
     }
 }
 
+impl BridgeConfig {
+    /// The packet-in limit of each controller connection (None: none).
+    pub fn packet_in_limit(&self) -> Option<ofproto::conn::limit::PacketInRate> {
+        let rate = self.controller_rate_limit.unwrap_or(1000);
+        (rate > 0).then(|| ofproto::conn::limit::PacketInRate {
+            rate,
+            burst: self.controller_burst_limit.unwrap_or(rate).max(1),
+        })
+    }
+}
+
 impl Config {
     /// The configuration switchd runs with when given none: one bridge, br0,
     /// a learning switch with its internal port.
@@ -195,6 +214,8 @@ impl Config {
                 local_port: true,
                 datapath: DatapathConfig::default(),
                 controller: vec!["ptcp:6653:127.0.0.1".into()],
+                controller_rate_limit: None,
+                controller_burst_limit: None,
                 datapath_id: None,
                 ssl: None,
                 port: Vec::new(),
@@ -243,6 +264,9 @@ impl Config {
                 if id.len() != 16 || u64::from_str_radix(id, 16).is_err() {
                     return Err(bad(format!("datapath_id {id:?} must be 16 hex digits")));
                 }
+            }
+            if b.controller_burst_limit == Some(0) {
+                return Err(bad("controller_burst_limit must be at least 1".into()));
             }
             for c in &b.controller {
                 let t: Result<ofproto::conn::target::Target, _> = c.parse();

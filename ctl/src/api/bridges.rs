@@ -175,6 +175,8 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                     local_port: r.local_port,
                     datapath,
                     controller: r.controllers.clone(),
+                    controller_rate_limit: None,
+                    controller_burst_limit: None,
                     datapath_id: (!r.datapath_id.is_empty()).then(|| r.datapath_id.clone()),
                     ssl: ssl_from(r.ssl.clone()),
                     port: Vec::new(),

@@ -277,6 +277,14 @@ pub fn render(inner: &Inner) -> String {
             &bl,
             connected as f64,
         );
+        let limited = b.controllers.as_ref().map_or(0, |c| c.rate_limited());
+        f.add(
+            "switchd_bridge_packet_ins_rate_limited_total",
+            "counter",
+            "PACKET_INs not sent: a connection's controller_rate_limit was spent.",
+            &bl,
+            limited as f64,
+        );
         let refused = b.controllers.as_ref().map_or(0, |c| c.refused());
         f.add(
             "switchd_bridge_controller_connections_refused_total",

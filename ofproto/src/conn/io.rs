@@ -93,6 +93,9 @@ pub struct Options {
     pub max_connections: usize,
     /// Accepted connections from one source address.
     pub max_per_source: usize,
+    /// PACKET_INs each connection may receive (None: unlimited); the rest
+    /// are not sent and are counted ([`Controllers::rate_limited`]).
+    pub packet_in_limit: Option<super::limit::PacketInRate>,
 }
 
 impl Default for Options {
@@ -106,6 +109,13 @@ impl Default for Options {
             // An idle connection costs ~27 KB: 1,024 is under 30 MB.
             max_connections: 1024,
             max_per_source: 512,
+            // Open vSwitch's controller_rate_limit is off by default; a
+            // limit here keeps a flood of new flows from queueing without
+            // bound. 1,000/s with a burst of 1,000, per connection.
+            packet_in_limit: Some(super::limit::PacketInRate {
+                rate: 1000,
+                burst: 1000,
+            }),
         }
     }
 }
@@ -169,6 +179,7 @@ pub(super) struct ConnSlot {
     pub(super) peer: SocketAddr,
     pub(super) negotiated: bool,
     pub(super) out: mpsc::Sender<(u32, Message)>,
+    pub(super) packet_ins: Option<super::limit::PacketInLimit>,
 }
 
 #[derive(Default)]
@@ -200,6 +211,7 @@ pub(super) struct Shared {
     /// Accepted connections by source address, and refusals past the caps.
     accepted: Mutex<HashMap<std::net::IpAddr, usize>>,
     refused: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 /// An accepted connection's place under the caps; freed on drop.
@@ -285,6 +297,10 @@ impl Shared {
                 peer,
                 negotiated: false,
                 out,
+                packet_ins: self
+                    .options
+                    .packet_in_limit
+                    .map(|l| l.bucket(std::time::Instant::now())),
             },
         );
         Some(id)
@@ -383,6 +399,7 @@ impl Controllers {
                 dropped: AtomicU64::new(0),
                 accepted: Mutex::new(HashMap::new()),
                 refused: AtomicU64::new(0),
+                rate_limited: AtomicU64::new(0),
             }),
             runtime: runtime.clone(),
         };
@@ -451,10 +468,17 @@ impl Controllers {
     /// to; a connection whose queue is full misses it (see
     /// [`Controllers::dropped`]).
     pub fn send_async(&self, msg: Message) -> usize {
-        let reg = self.shared.lock();
+        let mut reg = self.shared.lock();
+        let reg = &mut *reg;
         let mut sent = 0;
-        for (id, slot) in &reg.conns {
+        let now = std::time::Instant::now();
+        let packet_in = matches!(msg, Message::PacketIn(_));
+        for (id, slot) in reg.conns.iter_mut() {
             if !slot.negotiated || !reg.roles.wants_message(*id, &msg) {
+                continue;
+            }
+            if packet_in && slot.packet_ins.as_mut().is_some_and(|b| !b.admit(now)) {
+                self.shared.rate_limited.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             match slot.out.try_send((0, msg.clone())) {
@@ -493,6 +517,12 @@ impl Controllers {
     /// [`Options::max_connections`] or [`Options::max_per_source`].
     pub fn refused(&self) -> u64 {
         self.shared.refused.load(Ordering::Relaxed)
+    }
+
+    /// PACKET_INs not sent because a connection's packet-in budget
+    /// ([`Options::packet_in_limit`]) was spent.
+    pub fn rate_limited(&self) -> u64 {
+        self.shared.rate_limited.load(Ordering::Relaxed)
     }
 
     /// Connections accepted on passive targets and still open.

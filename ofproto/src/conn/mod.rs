@@ -15,6 +15,7 @@
 //! that needs the switch itself (features, flow mods, multipart, ...).
 
 pub mod io;
+pub mod limit;
 pub mod machine;
 pub mod roles;
 mod session;

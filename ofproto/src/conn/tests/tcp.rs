@@ -399,3 +399,24 @@ async fn connections_past_the_caps_are_refused_and_counted() {
     again.handshake().await;
     assert_eq!(c.refused(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packet_ins_past_a_connections_budget_are_counted_not_sent() {
+    let mut opts = test_options();
+    opts.packet_in_limit = Some(crate::conn::limit::PacketInRate { rate: 1, burst: 5 });
+    let (c, _sw) = start(&["ptcp:0:127.0.0.1"], opts);
+    let mut a = connect(listen_addr(&c).await).await;
+    a.handshake().await;
+    wait_for(|| (c.connected() == 1).then_some(())).await;
+    let sent: usize = (0..20)
+        .map(|_| c.send_async(packet_in(PacketInReason::NoMatch)))
+        .sum();
+    assert_eq!(sent, 5, "the burst");
+    assert_eq!(c.rate_limited(), 15);
+    // Other asynchronous messages are not limited.
+    assert_eq!(c.send_async(port_status()), 1);
+    for _ in 0..5 {
+        assert!(matches!(a.recv().await.1, Message::PacketIn(_)));
+    }
+    assert!(matches!(a.recv().await.1, Message::PortStatus(_)));
+}
