@@ -1,15 +1,11 @@
 //! BridgeService: create, delete, list bridges; fail mode, controllers
-//! and datapath settings.
-//!
-//! Fail mode and datapath settings are fixed when a bridge's datapath is
-//! built, so changing them restarts the bridge (ports are reopened and the
-//! stored flows, groups and meters reinstalled); controllers change in
-//! place, keeping connections to targets that stay.
+//! and datapath settings: protobuf in, the core's bridge changes
+//! (`crate::switch::bridges`) called, protobuf out.
 
 use super::ports::port_to_proto;
 use crate::bridge::Bridge;
 use crate::config::{BridgeConfig, DatapathConfig, FailMode, SslConfig};
-use crate::switch::{check_new_bridge, Inner, Switch};
+use crate::switch::{Inner, Switch};
 use crate::switch::{SwitchError, SwitchResult};
 use proto::v1;
 use std::sync::Arc;
@@ -122,40 +118,6 @@ fn get(inner: &Inner, name: &str) -> SwitchResult<v1::Bridge> {
     Ok(bridge_to_proto(b, c))
 }
 
-/// Change a bridge's stored configuration and restart it; on failure the
-/// old bridge is brought back.
-fn change_and_restart(
-    sw: &Switch,
-    inner: &mut Inner,
-    name: &str,
-    f: impl FnOnce(&mut BridgeConfig) -> SwitchResult<()>,
-) -> SwitchResult<v1::Bridge> {
-    let (_, old) = inner.bridge(name)?;
-    let old = old.clone();
-    let config = inner.edit(name, f)?;
-    let Some(new) = config.bridge.iter().find(|b| b.name == name).cloned() else {
-        return Err(SwitchError::NotFound(name.to_string()));
-    };
-    if new == old {
-        return get(inner, name);
-    }
-    if let Err(e) = sw.restart_bridge(inner, &new) {
-        let _ = sw.restart_bridge(inner, &old);
-        return Err(e);
-    }
-    if let Err(e) = inner.persist(config) {
-        let _ = sw.restart_bridge(inner, &old);
-        return Err(e);
-    }
-    sw.emit(
-        name,
-        v1::event::Kind::BridgeChange(v1::BridgeEvent {
-            change: "changed".into(),
-        }),
-    );
-    get(inner, name)
-}
-
 #[tonic::async_trait]
 impl v1::bridge_service_server::BridgeService for Bridges {
     async fn create_bridge(
@@ -184,21 +146,9 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                     groups: Vec::new(),
                     meters: Vec::new(),
                 };
-                let config = check_new_bridge(inner, &cfg)?;
-                let bridge = sw.start_bridge(&cfg)?;
-                inner.bridges.insert(cfg.name.clone(), bridge);
-                if let Err(e) = inner.persist(config) {
-                    inner.bridges.remove(&cfg.name);
-                    return Err(e);
-                }
-                tracing::info!(bridge = %cfg.name, "bridge created");
-                sw.emit(
-                    &cfg.name,
-                    v1::event::Kind::BridgeChange(v1::BridgeEvent {
-                        change: "created".into(),
-                    }),
-                );
-                get(inner, &cfg.name)
+                let name = cfg.name.clone();
+                sw.create_bridge(inner, cfg)?;
+                get(inner, &name)
             })
             .await
             .map(Response::new)
@@ -211,24 +161,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
         let name = req.into_inner().name;
         self.0
             .call(move |sw, inner| {
-                let (_, old) = inner.bridge(&name)?;
-                let old = old.clone();
-                let mut config = inner.store.config().clone();
-                config.bridge.retain(|b| b.name != name);
-                drop(inner.bridges.remove(&name));
-                if let Err(e) = inner.persist(config) {
-                    if let Ok(b) = sw.start_bridge(&old) {
-                        inner.bridges.insert(name.clone(), b);
-                    }
-                    return Err(e);
-                }
-                tracing::info!(bridge = %name, "bridge deleted");
-                sw.emit(
-                    &name,
-                    v1::event::Kind::BridgeChange(v1::BridgeEvent {
-                        change: "deleted".into(),
-                    }),
-                );
+                sw.delete_bridge(inner, &name)?;
                 Ok(v1::DeleteBridgeResponse {})
             })
             .await
@@ -275,10 +208,11 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                 let mode = fail_mode_from(r.fail_mode)?.ok_or_else(|| {
                     SwitchError::Invalid("fail_mode must be standalone or secure".into())
                 })?;
-                change_and_restart(sw, inner, &r.bridge, |b| {
+                sw.reconfigure_bridge(inner, &r.bridge, |b| {
                     b.fail_mode = mode;
                     Ok(())
-                })
+                })?;
+                get(inner, &r.bridge)
             })
             .await
             .map(Response::new)
@@ -291,34 +225,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
         let r = req.into_inner();
         self.0
             .call(move |sw, inner| {
-                let ssl = ssl_from(r.ssl.clone());
-                let config = inner.edit(&r.bridge, |b| {
-                    b.controller = r.controllers.clone();
-                    if ssl.is_some() {
-                        b.ssl = ssl.clone();
-                    }
-                    Ok(())
-                })?;
-                let Some(new) = config.bridge.iter().find(|b| b.name == r.bridge).cloned() else {
-                    return Err(SwitchError::NotFound(r.bridge.clone()));
-                };
-                let (_, old) = inner.bridge(&r.bridge)?;
-                let old = old.clone();
-                let rt = sw.runtime().clone();
-                inner
-                    .bridge_mut(&r.bridge)?
-                    .set_controllers(&new, &rt)
-                    .map_err(|e| SwitchError::Invalid(format!("{e:#}")))?;
-                if let Err(e) = inner.persist(config) {
-                    let _ = inner.bridge_mut(&r.bridge)?.set_controllers(&old, &rt);
-                    return Err(e);
-                }
-                sw.emit(
-                    &r.bridge,
-                    v1::event::Kind::BridgeChange(v1::BridgeEvent {
-                        change: "changed".into(),
-                    }),
-                );
+                sw.set_controllers(inner, &r.bridge, r.controllers, ssl_from(r.ssl))?;
                 get(inner, &r.bridge)
             })
             .await
@@ -333,10 +240,11 @@ impl v1::bridge_service_server::BridgeService for Bridges {
         self.0
             .call(move |sw, inner| {
                 let u = r.datapath.unwrap_or_default();
-                change_and_restart(sw, inner, &r.bridge, |b| {
+                sw.reconfigure_bridge(inner, &r.bridge, |b| {
                     apply_update(&mut b.datapath, &u);
                     Ok(())
-                })
+                })?;
+                get(inner, &r.bridge)
             })
             .await
             .map(Response::new)

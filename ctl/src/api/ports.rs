@@ -1,13 +1,9 @@
-//! PortService: add, delete, list and modify ports.
-//!
-//! Port names are unique across the switch (they are interface names).
-//! The number a port gets is written into the store, so that after a
-//! restart it has the same OpenFlow number and stored flows still mean
-//! the same ports.
+//! PortService: add, delete, list and modify ports: protobuf in, the
+//! core's port changes (`crate::switch::ports`) called, protobuf out.
 
 use crate::config::{BridgeConfig, PortConfig, PortKind};
 use crate::switch::events::config_bits;
-use crate::switch::{check_new_port, Inner, Switch};
+use crate::switch::{Inner, Switch};
 use crate::switch::{SwitchError, SwitchResult};
 use ofproto::bridge::BridgePort;
 use ofproto::wire::port::port_config;
@@ -71,110 +67,19 @@ fn find_port(inner: &Inner, bridge: &str, name: &str) -> SwitchResult<v1::Port> 
 }
 
 fn add_port(inner: &mut Inner, r: v1::AddPortRequest) -> SwitchResult<v1::Port> {
-    let mut p = PortConfig {
+    let p = PortConfig {
         name: r.name.clone(),
         kind: kind_from(&r.r#type)?,
         ofport: r.ofport,
         options: r.options.into_iter().collect(),
     };
-    check_new_port(inner, &r.bridge, &p)?;
-    if let Some(n) = r.ofport {
-        let (b, _) = inner.bridge(&r.bridge)?;
-        if b.ports().values().any(|&x| x == n) {
-            return Err(SwitchError::AlreadyExists(format!(
-                "OpenFlow port {n} is in use"
-            )));
-        }
-    }
-    let no = inner
-        .bridge_mut(&r.bridge)?
-        .add_port(&p)
-        .map_err(|e| SwitchError::Refused(format!("{e:#}")))?;
-    p.ofport = Some(no);
-    let config = inner.edit(&r.bridge, |b| {
-        b.port.push(p.clone());
-        Ok(())
-    });
-    if let Err(e) = config.and_then(|c| inner.persist(c)) {
-        let _ = inner.bridge_mut(&r.bridge)?.del_port(&p.name);
-        return Err(e);
-    }
-    tracing::info!(bridge = %r.bridge, port = %p.name, ofport = no, "port added through the API");
-    find_port(inner, &r.bridge, &p.name)
-}
-
-fn del_port(inner: &mut Inner, bridge: &str, name: &str) -> SwitchResult<()> {
-    let (_, c) = inner.bridge(bridge)?;
-    if c.local_port && name == c.name {
-        return Err(SwitchError::Invalid(format!(
-            "{name} is the bridge's local port; delete the bridge instead"
-        )));
-    }
-    let Some(old) = c.port.iter().find(|p| p.name == name).cloned() else {
-        return Err(SwitchError::NotFound(format!(
-            "bridge {bridge} has no port {name:?}"
-        )));
-    };
-    let config = inner.edit(bridge, |b| {
-        b.port.retain(|p| p.name != name);
-        Ok(())
-    })?;
-    // A port that failed to open at start is only in the store.
-    let running = inner.bridge(bridge)?.0.ports().contains_key(name);
-    if running {
-        inner
-            .bridge_mut(bridge)?
-            .del_port(name)
-            .map_err(|e| SwitchError::Internal(format!("{e:#}")))?;
-    }
-    if let Err(e) = inner.persist(config) {
-        if running {
-            let _ = inner.bridge_mut(bridge)?.add_port(&old);
-        }
-        return Err(e);
-    }
-    tracing::info!(bridge, port = name, "port deleted through the API");
-    Ok(())
+    inner.add_port(&r.bridge, p)?;
+    find_port(inner, &r.bridge, &r.name)
 }
 
 fn modify_port(inner: &mut Inner, r: v1::ModifyPortRequest) -> SwitchResult<v1::Port> {
-    let (b, c) = inner.bridge(&r.bridge)?;
-    let Some(&dp) = b.ports().get(&r.name) else {
-        return Err(SwitchError::NotFound(format!(
-            "bridge {} has no port {:?}",
-            r.bridge, r.name
-        )));
-    };
     if r.set_options {
-        let Some(old) = c.port.iter().find(|p| p.name == r.name).cloned() else {
-            return Err(SwitchError::Invalid(format!(
-                "{} is the local port; it has no options",
-                r.name
-            )));
-        };
-        let mut new = old.clone();
-        new.options = r.options.clone().into_iter().collect();
-        new.ofport = Some(dp);
-        let config = inner.edit(&r.bridge, |b| {
-            if let Some(p) = b.port.iter_mut().find(|p| p.name == r.name) {
-                *p = new.clone();
-            }
-            Ok(())
-        })?;
-        let bridge = inner.bridge_mut(&r.bridge)?;
-        bridge
-            .del_port(&r.name)
-            .map_err(|e| SwitchError::Internal(format!("{e:#}")))?;
-        if let Err(e) = bridge.add_port(&new) {
-            let _ = bridge.add_port(&old);
-            return Err(SwitchError::Refused(format!("{e:#}")));
-        }
-        if let Err(e) = inner.persist(config) {
-            let bridge = inner.bridge_mut(&r.bridge)?;
-            let _ = bridge.del_port(&r.name);
-            let _ = bridge.add_port(&old);
-            return Err(e);
-        }
+        inner.set_port_options(&r.bridge, &r.name, r.options.clone().into_iter().collect())?;
     }
     let (mut config, mut mask) = (0u32, 0u32);
     for (bit, v) in [
@@ -191,12 +96,7 @@ fn modify_port(inner: &mut Inner, r: v1::ModifyPortRequest) -> SwitchResult<v1::
             }
         }
     }
-    if mask != 0 {
-        let (b, _) = inner.bridge(&r.bridge)?;
-        if let Some(&dp) = b.ports().get(&r.name) {
-            b.ofbridge.port_mod(dp, config, mask);
-        }
-    }
+    inner.port_mod(&r.bridge, &r.name, config, mask)?;
     find_port(inner, &r.bridge, &r.name)
 }
 
@@ -220,7 +120,9 @@ impl v1::port_service_server::PortService for Ports {
         let r = req.into_inner();
         self.0
             .call(move |_, inner| {
-                del_port(inner, &r.bridge, &r.name).map(|_| v1::DeletePortResponse {})
+                inner
+                    .del_port(&r.bridge, &r.name)
+                    .map(|_| v1::DeletePortResponse {})
             })
             .await
             .map(Response::new)

@@ -11,21 +11,26 @@
 //! OpenFlow path ([`openflow`]): a transaction committed all or nothing
 //! and persisted in the same step.
 //!
-//! The services that carry requests in (the gRPC API in `crate::api`, the
-//! OpenFlow connections in `ofproto`) translate onto this core and keep no
-//! state of their own; the core knows nothing of them. [`events`] is the
-//! fan-out of what happens on the bridges to whoever watches; [`error`]
-//! says why a change failed, one kind per thing a caller can do about it.
+//! The changes by object: [`bridges`] (create, delete, reconfigure,
+//! controllers), [`ports`] (add, delete, options, OFPPC bits), [`openflow`]
+//! (flows, groups, meters). The services that carry requests in (the gRPC
+//! API in `crate::api`, the OpenFlow connections in `ofproto`) translate
+//! onto these and keep no state of their own; the core knows nothing of
+//! them. [`events`] is the fan-out of what happens on the bridges to
+//! whoever watches; [`error`] says why a change failed, one kind per thing
+//! a caller can do about it.
 
+pub mod bridges;
 pub mod error;
 pub mod events;
 pub mod openflow;
+pub mod ports;
 
 pub use error::{SwitchError, SwitchResult};
 pub use openflow::{persistent_flow_ids, port_names, OpenFlowPath, PersistentIds};
 
 use crate::bridge::Bridge;
-use crate::config::{BridgeConfig, Config, PortConfig};
+use crate::config::{BridgeConfig, Config};
 use crate::store::Store;
 use proto::v1;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -252,48 +257,4 @@ impl Switch {
         inner.bridges.insert(cfg.name.clone(), bridge);
         Ok(())
     }
-}
-
-/// A new bridge's configuration, checked against the store.
-pub fn check_new_bridge(inner: &Inner, cfg: &BridgeConfig) -> SwitchResult<Config> {
-    if inner
-        .store
-        .config()
-        .bridge
-        .iter()
-        .any(|b| b.name == cfg.name)
-    {
-        return Err(SwitchError::AlreadyExists(format!(
-            "bridge {:?} already exists",
-            cfg.name
-        )));
-    }
-    if inner.port_names().contains(&cfg.name) {
-        return Err(SwitchError::AlreadyExists(format!(
-            "{:?} is already the name of a port",
-            cfg.name
-        )));
-    }
-    let mut c = inner.store.config().clone();
-    c.bridge.push(cfg.clone());
-    c.validate()
-        .map_err(|e| SwitchError::Invalid(e.to_string()))?;
-    Ok(c)
-}
-
-/// A new port's configuration, checked against the store.
-pub fn check_new_port(inner: &Inner, bridge: &str, p: &PortConfig) -> SwitchResult<Config> {
-    inner.bridge(bridge)?;
-    if inner.port_names().contains(&p.name)
-        || inner.store.config().bridge.iter().any(|b| b.name == p.name)
-    {
-        return Err(SwitchError::AlreadyExists(format!(
-            "a port or bridge named {:?} already exists",
-            p.name
-        )));
-    }
-    inner.edit(bridge, |b| {
-        b.port.push(p.clone());
-        Ok(())
-    })
 }
