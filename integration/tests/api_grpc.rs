@@ -220,6 +220,7 @@ fn expect_code<T: std::fmt::Debug>(r: Result<T, tonic::Status>, code: Code, need
     }
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_api_drives_a_real_switch_and_survives_restarts() -> Res {
     let Some(mut topo) = Topo::new_or_skip()? else {
@@ -608,6 +609,7 @@ async fn grpc_api_drives_a_real_switch_and_survives_restarts() -> Res {
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_clients_lose_nothing() -> Res {
     let Some(topo) = Topo::new_or_skip()? else {
@@ -737,6 +739,7 @@ async fn tls_channel(
         .await
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_api_needs_client_certificates_and_metrics_are_served() -> Res {
     let Some(topo) = Topo::new_or_skip()? else {

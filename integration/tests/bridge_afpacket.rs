@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use switchd_integration::{ping_all, BridgeConfig, Error, PortType, Switch, Topo};
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn afpacket_bridge_pings_all_pairs_and_carries_tcp_with_offloads_on() -> Result<(), Error> {
     let Some(mut topo) = Topo::new_or_skip()? else {

@@ -38,11 +38,13 @@ fn pings_all_pairs_and_carries_tcp(xdp_mode: &str) -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn afxdp_native_bridge_pings_all_pairs_and_carries_tcp() -> Result<(), Error> {
     pings_all_pairs_and_carries_tcp("native")
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn afxdp_generic_bridge_pings_all_pairs_and_carries_tcp() -> Result<(), Error> {
     pings_all_pairs_and_carries_tcp("generic")
@@ -85,6 +87,7 @@ fn start_attached(topo: &mut Topo) -> Result<(Vec<Host>, Switch), Error> {
     Ok((hosts, switch))
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn afxdp_program_detaches_on_sigterm() -> Result<(), Error> {
     let Some(mut topo) = Topo::new_or_skip()? else {
@@ -97,6 +100,7 @@ fn afxdp_program_detaches_on_sigterm() -> Result<(), Error> {
     assert_xdp_detached(&hosts, "SIGTERM")
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn afxdp_program_detaches_on_sigkill_and_a_new_switch_takes_over() -> Result<(), Error> {
     let Some(mut topo) = Topo::new_or_skip()? else {

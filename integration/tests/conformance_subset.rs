@@ -76,6 +76,7 @@ fn read_results(path: &Path) -> BTreeMap<String, (u32, u32)> {
         .collect()
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn os_ken_switch_tests_subset_does_not_regress() {
     if rustix::process::geteuid().as_raw() != 0 {

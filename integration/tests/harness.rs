@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use switchd_integration::{cleanup_stale, link_exists, Error, Topo, PREFIX_FAMILY};
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn hosts_talk_through_a_kernel_bridge_and_vanish_on_drop() -> Result<(), Error> {
     let Some(mut topo) = Topo::new_or_skip()? else {
@@ -41,6 +42,7 @@ fn hosts_talk_through_a_kernel_bridge_and_vanish_on_drop() -> Result<(), Error> 
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn stale_objects_of_dead_test_processes_are_removed() -> Result<(), Error> {
     if switchd_integration::unavailable().is_some() {

@@ -292,6 +292,7 @@ fn rule_set(ofctl: &Ofctl) -> Result<Vec<(u8, u16, String, String)>, Error> {
     Ok(rules)
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn ofctl_inspects_the_switch_mods_ports_and_refuses_bad_requests() -> Result<(), Error> {
     let started = Instant::now();
@@ -512,6 +513,7 @@ fn port_tx(ofctl: &Ofctl, port: &str) -> Result<u64, Error> {
         })
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn ofctl_flows_decide_forwarding_and_count_the_traffic() -> Result<(), Error> {
     let started = Instant::now();
@@ -634,6 +636,7 @@ fn ofctl_flows_decide_forwarding_and_count_the_traffic() -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn ofctl_multi_table_pipeline_with_metadata_enforces_the_acl() -> Result<(), Error> {
     let started = Instant::now();
@@ -786,6 +789,7 @@ fn udp_burst(from: &Host, ip: Ipv4Addr, port: u16, count: u32) -> Result<(), Err
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn ofctl_groups_meters_and_packet_out_act_on_real_traffic() -> Result<(), Error> {
     let started = Instant::now();
@@ -974,6 +978,7 @@ fn ofctl_groups_meters_and_packet_out_act_on_real_traffic() -> Result<(), Error>
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn ofctl_monitor_sees_packet_ins_and_flow_removals() -> Result<(), Error> {
     let started = Instant::now();
@@ -1120,6 +1125,7 @@ fn stored_flows(switch: &Switch) -> String {
 /// delete or modify of a persistent flow is in the store by the time the
 /// controller's barrier is answered (ovs-ofctl waits for it), with no API
 /// call in between; a controller's own flows are never stored.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn a_controller_change_to_a_persistent_flow_reaches_the_store_at_once() -> Result<(), Error> {
     if !ofctl_available() {

@@ -276,6 +276,7 @@ fn ping_all_parallel(hosts: &[Host], count: u32) -> Vec<(String, String, PingSta
     })
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn osken_learning_switch_gets_packet_ins_only_for_the_first_packets() -> Result<(), Error> {
     let Some(manager) = osken_or_skip() else {
@@ -356,6 +357,7 @@ fn ping_pair(from: &Host, to: &Host, count: u32) -> Result<PingStats, Error> {
     from.ping(to.ip(), count)
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn osken_fail_modes_and_controller_restart() -> Result<(), Error> {
     let Some(manager) = osken_or_skip() else {
@@ -429,6 +431,7 @@ fn osken_fail_modes_and_controller_restart() -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn osken_master_gets_packet_ins_and_slave_does_not() -> Result<(), Error> {
     let Some(manager) = osken_or_skip() else {

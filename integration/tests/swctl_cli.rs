@@ -150,6 +150,7 @@ fn assert_caret_under(stderr: &str, token: &str) {
     );
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     let Some(mut topo) = Topo::new_or_skip()? else {

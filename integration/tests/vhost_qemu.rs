@@ -127,6 +127,7 @@ fn assert_ping_no_loss(vm: &Vm, dst: &str, count: u32) -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn two_vms_on_vhostuser_ports_ping_each_other() -> Result<(), Error> {
     let Some(image) = vm::image_or_skip()? else {
@@ -163,6 +164,7 @@ fn two_vms_on_vhostuser_ports_ping_each_other() -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn vm_pings_a_namespace_host_on_an_afxdp_port() -> Result<(), Error> {
     let Some(image) = vm::image_or_skip()? else {
@@ -277,6 +279,7 @@ fn restart_outage(lines: &[ConsoleLine], stop_at: Instant, spawned_at: Instant) 
     })
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn ping_resumes_within_2s_of_a_switchd_restart_on_vhostuserclient_ports() -> Result<(), Error> {
     let Some(image) = vm::image_or_skip()? else {

@@ -338,6 +338,7 @@ impl Exchange {
     }
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn two_testpmd_guests_exchange_packets_with_matching_counters() -> Result<(), Error> {
     if let Some(why) = skip_reason() {
@@ -357,6 +358,7 @@ fn two_testpmd_guests_exchange_packets_with_matching_counters() -> Result<(), Er
 
 /// 9000-byte frames: the sender's come in one buffer, the receiver's
 /// (2 KiB mbufs) are filled with several mergeable buffers each.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn jumbo_frames_arrive_whole_in_mergeable_buffers() -> Result<(), Error> {
     if let Some(why) = skip_reason() {
@@ -386,6 +388,7 @@ fn jumbo_frames_arrive_whole_in_mergeable_buffers() -> Result<(), Error> {
 /// Two queue pairs on each port and two datapath workers: the sender's
 /// two transmit queues are both drained, the receiver's two receive
 /// queues are both filled.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn two_queue_pairs_carry_traffic_on_both_queues() -> Result<(), Error> {
     if let Some(why) = skip_reason() {
@@ -442,6 +445,7 @@ fn wait_rx_above(t: &Testpmd, above: u64, timeout: Duration) -> Option<Instant> 
 /// guests as the servers (`server=1`, as a VM's QEMU would be): traffic
 /// flows, switchd restarts, its ports reconnect by themselves and traffic
 /// flows again.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn vhostuserclient_ports_reconnect_after_a_switchd_restart() -> Result<(), Error> {
     if let Some(why) = skip_reason() {

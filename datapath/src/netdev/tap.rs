@@ -385,6 +385,7 @@ mod tests {
         None
     }
 
+    #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
     #[test]
     fn h4_tap_tx_and_rx() {
         if !can_run("h4_tap_tx_and_rx") {
@@ -436,6 +437,7 @@ mod tests {
         assert!(!gone.status.success(), "tap device removed on drop");
     }
 
+    #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
     #[test]
     fn h4_tap_tcp_syn_has_partial_checksum() {
         if !can_run("h4_tap_tcp_syn_has_partial_checksum") {
@@ -490,6 +492,7 @@ mod tests {
 
     /// A UDP GSO super-packet written into the tap is segmented by the
     /// kernel and delivered as separate datagrams.
+    #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
     #[test]
     fn h4_tap_tx_udp_gso_is_segmented() {
         if !can_run("h4_tap_tx_udp_gso_is_segmented") {

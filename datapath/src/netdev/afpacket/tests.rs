@@ -36,6 +36,7 @@ fn rx_until(
     None
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn h4_afpacket_tx_and_rx_on_veth() {
     if !can_run("h4_afpacket_tx_and_rx_on_veth") {
@@ -100,6 +101,7 @@ fn h4_afpacket_tx_and_rx_on_veth() {
     assert!(port.stats().rx_packets >= 1);
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn h4_afpacket_tcp_syn_has_partial_checksum() {
     if !can_run("h4_afpacket_tcp_syn_has_partial_checksum") {
@@ -171,6 +173,7 @@ fn h4_afpacket_tcp_syn_has_partial_checksum() {
 /// reports `csum_start` for the untagged frame; after the port puts the tag
 /// back, the offsets must have moved with it. The sender is an AF_PACKET
 /// port in the namespace (this kernel has no 802.1Q device support).
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn h4_afpacket_vlan_partial_checksum_follows_the_tag() {
     if !can_run("h4_afpacket_vlan_partial_checksum_follows_the_tag") {
@@ -213,6 +216,7 @@ fn h4_afpacket_vlan_partial_checksum_follows_the_tag() {
     );
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn h4_afpacket_vlan_tag_is_reinserted() {
     if !can_run("h4_afpacket_vlan_tag_is_reinserted") {
@@ -249,6 +253,7 @@ fn h4_afpacket_vlan_tag_is_reinserted() {
     }
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn h4_afpacket_tx_udp_gso_is_segmented() {
     if !can_run("h4_afpacket_tx_udp_gso_is_segmented") {
@@ -316,6 +321,7 @@ fn h4_afpacket_tx_udp_gso_is_segmented() {
 
 /// A 30 KB TCP super-packet crosses the veth whole: the receiving ring
 /// holds it in one piece and the virtio-net header says how to segment it.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn h4_afpacket_rx_tcp_gso_super_packet() {
     if !can_run("h4_afpacket_rx_tcp_gso_super_packet") {
@@ -373,6 +379,7 @@ fn h4_afpacket_rx_tcp_gso_super_packet() {
     assert_eq!((gso.kind, gso.size), (GsoKind::TcpV4, 1448));
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn h4_afpacket_fanout_spreads_flows() {
     if !can_run("h4_afpacket_fanout_spreads_flows") {
@@ -459,6 +466,7 @@ fn bad_options_are_refused() {
 
 /// Throughput between two AF_PACKET ports on the two ends of a veth pair,
 /// 64-byte frames. `cargo test -p datapath --release -- --ignored h4_afpacket_rate --nocapture`
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 #[ignore]
 fn h4_afpacket_rate() {

@@ -346,18 +346,21 @@ fn round_trip(mode: XdpMode, expect: XdpMode) {
     assert_eq!(k.rx_invalid_descs + k.tx_invalid_descs, 0);
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn native_mode_round_trip() {
     require_root!();
     round_trip(XdpMode::Native, XdpMode::Native);
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn generic_mode_round_trip() {
     require_root!();
     round_trip(XdpMode::Generic, XdpMode::Generic);
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn auto_mode_picks_native_on_veth() {
     require_root!();
@@ -366,6 +369,7 @@ fn auto_mode_picks_native_on_veth() {
     assert_eq!(port.mode(), XdpMode::Native);
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn drop_detaches_and_the_queue_can_be_rebound_at_once() {
     require_root!();
@@ -385,6 +389,7 @@ fn drop_detaches_and_the_queue_can_be_rebound_at_once() {
     assert!(netlink::attached_programs(idx).expect("query").is_empty());
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn stale_legacy_program_is_replaced() {
     require_root!();
@@ -416,6 +421,7 @@ fn stale_legacy_program_is_replaced() {
     assert!(netlink::attached_programs(idx).expect("query").is_empty());
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn foreign_program_is_refused_and_left_alone() {
     require_root!();
@@ -433,6 +439,7 @@ fn foreign_program_is_refused_and_left_alone() {
     netlink::detach_legacy(idx, AttachMode::Skb, prog.fd()).expect("detach");
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn second_port_on_the_same_interface_is_refused() {
     require_root!();
@@ -444,6 +451,7 @@ fn second_port_on_the_same_interface_is_refused() {
     check_tx(&topo, &first, 0x7458_0005);
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn umem_larger_than_memlock_registers() {
     require_root!();
@@ -460,6 +468,7 @@ fn umem_larger_than_memlock_registers() {
     check_tx(&topo, &port, 0x7458_0006);
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn frame_size_2048_works() {
     require_root!();
@@ -501,6 +510,7 @@ fn bad_options_and_missing_interfaces_are_errors() {
     ));
 }
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn two_queues_each_with_a_socket() {
     require_root!();
@@ -536,6 +546,7 @@ fn two_queues_each_with_a_socket() {
 /// that owns the port.
 const CHILD_ENV: &str = "SWITCHD_AFXDP_TEST_CHILD_IFACE";
 
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn killed_owner_detaches() {
     if let Ok(ifname) = std::env::var(CHILD_ENV) {
@@ -597,6 +608,7 @@ fn peer_rx_packets(topo: &Topo) -> u64 {
 
 /// Rough rates on veth with 64-byte frames (run with `--release --ignored
 /// --nocapture`; the numbers depend on what else the two cores are doing).
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 #[ignore]
 fn measure_rates() {
