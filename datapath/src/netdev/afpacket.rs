@@ -636,4 +636,8 @@ impl Port for AfPacketPort {
     fn link_up(&self) -> bool {
         ifreq::link_up(self.queues[0].sock.as_fd(), &self.name)
     }
+
+    fn link_speed(&self) -> Option<super::ethtool::LinkSpeed> {
+        super::ethtool::link_speed(self.queues[0].sock.as_fd(), &self.name)
+    }
 }

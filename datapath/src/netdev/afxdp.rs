@@ -449,4 +449,8 @@ impl Port for AfXdpPort {
     fn link_up(&self) -> bool {
         self.iface.running().unwrap_or(false)
     }
+
+    fn link_speed(&self) -> Option<super::ethtool::LinkSpeed> {
+        super::ethtool::link_speed(self.iface.control(), &self.name)
+    }
 }

@@ -13,6 +13,7 @@
 
 pub mod afpacket;
 pub mod afxdp;
+pub mod ethtool;
 pub mod mem;
 pub mod tap;
 
@@ -128,6 +129,14 @@ pub trait Port: Send + Sync + std::fmt::Debug {
     /// Link state: true when the carrier is up.
     fn link_up(&self) -> bool {
         true
+    }
+
+    /// Speed, duplex and medium as the interface's driver reports them;
+    /// `None` for a port with no driver to ask (vhost-user) or a driver
+    /// that does not say. OpenFlow then reports the documented fixed value
+    /// for virtual ports (ofproto's `PortDesc`).
+    fn link_speed(&self) -> Option<ethtool::LinkSpeed> {
+        None
     }
 
     /// Counters particular to this kind of port, by name (Open vSwitch's

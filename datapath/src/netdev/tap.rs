@@ -354,6 +354,10 @@ impl Port for TapPort {
     fn link_up(&self) -> bool {
         ifreq::link_up(self.ctl.as_fd(), &self.name)
     }
+
+    fn link_speed(&self) -> Option<super::ethtool::LinkSpeed> {
+        super::ethtool::link_speed(self.ctl.as_fd(), &self.name)
+    }
 }
 
 #[cfg(test)]

@@ -84,14 +84,48 @@ impl BridgePort {
             name: self.name.clone(),
             config: self.config,
             state,
-            // 10 Gb/s copper, full duplex: what a veth or tap reports.
-            curr: 1 << 6 | 1 << 11,
+            curr: features(self.port.link_speed()),
             advertised: 0,
             supported: 0,
             peer: 0,
-            curr_speed: 10_000_000,
+            curr_speed: self
+                .port
+                .link_speed()
+                .map_or(VIRTUAL_KBPS, |s| s.mbps.saturating_mul(1000)),
             max_speed: 0,
         }
+    }
+}
+
+/// What a port with no driver to ask (vhost-user) reports: 10 Gb/s full
+/// duplex, no medium, as Open vSwitch reports its DPDK vhost-user ports.
+const VIRTUAL_KBPS: u32 = 10_000_000;
+
+/// `ofp_port_features` for a link: the speed's bit (OTHER for speeds
+/// OpenFlow has no bit for, or half-duplex above 1 Gb/s) and the medium.
+fn features(speed: Option<datapath::netdev::ethtool::LinkSpeed>) -> u32 {
+    use crate::wire::port::port_features as f;
+    use datapath::netdev::ethtool::Medium;
+    let Some(s) = speed else {
+        return f::F_10GB_FD;
+    };
+    let rate = match (s.mbps, s.full_duplex) {
+        (10, false) => f::F_10MB_HD,
+        (10, true) => f::F_10MB_FD,
+        (100, false) => f::F_100MB_HD,
+        (100, true) => f::F_100MB_FD,
+        (1000, false) => f::F_1GB_HD,
+        (1000, true) => f::F_1GB_FD,
+        (10_000, true) => f::F_10GB_FD,
+        (40_000, true) => f::F_40GB_FD,
+        (100_000, true) => f::F_100GB_FD,
+        (1_000_000, true) => f::F_1TB_FD,
+        _ => f::OTHER,
+    };
+    rate | match s.medium {
+        Medium::Copper => f::COPPER,
+        Medium::Fiber => f::FIBER,
+        Medium::Other => 0,
     }
 }
 

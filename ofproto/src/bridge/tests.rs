@@ -309,3 +309,30 @@ fn a_bad_flow_mod_is_refused_and_changes_nothing() {
     }
     assert_eq!(r.bridge.store.snapshot().rules().count(), 0);
 }
+
+#[test]
+fn port_features_follow_the_link() {
+    use crate::wire::port::port_features as f;
+    use datapath::netdev::ethtool::{LinkSpeed, Medium};
+    let link = |mbps, full_duplex, medium| {
+        Some(LinkSpeed {
+            mbps,
+            full_duplex,
+            medium,
+        })
+    };
+    assert_eq!(super::features(None), f::F_10GB_FD, "virtual ports");
+    assert_eq!(
+        super::features(link(1000, true, Medium::Copper)),
+        f::F_1GB_FD | f::COPPER
+    );
+    assert_eq!(
+        super::features(link(100_000, true, Medium::Fiber)),
+        f::F_100GB_FD | f::FIBER
+    );
+    assert_eq!(super::features(link(25_000, true, Medium::Other)), f::OTHER);
+    assert_eq!(
+        super::features(link(10, false, Medium::Copper)),
+        f::F_10MB_HD | f::COPPER
+    );
+}

@@ -47,6 +47,15 @@ fn h4_afpacket_tx_and_rx_on_veth() {
     assert_eq!(port.kind(), "afpacket");
     assert!(port.link_up());
     assert!(port.mac().is_some_and(|m| m != [0; 6]));
+    // What `ethtool` says of a veth: 10000Mb/s, Full, Twisted Pair.
+    assert_eq!(
+        port.link_speed(),
+        Some(crate::netdev::ethtool::LinkSpeed {
+            mbps: 10_000,
+            full_duplex: true,
+            medium: crate::netdev::ethtool::Medium::Copper,
+        })
+    );
     let caps = port.caps();
     assert!(caps.tx_csum_partial && caps.tx_tso);
     assert_eq!(caps.mtu, 1500);

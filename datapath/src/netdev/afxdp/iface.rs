@@ -38,6 +38,12 @@ impl Iface {
         })
     }
 
+    /// The control socket (for queries another module issues).
+    pub fn control(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.ctl.as_fd()
+    }
+
     fn ioctl(&self, req: libc::c_ulong) -> io::Result<libc::ifreq> {
         // SAFETY: ifreq is plain data for which all-zero bytes are valid.
         let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
