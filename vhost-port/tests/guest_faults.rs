@@ -32,9 +32,45 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vhost_port::{VhostUserOptions, VhostUserPort};
 
-/// Run one fault: `inject` makes the first guest misbehave; `reason` is
-/// what the port's log line must say.
-fn fault_case(tag: &str, reason: &str, inject: impl FnOnce(&mut Guest)) {
+/// Step 3 of every case: a well-behaved guest on the faulty port's socket
+/// forwards, the good port goes on, and the fault stays counted once.
+fn a_new_guest_starts_clean(
+    tag: &str,
+    bad: &VhostUserPort,
+    good: &VhostUserPort,
+    bad_sock: &std::path::Path,
+    b: &mut Chatter,
+) -> Chatter {
+    let (before_bad, before_good) = (bad.stats(), good.stats());
+    let mut c = Chatter::new(Guest::connect(bad_sock).expect("new guest"), 3);
+    pump(&mut [&mut c, b], "new guest forwarding", |g| {
+        bad.connected()
+            && moved(&before_bad, &bad.stats())
+            && moved(&before_good, &good.stats())
+            && g[0].received > 0
+    });
+    assert_eq!(bad.guest_faults(), 1, "{tag}: one fault, counted once");
+    assert_eq!(
+        good.guest_faults(),
+        0,
+        "{tag}: the good guest never faulted"
+    );
+    c
+}
+
+/// Two server ports in a fresh directory, a worker forwarding between
+/// them: (directory, faulty port's socket, good port's socket, ports,
+/// worker).
+fn two_ports(
+    tag: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Arc<VhostUserPort>,
+    Arc<VhostUserPort>,
+    Worker,
+) {
     watch_panics();
     let dir = sockets_dir();
     let (bad_sock, good_sock) = (dir.path().join("bad.sock"), dir.path().join("good.sock"));
@@ -44,6 +80,13 @@ fn fault_case(tag: &str, reason: &str, inject: impl FnOnce(&mut Guest)) {
     let bad = open(format!("{tag}-bad"), &bad_sock);
     let good = open(format!("{tag}-good"), &good_sock);
     let worker = Worker::spawn(&format!("{tag}-worker"), vec![bad.clone(), good.clone()]);
+    (dir, bad_sock, good_sock, bad, good, worker)
+}
+
+/// Run one fault: `inject` makes the first guest misbehave; `reason` is
+/// what the port's log line must say.
+fn fault_case(tag: &str, reason: &str, inject: impl FnOnce(&mut Guest)) {
+    let (_dir, bad_sock, good_sock, bad, good, worker) = two_ports(tag);
 
     let connect = |sock| Guest::connect(sock).unwrap_or_else(|e| panic!("{tag}: connect: {e:?}"));
     let mut a = Chatter::new(connect(&bad_sock), 1);
@@ -96,20 +139,7 @@ fn fault_case(tag: &str, reason: &str, inject: impl FnOnce(&mut Guest)) {
     drop(a);
 
     // 3. A new guest on the same socket starts clean.
-    let (before_bad, before_good) = (bad.stats(), good.stats());
-    let mut c = Chatter::new(connect(&bad_sock), 3);
-    pump(&mut [&mut c, &mut b], "new guest forwarding", |g| {
-        bad.connected()
-            && moved(&before_bad, &bad.stats())
-            && moved(&before_good, &good.stats())
-            && g[0].received > 0
-    });
-    assert_eq!(bad.guest_faults(), 1, "{tag}: one fault, counted once");
-    assert_eq!(
-        good.guest_faults(),
-        0,
-        "{tag}: the good guest never faulted"
-    );
+    let c = a_new_guest_starts_clean(tag, &bad, &good, &bad_sock, &mut b);
     let g = good.stats();
     assert_eq!((g.rx_errors, g.tx_errors), (0, 0), "{tag}: good port clean");
     assert_eq!(
@@ -355,20 +385,7 @@ fn memory_table_larger_than_its_file() {
     assert!(!bad.connected(), "{tag}: no guest on the bad port");
 
     // The same socket takes a well-behaved guest, which forwards.
-    let (before_bad, before_good) = (bad.stats(), good.stats());
-    let mut c = Chatter::new(Guest::connect(&bad_sock).expect("new guest"), 3);
-    pump(&mut [&mut c, &mut b], "new guest forwarding", |g| {
-        bad.connected()
-            && moved(&before_bad, &bad.stats())
-            && moved(&before_good, &good.stats())
-            && g[0].received > 0
-    });
-    assert_eq!(bad.guest_faults(), 1, "{tag}: one fault, counted once");
-    assert_eq!(
-        good.guest_faults(),
-        0,
-        "{tag}: the good guest never faulted"
-    );
+    let c = a_new_guest_starts_clean(tag, &bad, &good, &bad_sock, &mut b);
     worker.finish().expect("the worker did not panic");
     drop((bad, good, c, b));
     let panics = device_panics(tag);
