@@ -10,9 +10,6 @@
 use crate::config::{BridgeConfig, FailMode, PortConfig, PortKind};
 use anyhow::{bail, Context, Result};
 use datapath::dpif::{Dpif, DpifConfig, RxqAssign};
-use datapath::netdev::afpacket::{AfPacketOptions, AfPacketPort};
-use datapath::netdev::afxdp::{AfXdpOptions, AfXdpPort, XdpMode};
-use datapath::netdev::tap::TapPort;
 use datapath::netdev::Port;
 use datapath::PortNo;
 use ofproto::bridge::{FailMode as OfFailMode, OfBridge};
@@ -26,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
-use vhost_port::{VhostUserOptions, VhostUserPort};
 
 /// What a bridge tells watchers besides its controllers (the API's event
 /// stream): port status and flow-removed messages, and the number of
@@ -65,89 +61,11 @@ pub struct Bridge {
     revalidator: Option<std::thread::JoinHandle<()>>,
 }
 
-/// The directory of `STATE_DIR` that holds the sockets of `vhostuser`
-/// ports, apart from switchd's own files (its API socket, store and pid
-/// file), so that no port name can collide with them.
-pub const VHOST_SOCKET_DIR: &str = "vhost-user";
+pub use crate::port_type::{vhost_socket, VHOST_SOCKET_DIR};
 
-/// Where a `vhostuser` port listens: `STATE_DIR/vhost-user/NAME.sock`.
-pub fn vhost_socket(state_dir: &Path, port: &str) -> PathBuf {
-    state_dir
-        .join(VHOST_SOCKET_DIR)
-        .join(format!("{port}.sock"))
-}
-
-/// Open the port a configuration entry describes; vhost-user server
-/// sockets go into `STATE_DIR/vhost-user/` ([`vhost_socket`]).
+/// Open the port a configuration entry describes ([`crate::port_type`]).
 pub fn open_port(cfg: &PortConfig, state_dir: &Path) -> Result<Arc<dyn Port>> {
-    let opt = |k: &str| cfg.options.get(k).map(String::as_str);
-    let num = |k: &str, d: usize| -> Result<usize> {
-        opt(k).map_or(Ok(d), |v| {
-            v.parse().with_context(|| format!("option {k}={v}"))
-        })
-    };
-    let port: Arc<dyn Port> = match cfg.kind {
-        PortKind::Afpacket => Arc::new(AfPacketPort::open(
-            &cfg.name,
-            AfPacketOptions {
-                n_rxq: num("n_rxq", 1)?,
-                ..Default::default()
-            },
-        )?),
-        PortKind::Afxdp => {
-            let mode = match opt("xdp_mode").unwrap_or("auto") {
-                "native" => XdpMode::Native,
-                "generic" => XdpMode::Generic,
-                _ => XdpMode::Auto,
-            };
-            let d = AfXdpOptions::default();
-            let ring = num("ring_size", d.rx_ring_size as usize)? as u32;
-            Arc::new(AfXdpPort::open(
-                &cfg.name,
-                AfXdpOptions {
-                    n_rxq: num("n_rxq", 1)?,
-                    mode,
-                    prefer_zero_copy: opt("zero_copy") != Some("false"),
-                    frame_size: num("frame_size", d.frame_size as usize)? as u32,
-                    rx_ring_size: ring,
-                    tx_ring_size: ring,
-                    ..d
-                },
-            )?)
-        }
-        PortKind::Internal => Arc::new(TapPort::open(&cfg.name)?),
-        PortKind::Vhostuser | PortKind::Vhostuserclient => {
-            let opts = VhostUserOptions {
-                mac: opt("mac").map(VhostUserOptions::parse_mac).transpose()?,
-                mtu: num("mtu", 1500)?.try_into().context("option mtu")?,
-                queue_pairs: num("n_rxq", 1)?.try_into().context("option n_rxq")?,
-            };
-            if cfg.kind == PortKind::Vhostuser {
-                let dir = state_dir.join(VHOST_SOCKET_DIR);
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-                let sock = vhost_socket(state_dir, &cfg.name);
-                Arc::new(VhostUserPort::server(&cfg.name, &sock, opts)?)
-            } else {
-                let path = opt("vhost-server-path").context("option vhost-server-path")?;
-                let path = Path::new(path);
-                vhost_port::socket_file::check_guest_path(path)?;
-                // switchd's own sockets (its API, its vhostuser ports) are
-                // never a guest's.
-                let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-                let parent_real = path.parent().map(real).unwrap_or_default();
-                if parent_real.starts_with(real(state_dir)) {
-                    bail!(
-                        "vhost-server-path {} is inside switchd's state directory {}",
-                        path.display(),
-                        state_dir.display()
-                    );
-                }
-                Arc::new(VhostUserPort::client(&cfg.name, path, opts)?)
-            }
-        }
-    };
-    Ok(port)
+    crate::port_type::open(cfg, state_dir)
 }
 
 /// `table=0, priority=0, actions=NORMAL`.

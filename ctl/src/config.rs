@@ -179,19 +179,6 @@ pub enum PortKind {
     Vhostuserclient,
 }
 
-impl PortKind {
-    /// The options each kind understands.
-    fn known_options(self) -> &'static [&'static str] {
-        match self {
-            PortKind::Afxdp => &["xdp_mode", "n_rxq", "zero_copy", "frame_size", "ring_size"],
-            PortKind::Afpacket => &["n_rxq"],
-            PortKind::Internal => &[],
-            PortKind::Vhostuser => &["mac", "mtu", "n_rxq"],
-            PortKind::Vhostuserclient => &["vhost-server-path", "mac", "mtu", "n_rxq"],
-        }
-    }
-}
-
 impl BridgeConfig {
     /// The packet-in limit of each controller connection (None: none).
     pub fn packet_in_limit(&self) -> Option<ofproto::conn::limit::PacketInRate> {
@@ -303,43 +290,7 @@ impl Config {
                         return Err(bad(format!("ofport {n} used twice")));
                     }
                 }
-                for k in p.options.keys() {
-                    if !p.kind.known_options().contains(&k.as_str()) {
-                        return Err(bad(format!(
-                            "unknown option {k:?} for type {:?} (known: {})",
-                            p.kind,
-                            p.kind.known_options().join(", ")
-                        )));
-                    }
-                }
-                if let Some(m) = p.options.get("xdp_mode") {
-                    if !matches!(m.as_str(), "native" | "generic" | "auto") {
-                        return Err(bad(format!("xdp_mode {m:?} (native | generic | auto)")));
-                    }
-                }
-                if p.kind == PortKind::Vhostuserclient
-                    && p.options
-                        .get("vhost-server-path")
-                        .is_none_or(|v| v.is_empty())
-                {
-                    return Err(bad(
-                        "type vhostuserclient needs options:vhost-server-path".into()
-                    ));
-                }
-                if let Some(v) = p.options.get("mtu") {
-                    match v.parse::<u16>() {
-                        Ok(n) if n >= 68 => {}
-                        _ => return Err(bad(format!("mtu = {v:?} (68..=65535)"))),
-                    }
-                }
-                for k in ["n_rxq", "frame_size", "ring_size"] {
-                    if let Some(v) = p.options.get(k) {
-                        match v.parse::<u32>() {
-                            Ok(n) if n > 0 => {}
-                            _ => return Err(bad(format!("{k} = {v:?} is not a positive number"))),
-                        }
-                    }
-                }
+                crate::port_type::by_kind(p.kind).check(p).map_err(&bad)?;
             }
         }
         Ok(())

@@ -7,7 +7,8 @@
 //! each bridge gets). [`config`] reads and validates the configuration (the
 //! TOML the store keeps); [`bridge`] wires one bridge together (a datapath,
 //! its ports, the OpenFlow bridge, controllers, the revalidator);
-//! [`syntax`] reads and prints Open vSwitch's flow syntax, which the store,
+//! [`port_type`] is the one table of port types (names, options, how each
+//! opens); [`syntax`] reads and prints Open vSwitch's flow syntax, which the store,
 //! the API and `swctl` share. [`cli`] is `swctl`. The `switchd` binary
 //! (src/bin/switchd.rs) starts the core and serves the API.
 //!
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod bridge;
 pub mod config;
+pub mod port_type;
 pub mod store;
 pub mod switch;
 pub mod syntax;

@@ -16,19 +16,15 @@ use tonic::{Request, Response, Status};
 pub struct Ports(pub Arc<Switch>);
 
 pub fn kind_from(t: &str) -> SwitchResult<PortKind> {
-    Ok(match t {
-        "afxdp" => PortKind::Afxdp,
-        "afpacket" => PortKind::Afpacket,
-        "internal" => PortKind::Internal,
-        "vhostuser" => PortKind::Vhostuser,
-        "vhostuserclient" => PortKind::Vhostuserclient,
-        "" => return Err(SwitchError::Invalid("port type is required (afxdp | afpacket | internal | vhostuser | vhostuserclient)".into())),
-        other => {
-            return Err(SwitchError::Invalid(format!(
-                "unknown port type {other:?} (afxdp | afpacket | internal | vhostuser | vhostuserclient)"
-            )))
-        }
-    })
+    let names = crate::port_type::names();
+    match t {
+        "" => Err(SwitchError::Invalid(format!(
+            "port type is required ({names})"
+        ))),
+        t => crate::port_type::by_name(t)
+            .map(|pt| pt.kind)
+            .ok_or_else(|| SwitchError::Invalid(format!("unknown port type {t:?} ({names})"))),
+    }
 }
 
 fn mac_text(m: [u8; 6]) -> String {
