@@ -10,6 +10,7 @@
 //! way OXM writes them. A set-field on an IP or L4 field keeps every
 //! checksum that covers it correct.
 
+use crate::tunnel::{TunnelHeader, TunnelKind};
 use crate::PortNo;
 use std::sync::Arc;
 
@@ -151,6 +152,18 @@ pub enum Action {
     Meter(u32),
     /// Hand the packet to the upcall handler (e.g. a packet-in).
     Userspace { userdata: u64 },
+    /// Encapsulate in the prebuilt `header` and send to `port` (a copy
+    /// unless this is the packet's last use, like `Output`). See
+    /// [`crate::tunnel`].
+    TunnelPush {
+        header: Arc<TunnelHeader>,
+        port: PortNo,
+    },
+    /// Validate and strip the outer headers of a `kind` tunnel packet to a
+    /// local endpoint, keep them as tunnel metadata, and recirculate the
+    /// inner frame (recirculation id 0) as if received on `port` (a copy
+    /// unless this is the packet's last use).
+    TunnelPop { port: PortNo, kind: TunnelKind },
     /// Explicit drop (the empty action list also drops).
     Drop,
 }

@@ -25,6 +25,9 @@
 //! * `DecTtl` / `DecMplsTtl` on a TTL of 0 or 1 leaves the packet unchanged,
 //!   runs the `on_zero` list on it, and ends the processing (as the Linux
 //!   datapath does). On a packet without that header they do nothing.
+//! * `TunnelPush` is an output through a tunnel, `TunnelPop` a
+//!   recirculation of the decapsulated frame; both are uses of the packet
+//!   like `Output` (see [`crate::tunnel`]).
 //! * `Recirculate` hands the packet to the sink and ends the processing;
 //!   `Meter` returning false drops it; `Drop` drops it. A packet still held
 //!   at the end of the list goes back through [`ExecSink::free`].
@@ -69,6 +72,9 @@ pub trait ExecSink {
     fn alloc(&mut self) -> Packet;
     /// Give back a buffer that is no longer needed.
     fn free(&mut self, packet: Packet);
+    /// A tunnel action dropped a packet (the packet itself goes through
+    /// [`ExecSink::free`]).
+    fn tunnel_drop(&mut self, _reason: crate::tunnel::TunnelDrop) {}
 }
 
 /// Execute `actions` on `packet`, whose parsed key is `key`.
@@ -84,7 +90,9 @@ fn uses_packet(action: &Action) -> bool {
         | Action::Clone(_)
         | Action::Recirculate(_)
         | Action::Meter(_)
-        | Action::Userspace { .. } => true,
+        | Action::Userspace { .. }
+        | Action::TunnelPush { .. }
+        | Action::TunnelPop { .. } => true,
         Action::DecTtl { on_zero } | Action::DecMplsTtl { on_zero } => !on_zero.is_empty(),
         Action::Set { .. }
         | Action::PushVlan { .. }
@@ -214,6 +222,25 @@ fn run(
                 }
             },
             Action::Userspace { userdata } => sink.userspace(&packet, st.key, *userdata),
+            Action::TunnelPush { header, port } => {
+                let hash = crate::tunnel::flow_hash(st.key);
+                if last {
+                    apply_trunc(&mut packet, st.trunc);
+                    crate::tunnel::push_and_output(packet, header, *port, hash, sink);
+                    return;
+                }
+                let copy = copy_for_output(&packet, st.trunc, sink);
+                crate::tunnel::push_and_output(copy, header, *port, hash, sink);
+            }
+            Action::TunnelPop { port, kind } => {
+                if last {
+                    crate::tunnel::pop_and_recirculate(packet, *kind, *port, sink);
+                    return;
+                }
+                let mut copy = sink.alloc();
+                copy.copy_from(&packet);
+                crate::tunnel::pop_and_recirculate(copy, *kind, *port, sink);
+            }
             Action::Drop => break,
         }
     }
@@ -242,6 +269,7 @@ fn copy_for_output(packet: &Packet, trunc: Option<usize>, sink: &mut dyn ExecSin
             copy.in_port = packet.in_port;
             copy.mark = packet.mark;
             copy.recirc_id = packet.recirc_id;
+            copy.tunnel.clone_from(&packet.tunnel);
             copy.offload = Offload::default();
         }
         _ => copy.copy_from(packet),

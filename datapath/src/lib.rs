@@ -17,7 +17,7 @@
 //! Module map (the life of a packet, in order): [`packet`] (buffers, batches,
 //! pool) -> [`netdev`] (ports: AF_XDP, AF_PACKET, tap) -> [`flow`] (key
 //! extraction, over the header views and the one header walk of [`wire`]) -> [`cache`] (exact-match cache, megaflow classifier) ->
-//! [`upcall`] on a miss -> [`actions`] / [`exec`] -> [`netdev`] tx, driven by
+//! [`upcall`] on a miss -> [`actions`] / [`exec`] (with [`tunnel`] push and pop) -> [`netdev`] tx, driven by
 //! [`worker`] threads and managed through [`dpif`].
 
 pub mod actions;
@@ -31,6 +31,7 @@ pub mod netdev;
 pub mod offload;
 pub mod packet;
 pub mod port_table;
+pub mod tunnel;
 pub mod upcall;
 pub mod wire;
 pub mod worker;

@@ -11,6 +11,7 @@
 //! caches look up whole batches, actions execute on batches and ports send
 //! batches.
 
+use crate::tunnel::TunnelMetadata;
 use crate::PortNo;
 
 /// The largest number of packets handled together.
@@ -75,6 +76,8 @@ pub struct Packet {
     pub mark: u32,
     /// Recirculation id the packet is being looked up under (0 = first pass).
     pub recirc_id: u32,
+    /// What a tunnel pop learnt from the outer headers (empty otherwise).
+    pub tunnel: TunnelMetadata,
 }
 
 impl Default for Packet {
@@ -95,6 +98,7 @@ impl Packet {
             offload: Offload::default(),
             mark: 0,
             recirc_id: 0,
+            tunnel: TunnelMetadata::default(),
         }
     }
 
@@ -113,6 +117,7 @@ impl Packet {
         self.offload = Offload::default();
         self.mark = 0;
         self.recirc_id = 0;
+        self.tunnel.clear();
     }
 
     /// Replace the frame with a copy of `frame`, growing the buffer if needed.
@@ -213,6 +218,13 @@ impl Packet {
         self.offload = other.offload;
         self.mark = other.mark;
         self.recirc_id = other.recirc_id;
+        self.tunnel.clone_from(&other.tunnel);
+    }
+
+    /// The frame and the tunnel metadata at once (a pop fills the latter
+    /// from the former).
+    pub fn frame_and_tunnel_mut(&mut self) -> (&[u8], &mut TunnelMetadata) {
+        (&self.buf[self.head..self.head + self.len], &mut self.tunnel)
     }
 }
 

@@ -96,6 +96,8 @@ pub struct WorkerCounters {
     pub busy_ns: AtomicU64,
     pub idle_sleeps: AtomicU64,
     pub recirculations: AtomicU64,
+    /// Packets tunnel actions dropped, by reason.
+    pub tunnel: crate::tunnel::TunnelCounters,
 }
 
 /// A snapshot of [`WorkerCounters`] plus derived figures.
@@ -111,6 +113,8 @@ pub struct WorkerStats {
     pub lost_upcalls: u64,
     pub recirculations: u64,
     pub idle_sleeps: u64,
+    /// Packets tunnel actions dropped, by reason.
+    pub tunnel_drops: crate::tunnel::TunnelDrops,
     /// Average subtables probed per megaflow hit.
     pub avg_subtables_per_hit: f64,
     /// Busy processing time per received packet, in nanoseconds.
@@ -180,6 +184,7 @@ impl WorkerShared {
             lost_upcalls: get(&c.lost_upcalls),
             recirculations: get(&c.recirculations),
             idle_sleeps: get(&c.idle_sleeps),
+            tunnel_drops: c.tunnel.snapshot(),
             avg_subtables_per_hit: if mf == 0 {
                 0.0
             } else {
@@ -706,5 +711,10 @@ impl ExecSink for Sink<'_> {
 
     fn free(&mut self, packet: Packet) {
         self.pool.put(packet);
+    }
+
+    fn tunnel_drop(&mut self, reason: crate::tunnel::TunnelDrop) {
+        self.counters.tunnel.count(reason);
+        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
     }
 }

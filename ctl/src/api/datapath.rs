@@ -195,6 +195,10 @@ fn format_one(a: &Dp) -> String {
         Dp::Recirculate(id) => format!("recirc({id:#x})"),
         Dp::Meter(m) => format!("meter({m})"),
         Dp::Userspace { userdata } => format!("userspace({userdata})"),
+        Dp::TunnelPush { header, port } => {
+            format!("tnl_push({:?},out_port={port})", header.kind())
+        }
+        Dp::TunnelPop { port, kind } => format!("tnl_pop({kind:?},{port})"),
         Dp::Drop => "drop".into(),
     }
 }

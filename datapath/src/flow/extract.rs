@@ -54,8 +54,10 @@ pub use crate::wire::walk::{Layout, ETH_TYPE_NONE, MAX_VLAN_TAGS};
 
 /// Parse `packet` into `key`: every field of `key` is overwritten, with the
 /// headers from the frame and `in_port`, `pkt_mark` and `recirc_id` from the
-/// packet's metadata. Tunnel metadata, `metadata`, `regs` and `dp_hash` are
-/// left zero (they belong to the pipeline, not the packet bytes).
+/// packet's metadata, and the tunnel fields from what a tunnel pop left
+/// with the packet (`tun_src`/`tun_dst` only for an IPv4 underlay: the key
+/// has 32 bits for them). `metadata`, `regs` and `dp_hash` are left zero
+/// (they belong to the pipeline, not the packet bytes).
 #[inline]
 pub fn extract(packet: &Packet, key: &mut FlowKey) {
     extract_with_layout(packet, key);
@@ -68,6 +70,15 @@ pub fn extract_with_layout(packet: &Packet, key: &mut FlowKey) -> Layout {
     key.in_port = packet.in_port;
     key.pkt_mark = packet.mark;
     key.recirc_id = packet.recirc_id;
+    let t = &packet.tunnel;
+    if t.flags != 0 {
+        key.tun_id = t.id;
+        key.tun_flags = t.flags;
+        if let (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) = (t.src, t.dst) {
+            key.tun_src = s.into();
+            key.tun_dst = d.into();
+        }
+    }
     layout
 }
 

@@ -35,6 +35,14 @@ pub use crate::wire::walk::{FRAG_ANY, FRAG_LATER};
 
 /// Tunnel flag: the key carries tunnel metadata.
 pub const TUN_PRESENT: u16 = 1;
+/// Tunnel flags: the outer IPv4 header had "don't fragment" set.
+pub const TUN_DONT_FRAGMENT: u16 = 1 << 1;
+/// Tunnel flags: the outer UDP or GRE checksum was present (and verified).
+pub const TUN_CSUM: u16 = 1 << 2;
+/// Tunnel flags: `tun_id` holds a VNI or a GRE key.
+pub const TUN_KEY: u16 = 1 << 3;
+/// Tunnel flags: a GENEVE OAM (control) packet.
+pub const TUN_OAM: u16 = 1 << 4;
 
 /// The flow key. Field order is the word layout; change it only together
 /// with [`FLOW_WORDS`] (a compile-time assertion checks the size).
