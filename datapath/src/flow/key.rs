@@ -35,6 +35,8 @@ pub use crate::wire::walk::{FRAG_ANY, FRAG_LATER};
 
 /// Tunnel flag: the key carries tunnel metadata.
 pub const TUN_PRESENT: u16 = 1;
+/// Tunnel flag: an OAM frame (OpenFlow's `tun_flags=+oam`, Nicira bit 0).
+pub const TUN_OAM: u16 = 2;
 
 /// The flow key. Field order is the word layout; change it only together
 /// with [`FLOW_WORDS`] (a compile-time assertion checks the size).

@@ -110,7 +110,10 @@ fn classification_acl_forwarding_with_metadata() {
         Match::new()
             .with(OxmField::EthType(0x0800))
             .with(OxmField::IpProto(6))
-            .with(OxmField::TcpDst(22)),
+            .with(OxmField::TcpDst {
+                value: 22,
+                mask: None,
+            }),
         vec![],
     );
     add(&s, 1, 0, Match::new(), vec![Instruction::GotoTable(2)]);
