@@ -15,6 +15,16 @@
 //! `in_port` and `recirc_id` are always exact; pipeline-internal fields
 //! (metadata) are removed at the end, since the datapath never sees them.
 //!
+//! Nicira actions (`xlate::nx`): `resubmit` runs another lookup in the
+//! middle of an action list (its rule's write-actions go into the same
+//! action set, which runs once, at the end of the top-level walk); `load`
+//! and `move` change the working key (a datapath set action only for
+//! fields in the packet: registers stay in translation); `output:<field>`
+//! reads its port from the key. Reading a packet field for `move` or
+//! `output:<field>` un-wildcards the bits read. A resubmit nested deeper
+//! than 64, or more than 4096 resubmits, drops the packet, as in Open
+//! vSwitch.
+//!
 //! Everything the translator needs from the bridge (ports, NORMAL,
 //! packet-in contexts) comes through the [`XlateEnv`] trait, so translation
 //! is a pure function of its inputs and is tested without a datapath.
@@ -38,6 +48,10 @@ use std::sync::Arc;
 pub const LOCAL_DP_PORT: PortNo = 0;
 /// Deepest nesting of groups and goto-table the translator follows.
 const MAX_DEPTH: usize = 64;
+/// Deepest nesting of `resubmit` (Open vSwitch's MAX_DEPTH).
+const MAX_RESUBMIT_DEPTH: usize = 64;
+/// Most `resubmit`s one translation follows (Open vSwitch's MAX_RESUBMITS).
+const MAX_RESUBMITS: usize = 4096;
 
 /// A port as translation sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +149,8 @@ fn set_order(a: &Action) -> u8 {
         Action::SetQueue(_) => 8,
         Action::Group(_) => 9,
         Action::Output { .. } => 10,
+        // Refused in write-actions at flow-mod time.
+        Action::Nx(_) => 11,
     }
 }
 
@@ -142,6 +158,7 @@ fn set_order(a: &Action) -> u8 {
 fn same_slot(a: &Action, b: &Action) -> bool {
     match (a, b) {
         (Action::SetField(x), Action::SetField(y)) => x.kind() == y.kind(),
+        (Action::Nx(x), Action::Nx(y)) => x == y,
         _ => std::mem::discriminant(a) == std::mem::discriminant(b),
     }
 }
@@ -177,6 +194,13 @@ struct Ctx<'a> {
     table_miss: bool,
     /// A pop_mpls left headers the key does not describe.
     needs_reparse: bool,
+    /// The action set of the walk (resubmitted rules write into it too).
+    set: ActionSet,
+    /// Nesting of `resubmit`s now, and how many were followed in all.
+    resubmit_depth: usize,
+    resubmits: usize,
+    /// A resubmit limit was hit: the packet is dropped.
+    too_deep: bool,
 }
 
 /// Translate a packet with key `key` starting at table `table`.
@@ -192,17 +216,24 @@ pub fn translate(pipeline: &Pipeline, env: &dyn XlateEnv, key: &FlowKey, table: 
         cookie: 0,
         table_miss: false,
         needs_reparse: false,
+        set: ActionSet::default(),
+        resubmit_depth: 0,
+        resubmits: 0,
+        too_deep: false,
     };
     let mut out_actions = Vec::new();
-    let mut set = ActionSet::default();
     if key.recirc_id == 0 {
-        cx.run_table(table, &mut out_actions, &mut set);
+        cx.run_table(table, &mut out_actions, true);
     } else if let Some(frozen) = env.thaw(key.recirc_id) {
         // A second pass: resume where the first one froze. An id never
         // handed out translates to a drop.
         cx.key.metadata = frozen.metadata;
-        set.actions = frozen.action_set;
-        cx.run_table(frozen.table, &mut out_actions, &mut set);
+        cx.set.actions = frozen.action_set;
+        cx.run_table(frozen.table, &mut out_actions, true);
+    }
+    if cx.too_deep {
+        // Open vSwitch's answer to a resubmit loop: drop the packet.
+        out_actions.clear();
     }
     cx.out.actions = out_actions;
     let mut mask = cx.out.mask;
@@ -232,16 +263,26 @@ pub fn translate_actions(
         cookie: u64::MAX,
         table_miss: false,
         needs_reparse: false,
+        set: ActionSet::default(),
+        resubmit_depth: 0,
+        resubmits: 0,
+        too_deep: false,
     };
     let mut out = Vec::new();
     cx.apply(actions, &mut out);
+    if cx.too_deep {
+        out.clear();
+    }
     cx.out.actions = out;
     cx.out.mask = FlowKey::exact();
     cx.out
 }
 
 impl Ctx<'_> {
-    fn run_table(&mut self, table: u8, out: &mut Vec<Dp>, set: &mut ActionSet) {
+    /// Look `table` up and run the rule's instructions, following
+    /// goto-table. At the end of the walk the action set is executed when
+    /// `top` (not for a resubmit, whose caller's walk goes on).
+    fn run_table(&mut self, table: u8, out: &mut Vec<Dp>, top: bool) {
         self.depth += 1;
         let Some(t) = self.pipeline.table(table) else {
             return;
@@ -271,8 +312,8 @@ impl Ctx<'_> {
             match i {
                 Instruction::Meter(m) => out.push(Dp::Meter(*m)),
                 Instruction::ApplyActions(a) => self.apply(a, out),
-                Instruction::ClearActions => set.actions.clear(),
-                Instruction::WriteActions(a) => set.write(a),
+                Instruction::ClearActions => self.set.actions.clear(),
+                Instruction::WriteActions(a) => self.set.write(a),
                 Instruction::WriteMetadata {
                     metadata: value,
                     mask,
@@ -282,23 +323,24 @@ impl Ctx<'_> {
         }
         match goto {
             Some(t) if self.depth < MAX_DEPTH && t > table => {
-                if self.needs_reparse {
+                if self.needs_reparse && top {
                     let frozen = Frozen {
                         table: t,
                         metadata: self.key.metadata,
-                        action_set: set.actions.clone(),
+                        action_set: self.set.actions.clone(),
                     };
                     if let Some(id) = self.env.freeze(frozen) {
                         out.push(Dp::Recirculate(id));
                         return;
                     }
                 }
-                self.run_table(t, out, set)
+                self.run_table(t, out, top)
             }
-            _ => {
-                let ordered = set.ordered();
+            _ if top => {
+                let ordered = self.set.ordered();
                 self.apply(&ordered, out);
             }
+            _ => {}
         }
     }
 
@@ -446,6 +488,7 @@ impl Ctx<'_> {
                 }
                 Action::SetQueue(_) => {}
                 Action::PushPbb(_) | Action::PopPbb => {}
+                Action::Nx(nx) => self.nx(nx, out),
             }
         }
     }
@@ -612,5 +655,6 @@ pub fn packet_in_fields(key: &FlowKey, metadata: u64) -> Vec<OxmField> {
     v
 }
 
+mod nx;
 #[cfg(test)]
 mod tests;

@@ -162,12 +162,30 @@ pub fn match_to(m: &Match) -> v1::Match {
             OxmField::Ipv4Dst { .. } => p.ipv4_dst = prefixed(),
             OxmField::Ipv6Src { .. } => p.ipv6_src = prefixed(),
             OxmField::Ipv6Dst { .. } => p.ipv6_dst = prefixed(),
-            OxmField::TcpSrc(x) => p.tcp_src = Some(u32::from(*x)),
-            OxmField::TcpDst(x) => p.tcp_dst = Some(u32::from(*x)),
-            OxmField::UdpSrc(x) => p.udp_src = Some(u32::from(*x)),
-            OxmField::UdpDst(x) => p.udp_dst = Some(u32::from(*x)),
-            OxmField::SctpSrc(x) => p.sctp_src = Some(u32::from(*x)),
-            OxmField::SctpDst(x) => p.sctp_dst = Some(u32::from(*x)),
+            OxmField::TcpSrc {
+                value: x,
+                mask: None,
+            } => p.tcp_src = Some(u32::from(*x)),
+            OxmField::TcpDst {
+                value: x,
+                mask: None,
+            } => p.tcp_dst = Some(u32::from(*x)),
+            OxmField::UdpSrc {
+                value: x,
+                mask: None,
+            } => p.udp_src = Some(u32::from(*x)),
+            OxmField::UdpDst {
+                value: x,
+                mask: None,
+            } => p.udp_dst = Some(u32::from(*x)),
+            OxmField::SctpSrc {
+                value: x,
+                mask: None,
+            } => p.sctp_src = Some(u32::from(*x)),
+            OxmField::SctpDst {
+                value: x,
+                mask: None,
+            } => p.sctp_dst = Some(u32::from(*x)),
             OxmField::Icmpv4Type(x) => p.icmpv4_type = Some(u32::from(*x)),
             OxmField::Icmpv4Code(x) => p.icmpv4_code = Some(u32::from(*x)),
             OxmField::Icmpv6Type(x) => p.icmpv6_type = Some(u32::from(*x)),
@@ -282,6 +300,11 @@ pub fn action_to(a: &Action) -> v1::Action {
         // Never accepted by this switch; shown as a note.
         Action::PushPbb(_) | Action::PopPbb => K::SetField(v1::SetField {
             field: "unsupported".into(),
+            value: format_action(a),
+        }),
+        // The API has no Nicira actions; shown in ovs-ofctl's syntax.
+        Action::Nx(_) => K::SetField(v1::SetField {
+            field: "nicira".into(),
             value: format_action(a),
         }),
     };

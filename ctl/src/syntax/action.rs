@@ -306,6 +306,8 @@ pub fn format_action(a: &Action) -> String {
         // Not produced by the parser; printed for dumps only.
         Action::PushPbb(t) => format!("push_pbb:{t:#06x}"),
         Action::PopPbb => "pop_pbb".into(),
+        // Nicira actions print as ovs-ofctl prints them.
+        Action::Nx(nx) => nx.to_string(),
     }
 }
 

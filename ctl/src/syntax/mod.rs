@@ -173,6 +173,9 @@ fn shape(kind: OxmKind) -> Shape {
         | K::SctpDst
         | K::ArpOp
         | K::Ipv6Exthdr => Shape::Int(2),
+        K::TunIpv4Src | K::TunIpv4Dst => Shape::Ipv4,
+        K::TunIpv6Src | K::TunIpv6Dst => Shape::Ipv6,
+        k if !k.is_basic() => Shape::Int(k.width() as u32),
         _ => Shape::Int(1),
     }
 }
@@ -365,6 +368,7 @@ pub fn field_name(kind: OxmKind) -> &'static str {
         .iter()
         .find(|(k, _)| *k == kind)
         .map(|(_, n)| n[0])
+        .or_else(|| ofproto::wire::nx::field::ofctl_name(kind))
         .unwrap_or("?")
 }
 

@@ -14,10 +14,28 @@
 //! ND addresses share the IPv4 and `arp_sha`/`arp_tha` slots. PBB_ISID and
 //! IPV6_EXTHDR have no key field yet: a match on them is refused with
 //! BAD_FIELD, and a set-field of them with BAD_SET_TYPE.
+//!
+//! The Nicira fields map the same way: `reg0`..`reg3` are `regs[0..4]`
+//! (the key has four registers; `reg4`..`reg15` are refused with
+//! BAD_FIELD), `tun_src`/`tun_dst` are `tun_src`/`tun_dst`, `tun_flags`'s
+//! `oam` bit is the key's [`TUN_OAM`], `pkt_mark` is `pkt_mark`, `ip_frag`
+//! is `nw_frag` (same bits as Open vSwitch), `NXM_OF_VLAN_TCI` is all of
+//! `vlan_tci` and `NXM_OF_IN_PORT` the low 16 bits of `in_port`. The IPv6
+//! tunnel addresses have no room in the key and are refused. Registers,
+//! metadata and tunnel fields are translation-time state: writing them
+//! changes the working key and emits no datapath action; `pkt_mark` is
+//! packet metadata the datapath has, so it is committed like a header.
+//!
+//! NX actions work on bit ranges: [`read_bits`], [`write_bits`] and
+//! [`unwildcard_bits`] are the bit-range forms of [`get`], set-field and
+//! [`unwildcard`].
 
 use crate::wire::error::{BadAction, BadMatch, WireError, WireResult};
+use crate::wire::nx::field::reg_index;
+use crate::wire::nx::FieldRef;
 use crate::wire::oxm::{Match, OxmField, OxmKind};
 use datapath::actions::{Action as DpAction, Field};
+use datapath::flow::key::TUN_OAM;
 use datapath::flow::FlowKey;
 
 /// Where an OXM field lives in the key: a bit range of one key field.
@@ -53,6 +71,17 @@ enum Slot {
         mask: u32,
     },
     TunId,
+    /// `regs[i]`.
+    Reg(usize),
+    TunSrc,
+    TunDst,
+    /// `tun_flags` bits selected by the mask, value shifted left.
+    TunFlags {
+        shift: u32,
+        mask: u16,
+    },
+    PktMark,
+    NwFrag,
 }
 
 fn slot(kind: OxmKind) -> Option<Slot> {
@@ -104,6 +133,35 @@ fn slot(kind: OxmKind) -> Option<Slot> {
         },
         K::TunnelId => Slot::TunId,
         K::PbbIsid | K::Ipv6Exthdr => return None,
+        K::NxmInPort => Slot::InPort,
+        K::NxmVlanTci => Slot::VlanTci {
+            shift: 0,
+            mask: 0xffff,
+        },
+        K::Reg0 | K::Reg1 | K::Reg2 | K::Reg3 => Slot::Reg(reg_index(kind)?),
+        K::TunIpv4Src => Slot::TunSrc,
+        K::TunIpv4Dst => Slot::TunDst,
+        K::TunFlags => Slot::TunFlags {
+            shift: TUN_OAM.trailing_zeros(),
+            mask: TUN_OAM,
+        },
+        K::PktMark => Slot::PktMark,
+        K::IpFrag => Slot::NwFrag,
+        // Registers the key has no room for, IPv6 tunnel endpoints.
+        K::Reg4
+        | K::Reg5
+        | K::Reg6
+        | K::Reg7
+        | K::Reg8
+        | K::Reg9
+        | K::Reg10
+        | K::Reg11
+        | K::Reg12
+        | K::Reg13
+        | K::Reg14
+        | K::Reg15
+        | K::TunIpv6Src
+        | K::TunIpv6Dst => return None,
     })
 }
 
@@ -170,6 +228,16 @@ fn put(k: &mut FlowKey, s: Slot, value: u128, mask: u128) {
             k.mpls_lse = blend(k.mpls_lse, v, mm);
         }
         Slot::TunId => k.tun_id = blend(k.tun_id, value as u64, mask as u64),
+        Slot::Reg(i) => k.regs[i] = blend(k.regs[i], value as u32, mask as u32),
+        Slot::TunSrc => k.tun_src = blend(k.tun_src, value as u32, mask as u32),
+        Slot::TunDst => k.tun_dst = blend(k.tun_dst, value as u32, mask as u32),
+        Slot::TunFlags { shift, mask: m } => {
+            let v = ((value as u16) << shift) & m;
+            let mm = ((mask as u16) << shift) & m;
+            k.tun_flags = blend(k.tun_flags, v, mm);
+        }
+        Slot::PktMark => k.pkt_mark = blend(k.pkt_mark, value as u32, mask as u32),
+        Slot::NwFrag => k.nw_frag = blend(k.nw_frag, value as u8, mask as u8),
     }
 }
 
@@ -197,6 +265,12 @@ pub fn get(k: &FlowKey, kind: OxmKind) -> Option<u128> {
         Slot::Ipv6Label => k.ipv6_label as u128,
         Slot::Mpls { shift, mask } => ((k.mpls_lse & mask) >> shift) as u128,
         Slot::TunId => k.tun_id as u128,
+        Slot::Reg(i) => k.regs[i] as u128,
+        Slot::TunSrc => k.tun_src as u128,
+        Slot::TunDst => k.tun_dst as u128,
+        Slot::TunFlags { shift, mask } => ((k.tun_flags & mask) >> shift) as u128,
+        Slot::PktMark => k.pkt_mark as u128,
+        Slot::NwFrag => k.nw_frag as u128,
     })
 }
 
@@ -221,7 +295,9 @@ pub fn match_to_key(m: &Match) -> WireResult<(FlowKey, FlowKey)> {
         })?;
         let (mut value, fmask) = f.raw();
         let fmask = fmask.unwrap_or(kind.ones());
-        if matches!(kind, OxmKind::InPort | OxmKind::InPhyPort) && value == 0xffff_fffe {
+        if matches!(kind, OxmKind::InPort | OxmKind::InPhyPort) && value == 0xffff_fffe
+            || kind == OxmKind::NxmInPort && value == 0xfffe
+        {
             // OFPP_LOCAL is the datapath's port 0.
             value = 0;
         }
@@ -269,6 +345,7 @@ fn dp_field(kind: OxmKind) -> Option<Field> {
         K::MplsLabel => Field::MplsLabel,
         K::MplsTc => Field::MplsTc,
         K::MplsBos => Field::MplsBos,
+        K::PktMark => Field::PktMark,
         _ => return None,
     })
 }
@@ -319,6 +396,70 @@ pub fn set_field(key: &mut FlowKey, f: &OxmField) -> WireResult<Option<DpAction>
         value & kind.ones()
     };
     Ok(dp_field(kind).map(|field| DpAction::set(field, dp_value)))
+}
+
+/// `(value >> r.ofs)` restricted to `r`'s bits, read from key `k`;
+/// `None` for a field with no key slot.
+pub fn read_bits(k: &FlowKey, r: &FieldRef) -> Option<u128> {
+    let v = get(k, r.kind)?;
+    Some((v & r.mask()) >> r.ofs)
+}
+
+/// Write `value` (right-aligned) into `r`'s bits of the working key; the
+/// datapath action that does the same to the packet when the field is in
+/// the packet (a masked set when `r` is not the whole field).
+pub fn write_bits(key: &mut FlowKey, r: &FieldRef, value: u128) -> WireResult<Option<DpAction>> {
+    let kind = r.kind;
+    check_write(kind)?;
+    let s = slot(kind).ok_or_else(|| no_slot(kind))?;
+    let mask = r.mask() & kind.ones();
+    let v = (value << r.ofs) & mask;
+    put(key, s, v, mask);
+    let Some(field) = dp_field(kind) else {
+        return Ok(None);
+    };
+    Ok(Some(if mask == kind.ones() {
+        DpAction::set(field, v)
+    } else {
+        DpAction::set_masked(field, v, mask)
+    }))
+}
+
+/// Un-wildcard `r`'s bits in `mask`.
+pub fn unwildcard_bits(mask: &mut FlowKey, r: &FieldRef) {
+    if let Some(s) = slot(r.kind) {
+        let bits = r.mask() & r.kind.ones();
+        put(mask, s, bits, bits);
+    }
+}
+
+fn no_slot(kind: OxmKind) -> WireError {
+    WireError::new(
+        BadMatch::BAD_FIELD,
+        format!("{} is not supported by this switch", kind.name()),
+    )
+}
+
+/// Refuse, at flow-mod time, an NX action's field that translation could
+/// not read (`BadMatch::BAD_FIELD`: no key slot, e.g. `reg4`).
+pub fn check_read(kind: OxmKind) -> WireResult<()> {
+    slot(kind).map(|_| ()).ok_or_else(|| no_slot(kind))
+}
+
+/// Refuse, at flow-mod time, a destination translation could not write:
+/// no key slot (BAD_FIELD), a read-only field (`in_port`, `ip_frag`,
+/// `NXM_OF_VLAN_TCI`, whose CFI bit is not a header bit) or `ip_proto`
+/// (BAD_SET_ARGUMENT).
+pub fn check_write(kind: OxmKind) -> WireResult<()> {
+    check_read(kind)?;
+    let writable = kind.settable() && kind != OxmKind::IpProto || kind == OxmKind::Metadata;
+    if !writable {
+        return Err(WireError::new(
+            BadAction::BAD_SET_ARGUMENT,
+            format!("{} is not writable", kind.name()),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

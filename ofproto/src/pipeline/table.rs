@@ -359,7 +359,10 @@ mod tests {
         Match::new()
             .with(OxmField::EthType(0x0800))
             .with(OxmField::IpProto(6))
-            .with(OxmField::TcpDst(dst))
+            .with(OxmField::TcpDst {
+                value: dst,
+                mask: None,
+            })
     }
 
     #[test]

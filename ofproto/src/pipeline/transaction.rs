@@ -32,6 +32,7 @@ use crate::wire::flow_mod::{FlowMod, FlowModCommand};
 use crate::wire::group::GroupMod;
 use crate::wire::instruction::Instruction;
 use crate::wire::meter::{MeterMod, MeterModCommand};
+use crate::wire::nx::NxAction;
 use crate::wire::oxm::Match;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -281,6 +282,7 @@ impl Work {
                     ))
                 }
                 Action::SetField(f) => key_map::check_set_field(f)?,
+                Action::Nx(nx) => check_nx(nx)?,
                 Action::PushPbb(_) | Action::PopPbb => {
                     return Err(WireError::new(
                         BadAction::BAD_TYPE,
@@ -316,13 +318,42 @@ impl Work {
                         format!("meter {m} does not exist"),
                     ))
                 }
-                Instruction::ApplyActions(a) | Instruction::WriteActions(a) => {
+                Instruction::ApplyActions(a) => self.check_actions(a)?,
+                Instruction::WriteActions(a) => {
+                    if a.iter().any(|a| matches!(a, Action::Nx(_))) {
+                        return Err(WireError::new(
+                            BadAction::UNSUPPORTED_ORDER,
+                            "Nicira actions are not supported in write-actions",
+                        ));
+                    }
                     self.check_actions(a)?
                 }
                 _ => {}
             }
         }
         Ok(())
+    }
+}
+
+/// What an NX action needs from the key: its fields readable (source) or
+/// writable (destination), bit ranges checked again for hand-built ones.
+fn check_nx(nx: &NxAction) -> WireResult<()> {
+    match nx {
+        NxAction::RegLoad { dst, .. } => {
+            dst.check()?;
+            key_map::check_write(dst.kind)
+        }
+        NxAction::RegMove { src, dst } => {
+            src.check()?;
+            dst.check()?;
+            key_map::check_read(src.kind)?;
+            key_map::check_write(dst.kind)
+        }
+        NxAction::OutputReg { src, .. } => {
+            src.check()?;
+            key_map::check_read(src.kind)
+        }
+        NxAction::Resubmit { .. } | NxAction::Note(_) => Ok(()),
     }
 }
 

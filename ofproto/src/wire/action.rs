@@ -2,8 +2,10 @@
 //!
 //! An action list is a sequence of TLVs `type:16 len:16 body`, each a
 //! multiple of 8 bytes. [`Action`] has one variant per action this switch
-//! understands: all of OpenFlow 1.3's except EXPERIMENTER (no experimenter
-//! actions are supported, so one is answered with `BAD_EXPERIMENTER`).
+//! understands: all of OpenFlow 1.3's, plus the Nicira experimenter actions
+//! ([`Action::Nx`], decoded by [`crate::wire::nx::action`]); an
+//! experimenter action of any other vendor is answered with
+//! `BAD_EXPERIMENTER`.
 //!
 //! The one idea: an action is validated here only as far as it can be on
 //! its own: framing and length (`BAD_LEN`), a known type (`BAD_TYPE`),
@@ -14,7 +16,8 @@
 //! `MATCH_INCONSISTENT`; does the group or queue exist) needs the match and
 //! the switch state, so the pipeline checks it.
 //!
-//! Set-Field carries exactly one unmasked OXM TLV ([`OxmField`]); masked
+//! Set-Field carries exactly one unmasked OXM TLV ([`OxmField`]), which
+//! may be a Nicira field (`set_field:5->reg0` is sent that way); masked
 //! Set-Field is OpenFlow 1.5 and is refused with `BAD_SET_ARGUMENT` (Open
 //! vSwitch answers the 1.5 code OFPBAC_BAD_SET_MASK, which 1.3 lacks), as
 //! are out-of-range values and non-zero padding. A VLAN_VID Set-Field is
@@ -25,7 +28,8 @@
 
 use super::bytes::{Put, Reader};
 use super::error::{BadAction, BadMatch, OfError, WireError, WireResult};
-use super::oxm::{OxmField, OxmHeader};
+use super::nx::{NxAction, NX_VENDOR_ID};
+use super::oxm::{OxmField, OxmHeader, OFPXMC_EXPERIMENTER};
 
 /// Reserved port numbers (`ofp_port_no`) and the port checks actions need.
 pub mod port_no {
@@ -125,6 +129,8 @@ pub enum Action {
     /// Push a PBB service tag with this ethertype (0x88e7).
     PushPbb(u16),
     PopPbb,
+    /// A Nicira extension action (`OFPAT_EXPERIMENTER`, vendor 0x2320).
+    Nx(NxAction),
 }
 
 fn err(code: OfError, detail: impl Into<String>) -> WireError {
@@ -151,6 +157,7 @@ impl Action {
             Action::SetField(_) => at::SET_FIELD,
             Action::PushPbb(_) => at::PUSH_PBB,
             Action::PopPbb => at::POP_PBB,
+            Action::Nx(_) => at::EXPERIMENTER,
         }
     }
 
@@ -159,6 +166,7 @@ impl Action {
         match self {
             Action::Output { .. } => 16,
             Action::SetField(f) => (4 + f.wire_len()).next_multiple_of(8),
+            Action::Nx(nx) => nx.wire_len(),
             _ => 8,
         }
     }
@@ -258,6 +266,15 @@ impl Action {
             at::SET_FIELD => Action::SetField(decode_set_field(b)?),
             at::EXPERIMENTER => {
                 let exp = b.u32("experimenter")?;
+                if exp == NX_VENDOR_ID {
+                    if len < 16 {
+                        return Err(err(
+                            BadAction::BAD_LEN,
+                            format!("Nicira action of length {len}"),
+                        ));
+                    }
+                    return NxAction::decode_body(len, b).map(Action::Nx);
+                }
                 return Err(err(
                     BadAction::BAD_EXPERIMENTER,
                     format!("experimenter action {exp:#010x} is not supported"),
@@ -289,6 +306,7 @@ impl Action {
             }
             Action::SetQueue(id) | Action::Group(id) => out.put_u32(id),
             Action::SetField(f) => f.encode(out),
+            Action::Nx(ref nx) => nx.encode_body(out),
             Action::CopyTtlOut
             | Action::CopyTtlIn
             | Action::DecMplsTtl
@@ -341,7 +359,11 @@ fn push_pop(ty: u16, ethertype: u16) -> WireResult<Action> {
 /// counterparts.
 fn decode_set_field(b: &mut Reader<'_>) -> WireResult<OxmField> {
     let header = OxmHeader::decode(b).map_err(to_set_field_error)?;
-    let Some(kind) = header.basic_kind() else {
+    if header.class() == OFPXMC_EXPERIMENTER {
+        let e = crate::wire::oxm::field::unknown_experimenter_field(header, b);
+        return Err(to_set_field_error(e));
+    }
+    let Some(kind) = header.kind() else {
         return Err(err(
             BadAction::BAD_SET_TYPE,
             format!("set-field of unknown OXM {:#010x}", header.0),

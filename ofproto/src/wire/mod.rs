@@ -23,6 +23,7 @@ pub mod instruction;
 pub mod message;
 pub mod meter;
 pub mod multipart;
+pub mod nx;
 pub mod oxm;
 pub mod packet;
 pub mod port;

@@ -13,9 +13,14 @@
 //! flow-mod commands compare matches: compare [`Match::normalized`] forms,
 //! which drop all-ones masks and order fields by type.
 //!
+//! Besides the basic fields a match may carry the Nicira fields of
+//! [`crate::wire::nx::field`] (registers, tunnel metadata, `pkt_mark`,
+//! `ip_frag`), under their NXM headers; they are kinds like any other.
+//!
 //! Error codes (all `OFPET_BAD_MATCH`): a match type other than OXM
 //! (including the deprecated OFPMT_STANDARD) is `BAD_TYPE`; bad lengths
-//! `BAD_LEN`; unknown or non-basic fields (NXM, experimenter) `BAD_FIELD`;
+//! `BAD_LEN`; unknown fields (including every experimenter-class field)
+//! `BAD_FIELD`;
 //! a repeated field `DUP_FIELD`; out-of-range values `BAD_VALUE`; masks on
 //! unmaskable fields or beyond the field's bits `BAD_MASK`; value bits
 //! outside the mask `BAD_WILDCARDS`; unmet prerequisites `BAD_PREREQ`.
@@ -23,8 +28,8 @@
 //! Table features list OXM ids: [`all_basic_ids`], [`match_ids`],
 //! [`wildcard_ids`] and [`set_field_ids`] give them.
 
-mod field;
-mod kind;
+pub(crate) mod field;
+pub(crate) mod kind;
 mod prereq;
 
 pub use field::OxmField;
@@ -105,7 +110,7 @@ impl Match {
     /// Check a hand-built match the way decoding checks a received one
     /// (field values and masks, no duplicates). Prerequisites are separate.
     pub fn validate(&self) -> WireResult<()> {
-        let mut seen = 0u64;
+        let mut seen = 0u128;
         for f in &self.fields {
             f.validate()?;
             seen = note_kind(seen, f.kind())?;
@@ -199,7 +204,7 @@ impl Match {
         r.skip(padded - len, "match padding")?;
 
         let mut fields = Vec::new();
-        let mut seen = 0u64;
+        let mut seen = 0u128;
         while !body.is_empty() {
             let f = OxmField::decode(&mut body)?;
             seen = note_kind(seen, f.kind())?;
@@ -245,8 +250,8 @@ fn bad_len(detail: String) -> WireError {
 }
 
 /// Record `kind` in the seen-set; `DUP_FIELD` if it is already there.
-fn note_kind(seen: u64, kind: OxmKind) -> WireResult<u64> {
-    let bit = 1u64 << kind.field();
+fn note_kind(seen: u128, kind: OxmKind) -> WireResult<u128> {
+    let bit = 1u128 << (kind as u8);
     if seen & bit != 0 {
         return Err(WireError::new(
             BadMatch::DUP_FIELD,

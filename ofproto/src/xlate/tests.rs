@@ -110,7 +110,10 @@ fn classification_acl_forwarding_with_metadata() {
         Match::new()
             .with(OxmField::EthType(0x0800))
             .with(OxmField::IpProto(6))
-            .with(OxmField::TcpDst(22)),
+            .with(OxmField::TcpDst {
+                value: 22,
+                mask: None,
+            }),
         vec![],
     );
     add(&s, 1, 0, Match::new(), vec![Instruction::GotoTable(2)]);
@@ -374,4 +377,240 @@ fn pop_mpls_then_goto_recirculates_and_resumes_with_the_inner_headers() {
         ..inner
     };
     assert!(translate(&p, &env, &unknown, 0).actions.is_empty());
+}
+
+// ---- Nicira actions ---------------------------------------------------
+
+mod nicira {
+    use super::*;
+    use crate::wire::nx::{FieldRef, NxAction};
+    use crate::wire::oxm::OxmKind;
+
+    fn nx(a: NxAction) -> Action {
+        Action::Nx(a)
+    }
+
+    fn resubmit(table: u8) -> Action {
+        nx(NxAction::Resubmit {
+            in_port: crate::wire::nx::action::OFPP10_IN_PORT,
+            table: Some(table),
+        })
+    }
+
+    fn load(kind: OxmKind, value: u64) -> Action {
+        nx(NxAction::RegLoad {
+            dst: FieldRef::whole(kind),
+            value,
+        })
+    }
+
+    fn reg0(value: u32) -> OxmField {
+        OxmField::Nx {
+            kind: OxmKind::Reg0,
+            value: value.into(),
+            mask: None,
+        }
+    }
+
+    fn apply(a: Vec<Action>) -> Vec<Instruction> {
+        vec![Instruction::ApplyActions(a)]
+    }
+
+    /// A resubmit chain (classify into reg0 in table 0, forward on reg0
+    /// and the destination in table 1) gives the packet the same actions as
+    /// the single-table pipeline that matches both at once, and a megaflow
+    /// mask with the same packet bits.
+    #[test]
+    fn resubmit_chain_equals_single_table() {
+        let chain = PipelineStore::default();
+        add(
+            &chain,
+            0,
+            10,
+            Match::new().with(OxmField::InPort(1)),
+            apply(vec![load(OxmKind::Reg0, 7), resubmit(1)]),
+        );
+        add(
+            &chain,
+            1,
+            10,
+            Match::new()
+                .with(reg0(7))
+                .with(OxmField::EthType(0x0800))
+                .with(OxmField::IpProto(6))
+                .with(OxmField::TcpDst {
+                    value: 0x1000,
+                    mask: Some(0xf000),
+                }),
+            apply(vec![out(2)]),
+        );
+        let single = PipelineStore::default();
+        add(
+            &single,
+            0,
+            10,
+            Match::new()
+                .with(OxmField::InPort(1))
+                .with(OxmField::EthType(0x0800))
+                .with(OxmField::IpProto(6))
+                .with(OxmField::TcpDst {
+                    value: 0x1000,
+                    mask: Some(0xf000),
+                }),
+            apply(vec![out(2)]),
+        );
+        let env = Env::new(4);
+        let (c, s) = (chain.snapshot(), single.snapshot());
+        for key in [
+            tcp_pkt(1, [10, 0, 0, 5], 0x1234),
+            tcp_pkt(1, [10, 0, 0, 5], 0x2234),
+            tcp_pkt(2, [10, 0, 0, 5], 0x1234),
+        ] {
+            let a = translate(&c, &env, &key, 0);
+            let b = translate(&s, &env, &key, 0);
+            assert_eq!(a.actions, b.actions, "{key:?}");
+            assert_eq!(a.mask.regs, [0; 4], "registers never reach the datapath");
+            assert_eq!(a.mask.in_port, u32::MAX);
+            if !b.actions.is_empty() {
+                assert_eq!(a.mask.tp_dst & 0xf000, 0xf000);
+                assert_eq!(a.mask.tp_dst & 0x0fff, 0, "only the masked bits");
+            }
+        }
+        let a = translate(&c, &env, &tcp_pkt(1, [10, 0, 0, 5], 0x1234), 0);
+        assert_eq!(a.actions, vec![Dp::Output(2)]);
+        assert_eq!(a.rules.len(), 2);
+    }
+
+    /// load into reg0, move a header field into reg1, output to the port
+    /// in reg0; pkt_mark is committed, registers are not.
+    #[test]
+    fn load_move_output_reg_and_pkt_mark() {
+        let s = PipelineStore::default();
+        add(
+            &s,
+            0,
+            10,
+            Match::new(),
+            apply(vec![
+                load(OxmKind::Reg0, 3),
+                nx(NxAction::RegMove {
+                    src: FieldRef::new(OxmKind::TcpDst, 0, 16),
+                    dst: FieldRef::new(OxmKind::Reg1, 0, 16),
+                }),
+                load(OxmKind::PktMark, 0x55),
+                nx(NxAction::Note(vec![1, 2, 3, 4, 5, 6])),
+                nx(NxAction::OutputReg {
+                    src: FieldRef::new(OxmKind::Reg0, 0, 16),
+                    max_len: 0xffff,
+                    v2: false,
+                }),
+            ]),
+        );
+        let env = Env::new(4);
+        let x = translate(&s.snapshot(), &env, &tcp_pkt(1, [10, 0, 0, 5], 80), 0);
+        assert_eq!(
+            x.actions,
+            vec![
+                Dp::set(datapath::actions::Field::PktMark, 0x55),
+                Dp::Output(3)
+            ]
+        );
+        assert_eq!(x.mask.tp_dst, 0xffff, "move read the port");
+    }
+
+    /// A partial load of a header field is a masked datapath set.
+    #[test]
+    fn partial_load_is_a_masked_set() {
+        let s = PipelineStore::default();
+        add(
+            &s,
+            0,
+            10,
+            Match::new(),
+            apply(vec![
+                nx(NxAction::RegLoad {
+                    dst: FieldRef::new(OxmKind::PktMark, 4, 4),
+                    value: 0xa,
+                }),
+                out(2),
+            ]),
+        );
+        let x = translate(&s.snapshot(), &Env::new(4), &tcp_pkt(1, [1, 1, 1, 1], 1), 0);
+        assert_eq!(
+            x.actions,
+            vec![
+                Dp::set_masked(datapath::actions::Field::PktMark, 0xa0, 0xf0),
+                Dp::Output(2)
+            ]
+        );
+    }
+
+    /// A rule that resubmits to its own table loops; the limit drops the
+    /// packet rather than looping or overflowing the stack.
+    #[test]
+    fn resubmit_loop_is_dropped() {
+        let s = PipelineStore::default();
+        add(&s, 0, 10, Match::new(), apply(vec![out(2), resubmit(0)]));
+        let x = translate(&s.snapshot(), &Env::new(4), &tcp_pkt(1, [1, 1, 1, 1], 1), 0);
+        assert!(x.actions.is_empty());
+    }
+
+    /// resubmit(port,table) looks up as if from `port` and restores it.
+    #[test]
+    fn resubmit_with_in_port() {
+        let s = PipelineStore::default();
+        add(
+            &s,
+            0,
+            10,
+            Match::new().with(OxmField::InPort(1)),
+            apply(vec![
+                nx(NxAction::Resubmit {
+                    in_port: 4,
+                    table: Some(1),
+                }),
+                out(port_no::IN_PORT),
+            ]),
+        );
+        add(
+            &s,
+            1,
+            10,
+            Match::new().with(OxmField::InPort(4)),
+            apply(vec![out(2)]),
+        );
+        let x = translate(&s.snapshot(), &Env::new(4), &tcp_pkt(1, [1, 1, 1, 1], 1), 0);
+        assert_eq!(x.actions, vec![Dp::Output(2), Dp::Output(1)]);
+    }
+
+    /// Flow-mods refuse what translation could not do.
+    #[test]
+    fn flow_mod_checks() {
+        let s = PipelineStore::default();
+        let try_add = |a: Action| {
+            s.flow_mod(&FlowMod {
+                instructions: apply(vec![a]),
+                command: FlowModCommand::Add,
+                ..Default::default()
+            })
+        };
+        let e = try_add(load(OxmKind::Reg4, 1)).unwrap_err();
+        assert_eq!(e.error, crate::wire::error::BadMatch::BAD_FIELD);
+        let e = try_add(load(OxmKind::IpFrag, 1)).unwrap_err();
+        assert_eq!(e.error, crate::wire::error::BadAction::BAD_SET_ARGUMENT);
+        let m = Match::new().with(OxmField::Nx {
+            kind: OxmKind::Reg5,
+            value: 1,
+            mask: None,
+        });
+        let e = s
+            .flow_mod(&FlowMod {
+                match_: m,
+                command: FlowModCommand::Add,
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.error, crate::wire::error::BadMatch::BAD_FIELD);
+        assert!(try_add(load(OxmKind::Reg3, 1)).is_ok());
+    }
 }

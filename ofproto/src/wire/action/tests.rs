@@ -103,11 +103,17 @@ fn fixtures_from_open_vswitch() {
     );
     fixture(
         "0019 0010 80002202 0d06 000000000000",
-        &[Action::SetField(OxmField::SctpSrc(3334))],
+        &[Action::SetField(OxmField::SctpSrc {
+            value: 3334,
+            mask: None,
+        })],
     );
     fixture(
         "0019 0010 80002402 115d 000000000000",
-        &[Action::SetField(OxmField::SctpDst(4445))],
+        &[Action::SetField(OxmField::SctpDst {
+            value: 4445,
+            mask: None,
+        })],
     );
     // ofp-print.at: output:3 with max_len 0.
     fixture(
@@ -265,9 +271,9 @@ fn unknown_and_experimenter_types() {
         code("0065 0010 00000001 0000 000000000000"),
         BadAction::BAD_TYPE
     );
-    // Nicira resubmit (ofp-actions.at).
+    // Another experimenter than Nicira (ONF); Nicira's are in `wire::nx`.
     assert_eq!(
-        code("ffff 0010 00002320 0001 0005 00000000"),
+        code("ffff 0010 4f4e4600 0001 000000000000"),
         BadAction::BAD_EXPERIMENTER
     );
     assert_eq!(code("ffff 0008 0ffffff0"), BadAction::BAD_EXPERIMENTER);
@@ -318,9 +324,16 @@ fn set_field_errors() {
         code("0019 0010 80004e02 0001 000000000000"),
         BadAction::BAD_SET_TYPE
     );
-    // NXM class and unknown basic field.
+    // Unknown NXM field (class 1, field 120), unknown basic field.
     assert_eq!(
-        code("0019 0010 00010004 00000001 00000000"),
+        code("0019 0010 0001f004 00000001 00000000"),
+        BadAction::BAD_SET_TYPE
+    );
+    // set_field:5->reg0 as ovs-ofctl -O OpenFlow13 sends it is accepted.
+    assert!(decode(&hex("0019 0010 00010004 00000005 00000000")).is_ok());
+    // Experimenter-class OXM.
+    assert_eq!(
+        code("0019 0010 ffff0008 00002320 00000001"),
         BadAction::BAD_SET_TYPE
     );
     assert_eq!(

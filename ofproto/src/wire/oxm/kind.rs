@@ -10,14 +10,16 @@
 
 use crate::wire::bytes::Reader;
 use crate::wire::error::{BadMatch, WireError, WireResult};
+use crate::wire::nx::field as nx;
 
-/// `OFPXMC_NXM_0`: Nicira extension class 0 (not supported here).
+/// `OFPXMC_NXM_0`: Nicira extension class 0 (`NXM_OF_*`, see `wire::nx`).
 pub const OFPXMC_NXM_0: u16 = 0x0000;
-/// `OFPXMC_NXM_1`: Nicira extension class 1 (not supported here).
+/// `OFPXMC_NXM_1`: Nicira extension class 1 (`NXM_NX_*`, see `wire::nx`).
 pub const OFPXMC_NXM_1: u16 = 0x0001;
 /// `OFPXMC_OPENFLOW_BASIC`: the class of every field in [`OxmKind`].
 pub const OFPXMC_OPENFLOW_BASIC: u16 = 0x8000;
-/// `OFPXMC_EXPERIMENTER`: experimenter class (not supported here).
+/// `OFPXMC_EXPERIMENTER`: experimenter class; the header is followed by a
+/// 32-bit experimenter id (no experimenter field is supported yet).
 pub const OFPXMC_EXPERIMENTER: u16 = 0xffff;
 
 /// `OFPVID_PRESENT`: the VLAN_VID bit meaning "a VLAN tag is present".
@@ -70,6 +72,22 @@ impl OxmHeader {
         }
     }
 
+    /// The field this header names: a basic field, a Nicira field, or a
+    /// basic field under its NXM name (`NXM_OF_ETH_DST` is ETH_DST).
+    pub fn kind(self) -> Option<OxmKind> {
+        match self.class() {
+            OFPXMC_OPENFLOW_BASIC => OxmKind::from_field(self.field()),
+            OFPXMC_NXM_0 | OFPXMC_NXM_1 => nx::kind_of(self.class(), self.field()),
+            _ => None,
+        }
+    }
+
+    /// The same header with the mask bit and length of an unmasked TLV of
+    /// `width` bytes (how NX actions name a field).
+    pub fn unmasked(self, width: usize) -> OxmHeader {
+        OxmHeader::new(self.class(), self.field(), false, width as u8)
+    }
+
     /// Read a header; a short buffer is `BadMatch::BAD_LEN`.
     pub fn decode(r: &mut Reader<'_>) -> WireResult<OxmHeader> {
         if r.remaining() < 4 {
@@ -82,8 +100,9 @@ impl OxmHeader {
     }
 }
 
-/// An OpenFlow-basic OXM field type (`OFPXMT_OFB_*`); the discriminant is
-/// the 7-bit field number.
+/// An OXM field type: the OpenFlow-basic fields (`OFPXMT_OFB_*`, whose
+/// discriminant is the 7-bit field number) and, from 40 on, the Nicira
+/// extension fields this switch knows (described in `wire::nx::field`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum OxmKind {
@@ -127,22 +146,56 @@ pub enum OxmKind {
     PbbIsid = 37,
     TunnelId = 38,
     Ipv6Exthdr = 39,
+    // --- Nicira extension fields (rows of `wire::nx::field::NX_KINDS`) ---
+    /// `NXM_OF_IN_PORT`: the ingress port as a 16-bit OpenFlow 1.0 number.
+    NxmInPort = 40,
+    /// `NXM_OF_VLAN_TCI`: the whole TCI, CFI bit meaning "tagged".
+    NxmVlanTci = 41,
+    Reg0 = 42,
+    Reg1 = 43,
+    Reg2 = 44,
+    Reg3 = 45,
+    Reg4 = 46,
+    Reg5 = 47,
+    Reg6 = 48,
+    Reg7 = 49,
+    Reg8 = 50,
+    Reg9 = 51,
+    Reg10 = 52,
+    Reg11 = 53,
+    Reg12 = 54,
+    Reg13 = 55,
+    Reg14 = 56,
+    Reg15 = 57,
+    TunIpv4Src = 58,
+    TunIpv4Dst = 59,
+    TunIpv6Src = 60,
+    TunIpv6Dst = 61,
+    TunFlags = 62,
+    PktMark = 63,
+    IpFrag = 64,
 }
+
+/// The first Nicira kind's discriminant.
+pub(crate) const FIRST_NX: u8 = OxmKind::NxmInPort as u8;
 
 /// What the spec says about one field.
 #[derive(Debug)]
-struct KindInfo {
-    kind: OxmKind,
-    name: &'static str,
+pub(crate) struct KindInfo {
+    pub(crate) kind: OxmKind,
+    /// OXM class and 7-bit field number of the field's own header.
+    pub(crate) class: u16,
+    pub(crate) field: u8,
+    pub(crate) name: &'static str,
     /// Bytes on the wire (the value; the mask has the same width).
-    width: u8,
+    pub(crate) width: u8,
     /// Meaningful low-order bits of the value (e.g. 13 for VLAN_VID).
-    bits: u8,
-    maskable: bool,
+    pub(crate) bits: u8,
+    pub(crate) maskable: bool,
     /// Set-Field may write it (all header fields; not the pipeline
     /// fields IN_PORT, IN_PHY_PORT, METADATA, nor the IPV6_EXTHDR
     /// pseudo-field).
-    settable: bool,
+    pub(crate) settable: bool,
 }
 
 macro_rules! kinds {
@@ -150,6 +203,8 @@ macro_rules! kinds {
         /// Table 12 of the spec, indexed by field number.
         static KINDS: [KindInfo; 40] = [$(KindInfo {
             kind: OxmKind::$kind,
+            class: OFPXMC_OPENFLOW_BASIC,
+            field: OxmKind::$kind as u8,
             name: $name,
             width: $width,
             bits: $bits,
@@ -174,12 +229,12 @@ kinds! {
     IpProto      "OXM_OF_IP_PROTO"         1    8  false true;
     Ipv4Src      "OXM_OF_IPV4_SRC"         4   32  true  true;
     Ipv4Dst      "OXM_OF_IPV4_DST"         4   32  true  true;
-    TcpSrc       "OXM_OF_TCP_SRC"          2   16  false true;
-    TcpDst       "OXM_OF_TCP_DST"          2   16  false true;
-    UdpSrc       "OXM_OF_UDP_SRC"          2   16  false true;
-    UdpDst       "OXM_OF_UDP_DST"          2   16  false true;
-    SctpSrc      "OXM_OF_SCTP_SRC"         2   16  false true;
-    SctpDst      "OXM_OF_SCTP_DST"         2   16  false true;
+    TcpSrc       "OXM_OF_TCP_SRC"          2   16  true  true;
+    TcpDst       "OXM_OF_TCP_DST"          2   16  true  true;
+    UdpSrc       "OXM_OF_UDP_SRC"          2   16  true  true;
+    UdpDst       "OXM_OF_UDP_DST"          2   16  true  true;
+    SctpSrc      "OXM_OF_SCTP_SRC"         2   16  true  true;
+    SctpDst      "OXM_OF_SCTP_DST"         2   16  true  true;
     Icmpv4Type   "OXM_OF_ICMPV4_TYPE"      1    8  false true;
     Icmpv4Code   "OXM_OF_ICMPV4_CODE"      1    8  false true;
     ArpOp        "OXM_OF_ARP_OP"           2   16  false true;
@@ -209,18 +264,39 @@ impl OxmKind {
         KINDS.iter().map(|k| k.kind)
     }
 
-    /// The field with this 7-bit number, if OpenFlow 1.3 defines one.
+    /// Every Nicira extension field this switch knows.
+    pub fn nicira() -> impl Iterator<Item = OxmKind> {
+        nx::NX_KINDS.iter().map(|k| k.kind)
+    }
+
+    /// The basic field with this 7-bit number, if OpenFlow 1.3 defines one.
     pub fn from_field(field: u8) -> Option<OxmKind> {
         KINDS.get(usize::from(field)).map(|k| k.kind)
     }
 
     fn info(self) -> &'static KindInfo {
-        &KINDS[self as usize]
+        let i = self as u8;
+        if i < FIRST_NX {
+            &KINDS[usize::from(i)]
+        } else {
+            &nx::NX_KINDS[usize::from(i - FIRST_NX)]
+        }
     }
 
-    /// The 7-bit field number (`OFPXMT_OFB_*`).
+    /// An OpenFlow-basic field (not a Nicira extension).
+    pub fn is_basic(self) -> bool {
+        (self as u8) < FIRST_NX
+    }
+
+    /// The 7-bit field number within the field's class (`OFPXMT_OFB_*`
+    /// for basic fields).
     pub fn field(self) -> u8 {
-        self as u8
+        self.info().field
+    }
+
+    /// The OXM class of the field's own header.
+    pub fn class(self) -> u16 {
+        self.info().class
     }
 
     /// The spec's name, e.g. `"OXM_OF_VLAN_VID"`.
@@ -259,6 +335,6 @@ impl OxmKind {
     /// The OXM header of this field, unmasked or masked.
     pub fn header(self, masked: bool) -> OxmHeader {
         let len = self.info().width * if masked { 2 } else { 1 };
-        OxmHeader::new(OFPXMC_OPENFLOW_BASIC, self.field(), masked, len)
+        OxmHeader::new(self.class(), self.field(), masked, len)
     }
 }

@@ -51,6 +51,26 @@ fn requirement(kind: OxmKind) -> Requirement {
     match kind {
         K::InPort | K::Metadata | K::EthDst | K::EthSrc | K::EthType | K::VlanVid => R::Nothing,
         K::TunnelId => R::Nothing,
+        // Nicira fields: only ip_frag names a protocol.
+        K::IpFrag => R::EthType(IP_ANY),
+        K::NxmInPort | K::NxmVlanTci | K::PktMark | K::TunFlags => R::Nothing,
+        K::TunIpv4Src | K::TunIpv4Dst | K::TunIpv6Src | K::TunIpv6Dst => R::Nothing,
+        K::Reg0
+        | K::Reg1
+        | K::Reg2
+        | K::Reg3
+        | K::Reg4
+        | K::Reg5
+        | K::Reg6
+        | K::Reg7
+        | K::Reg8
+        | K::Reg9
+        | K::Reg10
+        | K::Reg11
+        | K::Reg12
+        | K::Reg13
+        | K::Reg14
+        | K::Reg15 => R::Nothing,
         K::InPhyPort => R::Present(K::InPort),
         K::VlanPcp => R::VlanTagged,
         K::IpDscp | K::IpEcn | K::IpProto => R::EthType(IP_ANY),

@@ -305,14 +305,20 @@ fn length_errors() {
 fn unknown_fields_are_bad_field() {
     // Basic field 40 does not exist in 1.3.
     assert_eq!(code(&one_tlv("80005004 00000001")), BadMatch::BAD_FIELD);
-    // NXM_0 (NXM_OF_IN_PORT) and NXM_1 (NXM_NX_REG0).
-    assert_eq!(code(&one_tlv("00000002 0001")), BadMatch::BAD_FIELD);
-    assert_eq!(code(&one_tlv("00010004 00000001")), BadMatch::BAD_FIELD);
-    // Experimenter class (ONF).
+    // NXM_0 field 30 and NXM_1 field 120 do not exist.
+    assert_eq!(code(&one_tlv("00003c02 0001")), BadMatch::BAD_FIELD);
+    assert_eq!(code(&one_tlv("0001f004 00000001")), BadMatch::BAD_FIELD);
+    // Experimenter class (ONF, and Nicira: no supported field has an
+    // experimenter form in OpenFlow 1.3).
     assert_eq!(
         code(&one_tlv("ffff0008 4f4e4600 00000001")),
         BadMatch::BAD_FIELD
     );
+    assert_eq!(
+        code(&one_tlv("ffff0008 00002320 00000001")),
+        BadMatch::BAD_FIELD
+    );
+    assert_eq!(code(&one_tlv("ffff0002 0000")), BadMatch::BAD_FIELD);
 }
 
 #[test]
@@ -420,10 +426,42 @@ fn prerequisites_met() {
             },
             ipv4,
         ],
-        vec![ipv4, F::IpProto(6), F::TcpSrc(80), F::TcpDst(443)],
-        vec![ipv6, F::IpProto(6), F::TcpDst(22)],
-        vec![ipv6, F::IpProto(17), F::UdpSrc(53)],
-        vec![ipv4, F::IpProto(132), F::SctpDst(9)],
+        vec![
+            ipv4,
+            F::IpProto(6),
+            F::TcpSrc {
+                value: 80,
+                mask: None,
+            },
+            F::TcpDst {
+                value: 443,
+                mask: None,
+            },
+        ],
+        vec![
+            ipv6,
+            F::IpProto(6),
+            F::TcpDst {
+                value: 22,
+                mask: None,
+            },
+        ],
+        vec![
+            ipv6,
+            F::IpProto(17),
+            F::UdpSrc {
+                value: 53,
+                mask: None,
+            },
+        ],
+        vec![
+            ipv4,
+            F::IpProto(132),
+            F::SctpDst {
+                value: 9,
+                mask: None,
+            },
+        ],
         vec![ipv4, F::IpProto(1), F::Icmpv4Type(8), F::Icmpv4Code(0)],
         vec![ipv6, F::IpProto(58), F::Icmpv6Type(128)],
         vec![
@@ -529,10 +567,32 @@ fn prerequisites_unmet() {
                 mask: None,
             },
         ],
-        vec![F::TcpSrc(80)],
-        vec![ipv4, F::TcpSrc(80)],
-        vec![ipv4, F::IpProto(17), F::TcpSrc(80)],
-        vec![F::IpProto(6), F::TcpSrc(80)],
+        vec![F::TcpSrc {
+            value: 80,
+            mask: None,
+        }],
+        vec![
+            ipv4,
+            F::TcpSrc {
+                value: 80,
+                mask: None,
+            },
+        ],
+        vec![
+            ipv4,
+            F::IpProto(17),
+            F::TcpSrc {
+                value: 80,
+                mask: None,
+            },
+        ],
+        vec![
+            F::IpProto(6),
+            F::TcpSrc {
+                value: 80,
+                mask: None,
+            },
+        ],
         vec![F::EthType(0x0806), F::IpProto(6)],
         vec![ipv6, F::IpProto(1), F::Icmpv4Type(8)],
         vec![ipv4, F::IpProto(58), F::Icmpv6Type(135)],
@@ -626,7 +686,14 @@ fn set_field_prerequisites() {
 fn prerequisite_order_does_not_matter() {
     use OxmField as F;
     assert_eq!(
-        prereq(&[F::TcpDst(1), F::IpProto(6), F::EthType(0x0800)]),
+        prereq(&[
+            F::TcpDst {
+                value: 1,
+                mask: None
+            },
+            F::IpProto(6),
+            F::EthType(0x0800)
+        ]),
         Ok(())
     );
 }
