@@ -111,10 +111,6 @@ impl SocketFile {
             ino: m.ino(),
         })
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for SocketFile {

@@ -10,7 +10,7 @@
 use super::convert::{flow_from, flow_to, group_from, group_to, meter_from, meter_to};
 use super::secs_since;
 use crate::bridge::Bridge;
-use crate::switch::{persistent_flow_ids, port_names, Switch};
+use crate::switch::{port_names, Switch};
 use crate::switch::{SwitchError, SwitchResult};
 use crate::syntax::flow::{format_flow, parse_flow, parse_match, FlowView, Purpose};
 use crate::syntax::group::{format_group, format_meter, parse_group, parse_meter};
@@ -213,8 +213,9 @@ impl v1::flow_service_server::FlowService for Flows {
         let r = req.into_inner();
         self.0
             .call(move |_, inner| {
-                let (b, c) = inner.bridge(&r.bridge)?;
-                let persistent = persistent_flow_ids(b, c);
+                // The cached identities, recomputed only if the store changed.
+                let persistent = inner.persistent_ids(&r.bridge)?.flows.clone();
+                let (b, _) = inner.bridge(&r.bridge)?;
                 let flows = select_rules(b, &r)?
                     .iter()
                     .map(|x| {

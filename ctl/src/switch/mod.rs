@@ -27,7 +27,7 @@ pub mod openflow;
 pub mod ports;
 
 pub use error::{SwitchError, SwitchResult};
-pub use openflow::{persistent_flow_ids, port_names, OpenFlowPath, PersistentIds};
+pub use openflow::{port_names, OpenFlowPath, PersistentIds};
 
 use crate::bridge::Bridge;
 use crate::config::{BridgeConfig, Config};

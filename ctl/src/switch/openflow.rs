@@ -323,11 +323,6 @@ fn stored_flow_id(text: &str, names: &dyn Fn(&str) -> Option<u32>) -> Option<Flo
         .map(|fm| (fm.table_id, fm.priority, fm.match_.normalized()))
 }
 
-/// Which of the bridge's live flows are persistent (for dumps).
-pub fn persistent_flow_ids(bridge: &Bridge, cfg: &BridgeConfig) -> HashSet<FlowId> {
-    PersistentIds::of(bridge, cfg).flows
-}
-
 /// Recompute `cfg`'s stored flows, groups and meters from the live
 /// pipeline: `persist` adds become stored, `transient` adds stop being
 /// stored (they replaced a stored flow), vanished entries drop out, and

@@ -72,13 +72,6 @@ pub struct Committed {
     pub version: u64,
 }
 
-impl Committed {
-    /// Whether a flow with identity `id` was added, changed or removed.
-    pub fn involves(&self, id: &FlowId) -> bool {
-        self.changed.contains(id) || self.removed.iter().any(|(r, _)| &flow_id(r) == id)
-    }
-}
-
 /// A refused transaction: which modification failed, and why.
 #[derive(Debug, Clone)]
 pub struct Refusal {
