@@ -17,6 +17,7 @@ use ofproto::conn::io::Controllers;
 use ofproto::conn::target::Target;
 use ofproto::conn::tls::TlsFiles;
 use ofproto::mac_learning::MacTable;
+use ofproto::tunnel::TunnelPlane;
 use ofproto::xlate::LOCAL_DP_PORT;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ pub struct Bridge {
     /// switchd's state directory (vhost-user server sockets live in its
     /// `vhost-user/`).
     state_dir: PathBuf,
+    /// The switch's tunnelling state, which this bridge joined.
+    tunnels: Arc<TunnelPlane>,
     stop: Arc<AtomicBool>,
     revalidator: Option<std::thread::JoinHandle<()>>,
 }
@@ -106,6 +109,7 @@ impl Bridge {
         cfg: &BridgeConfig,
         runtime: &tokio::runtime::Handle,
         state_dir: &Path,
+        tunnels: &Arc<TunnelPlane>,
     ) -> Result<Bridge> {
         let d = &cfg.datapath;
         let dp_cfg = DpifConfig {
@@ -142,6 +146,8 @@ impl Bridge {
             .context("starting the datapath")?,
         );
         ofbridge.attach(&dpif);
+        ofbridge.set_tunnels(tunnels.clone());
+        tunnels.add_bridge(&cfg.name, &dpif, cfg.local_port);
         let (notices, _) = tokio::sync::broadcast::channel(1024);
         let controller_slot: ControllerSlot = Default::default();
         {
@@ -186,6 +192,7 @@ impl Bridge {
             ssl: cfg.ssl.clone(),
             ports: BTreeMap::new(),
             state_dir: state_dir.to_path_buf(),
+            tunnels: tunnels.clone(),
             stop,
             revalidator: Some(revalidator),
         };
@@ -296,12 +303,16 @@ impl Bridge {
     }
 
     fn add_port_as(&mut self, cfg: &PortConfig, want: Option<PortNo>) -> Result<PortNo> {
+        let tunnel = crate::port_type::tunnel_config(cfg).transpose()?;
         let port = open_port(cfg, &self.state_dir)
             .with_context(|| format!("opening port {}", cfg.name))?;
         let no = self
             .dpif
             .add_port(port.clone(), want)
             .with_context(|| format!("adding port {}", cfg.name))?;
+        if let Some(t) = tunnel {
+            self.tunnels.add_tunnel(&self.name, no, &cfg.name, t);
+        }
         self.ports.insert(cfg.name.clone(), no);
         self.ofbridge.port_added(no, port);
         tracing::info!(bridge = %self.name, port = %cfg.name, port_no = no, kind = ?cfg.kind, "port added");
@@ -313,6 +324,7 @@ impl Bridge {
         let Some(no) = self.ports.remove(name) else {
             bail!("bridge {} has no port {name}", self.name);
         };
+        self.tunnels.remove_tunnel(&self.name, no);
         self.dpif.remove_port(no)?;
         self.ofbridge.port_removed(no);
         Ok(())
@@ -346,6 +358,7 @@ impl Drop for Bridge {
                 );
             }
         }
+        self.tunnels.remove_bridge(&self.name);
         self.stop.store(true, std::sync::atomic::Ordering::Release);
         self.controllers.take();
         if let Some(t) = self.revalidator.take() {
@@ -365,7 +378,13 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        Bridge::start(&cfg.bridge[0], rt.handle(), Path::new("/nonexistent")).unwrap()
+        Bridge::start(
+            &cfg.bridge[0],
+            rt.handle(),
+            Path::new("/nonexistent"),
+            &TunnelPlane::new(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -177,6 +177,10 @@ pub enum PortKind {
     Vhostuser,
     /// vhost-user, switchd connecting to `vhost-server-path`.
     Vhostuserclient,
+    /// Native tunnels (`ofproto::tunnel`).
+    Vxlan,
+    Geneve,
+    Gre,
 }
 
 impl BridgeConfig {

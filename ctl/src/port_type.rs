@@ -12,8 +12,11 @@ use crate::config::{PortConfig, PortKind};
 use anyhow::{bail, Context, Result};
 use datapath::netdev::afpacket::{AfPacketOptions, AfPacketPort};
 use datapath::netdev::afxdp::{AfXdpOptions, AfXdpPort, XdpMode};
+use datapath::netdev::link::VirtualPort;
 use datapath::netdev::tap::TapPort;
 use datapath::netdev::Port;
+use datapath::tunnel::TunnelKind;
+use ofproto::tunnel::TunnelConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vhost_port::{VhostUserOptions, VhostUserPort};
@@ -39,6 +42,9 @@ pub struct PortType {
     pub required: &'static [&'static str],
     /// Open a port of this type (`state_dir`: where server sockets go).
     pub open: fn(&PortConfig, &Path) -> Result<Arc<dyn Port>>,
+    /// A tunnel type: the port is a number in its bridge and the tunnel
+    /// plane does the rest ([`ofproto::tunnel`]).
+    pub tunnel: Option<TunnelKind>,
 }
 
 fn positive(v: &str) -> Result<(), String> {
@@ -130,6 +136,7 @@ pub static PORT_TYPES: &[PortType] = &[
         ],
         required: &[],
         open: open_afxdp,
+        tunnel: None,
     },
     PortType {
         kind: PortKind::Afpacket,
@@ -138,6 +145,7 @@ pub static PORT_TYPES: &[PortType] = &[
         options: &[N_RXQ],
         required: &[],
         open: open_afpacket,
+        tunnel: None,
     },
     PortType {
         kind: PortKind::Internal,
@@ -146,6 +154,7 @@ pub static PORT_TYPES: &[PortType] = &[
         options: &[],
         required: &[],
         open: open_internal,
+        tunnel: None,
     },
     PortType {
         kind: PortKind::Vhostuser,
@@ -154,6 +163,7 @@ pub static PORT_TYPES: &[PortType] = &[
         options: &[MAC, MTU, N_RXQ],
         required: &[],
         open: open_vhostuser,
+        tunnel: None,
     },
     PortType {
         kind: PortKind::Vhostuserclient,
@@ -171,7 +181,110 @@ pub static PORT_TYPES: &[PortType] = &[
         ],
         required: &["vhost-server-path"],
         open: open_vhostuserclient,
+        tunnel: None,
     },
+    PortType {
+        kind: PortKind::Vxlan,
+        name: "vxlan",
+        summary: "a VXLAN tunnel (RFC 7348), encapsulated by switchd over an underlay bridge",
+        options: TUNNEL_OPTIONS,
+        required: &["remote_ip"],
+        open: open_tunnel,
+        tunnel: Some(TunnelKind::Vxlan),
+    },
+    PortType {
+        kind: PortKind::Geneve,
+        name: "geneve",
+        summary: "a GENEVE tunnel (RFC 8926), encapsulated by switchd over an underlay bridge",
+        options: TUNNEL_OPTIONS,
+        required: &["remote_ip"],
+        open: open_tunnel,
+        tunnel: Some(TunnelKind::Geneve),
+    },
+    PortType {
+        kind: PortKind::Gre,
+        name: "gre",
+        summary: "an Ethernet-over-GRE tunnel (RFC 2784/2890), encapsulated by switchd",
+        options: &TUNNEL_OPTIONS_GRE,
+        required: &["remote_ip"],
+        open: open_tunnel,
+        tunnel: Some(TunnelKind::Gre),
+    },
+];
+
+fn ip_or_flow(v: &str) -> Result<(), String> {
+    match v == "flow" || v.parse::<std::net::IpAddr>().is_ok() {
+        true => Ok(()),
+        false => Err("an IPv4 or IPv6 address, or flow".into()),
+    }
+}
+
+fn key_or_flow(v: &str) -> Result<(), String> {
+    let n = match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).is_ok(),
+        None => v.parse::<u64>().is_ok(),
+    };
+    match v == "flow" || n {
+        true => Ok(()),
+        false => Err("a number, or flow".into()),
+    }
+}
+
+fn udp_port(v: &str) -> Result<(), String> {
+    match v.parse::<u16>() {
+        Ok(n) if n > 0 => Ok(()),
+        _ => Err("1..=65535".into()),
+    }
+}
+
+fn byte_or_inherit(v: &str) -> Result<(), String> {
+    match v == "inherit" || v.parse::<u8>().is_ok() {
+        true => Ok(()),
+        false => Err("0..=255, or inherit".into()),
+    }
+}
+
+/// The checks of the tunnel options `ofproto::tunnel::OPTIONS` lists.
+fn tunnel_check(name: &str) -> fn(&str) -> Result<(), String> {
+    match name {
+        "remote_ip" | "local_ip" => ip_or_flow,
+        "key" => key_or_flow,
+        "dst_port" => udp_port,
+        "tos" | "ttl" => byte_or_inherit,
+        _ => boolean,
+    }
+}
+
+macro_rules! tunnel_option {
+    ($i:expr) => {
+        PortOption {
+            name: ofproto::tunnel::OPTIONS[$i].0,
+            help: ofproto::tunnel::OPTIONS[$i].1,
+            check: |v| tunnel_check(ofproto::tunnel::OPTIONS[$i].0)(v),
+        }
+    };
+}
+
+const TUNNEL_OPTIONS: &[PortOption] = &[
+    tunnel_option!(0),
+    tunnel_option!(1),
+    tunnel_option!(2),
+    tunnel_option!(3),
+    tunnel_option!(4),
+    tunnel_option!(5),
+    tunnel_option!(6),
+    tunnel_option!(7),
+];
+
+/// GRE has no UDP port.
+const TUNNEL_OPTIONS_GRE: [PortOption; 7] = [
+    tunnel_option!(0),
+    tunnel_option!(1),
+    tunnel_option!(2),
+    tunnel_option!(4),
+    tunnel_option!(5),
+    tunnel_option!(6),
+    tunnel_option!(7),
 ];
 
 /// The entry of `kind`.
@@ -215,6 +328,11 @@ impl PortType {
             if cfg.options.get(*r).is_none_or(|v| v.is_empty()) {
                 return Err(format!("type {} needs options:{r}", self.name));
             }
+        }
+        if let Some(kind) = self.tunnel {
+            // What one option alone cannot say: ranges that depend on the
+            // kind, families that must agree.
+            TunnelConfig::parse(kind, &cfg.options)?;
         }
         Ok(())
     }
@@ -261,6 +379,23 @@ fn open_afxdp(cfg: &PortConfig, _: &Path) -> Result<Arc<dyn Port>> {
         ..d
     };
     Ok(Arc::new(AfXdpPort::open(&cfg.name, opts)?))
+}
+
+/// A tunnel port's configuration, if `cfg` is one.
+pub fn tunnel_config(cfg: &PortConfig) -> Option<Result<TunnelConfig>> {
+    let kind = by_kind(cfg.kind).tunnel?;
+    Some(
+        TunnelConfig::parse(kind, &cfg.options)
+            .map_err(|e| anyhow::anyhow!("port {}: {e}", cfg.name)),
+    )
+}
+
+fn open_tunnel(cfg: &PortConfig, _: &Path) -> Result<Arc<dyn Port>> {
+    tunnel_config(cfg).context("not a tunnel type")??;
+    Ok(Arc::new(VirtualPort::new(
+        &cfg.name,
+        by_kind(cfg.kind).name,
+    )?))
 }
 
 fn open_internal(cfg: &PortConfig, _: &Path) -> Result<Arc<dyn Port>> {
@@ -357,5 +492,39 @@ mod tests {
         assert!(e.contains("68"), "{e}");
         let e = check(&port(PortKind::Vhostuser, &[("mac", "zz")])).unwrap_err();
         assert!(e.contains("aa:bb"), "{e}");
+    }
+
+    #[test]
+    fn tunnel_options_are_checked_alone_and_together() {
+        let port = |kind, opts: &[(&str, &str)]| PortConfig {
+            name: "t".into(),
+            kind,
+            ofport: None,
+            options: opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let check = |p: &PortConfig| by_kind(p.kind).check(p);
+        let ok = port(PortKind::Vxlan, &[("remote_ip", "flow"), ("key", "flow")]);
+        assert!(check(&ok).is_ok());
+        assert!(tunnel_config(&ok).unwrap().is_ok());
+        let e = check(&port(PortKind::Geneve, &[("key", "5")])).unwrap_err();
+        assert!(e.contains("remote_ip"), "{e}");
+        let e = check(&port(PortKind::Vxlan, &[("remote_ip", "10.0.0.300")])).unwrap_err();
+        assert!(e.contains("address"), "{e}");
+        let e = check(&port(
+            PortKind::Vxlan,
+            &[("remote_ip", "flow"), ("key", "0x1000000")],
+        ))
+        .unwrap_err();
+        assert!(e.contains("does not fit"), "{e}");
+        let e = check(&port(
+            PortKind::Gre,
+            &[("remote_ip", "flow"), ("dst_port", "4789")],
+        ))
+        .unwrap_err();
+        assert!(e.contains("dst_port"), "{e}");
+        assert!(tunnel_config(&port(PortKind::Afpacket, &[])).is_none());
     }
 }

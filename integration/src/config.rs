@@ -22,6 +22,10 @@ pub enum PortType {
     AfXdp,
     /// A tap device the switch creates, for the host stack.
     Internal,
+    /// Native tunnels: no interface, options say where to.
+    Vxlan,
+    Geneve,
+    Gre,
 }
 
 impl PortType {
@@ -31,6 +35,9 @@ impl PortType {
             Self::AfPacket => "afpacket",
             Self::AfXdp => "afxdp",
             Self::Internal => "internal",
+            Self::Vxlan => "vxlan",
+            Self::Geneve => "geneve",
+            Self::Gre => "gre",
         }
     }
 }

@@ -60,6 +60,7 @@ pub use daemon::{Daemon, TERM_GRACE};
 pub use host::{ping_all, Host, PairPing, PingStats};
 pub use iperf::{IperfServer, IPERF3_PORT};
 pub use netns::{cleanup_stale, link_exists, xdp_attached};
+pub use run::ip;
 pub use switch::{switchd_binary, Switch};
 pub use topo::{Topo, PREFIX_FAMILY};
 

@@ -42,7 +42,7 @@ pub(crate) fn checked(cmd: &mut Command) -> Result<String> {
 }
 
 /// Runs `ip ARGS...` in the root namespace and fails unless it succeeds.
-pub(crate) fn ip(args: &[&str]) -> Result<String> {
+pub fn ip(args: &[&str]) -> Result<String> {
     checked(Command::new("ip").args(args))
 }
 

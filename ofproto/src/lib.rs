@@ -13,5 +13,6 @@ pub mod bridge;
 pub mod conn;
 pub mod mac_learning;
 pub mod pipeline;
+pub mod tunnel;
 pub mod wire;
 pub mod xlate;

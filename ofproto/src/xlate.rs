@@ -26,7 +26,7 @@
 //! vSwitch.
 //!
 //! Everything the translator needs from the bridge (ports, NORMAL,
-//! packet-in contexts) comes through the [`XlateEnv`] trait, so translation
+//! packet-in contexts, what an output to a tunnel port becomes) comes through the [`XlateEnv`] trait, so translation
 //! is a pure function of its inputs and is tested without a datapath.
 
 use crate::pipeline::group::Group;
@@ -93,6 +93,20 @@ pub trait XlateEnv {
     /// The state frozen under recirculation id `id`.
     fn thaw(&self, _id: u32) -> Option<Frozen> {
         None
+    }
+    /// Output to `port` when it is more than a datapath output (a tunnel
+    /// port, or a LOCAL port that terminates tunnels: see
+    /// [`crate::tunnel`]): push the actions for it and return true, or
+    /// return false for a plain `Output(port)`. Widens `wc` with what it
+    /// consulted.
+    fn special_output(
+        &self,
+        _port: PortNo,
+        _key: &FlowKey,
+        _wc: &mut FlowKey,
+        _out: &mut Vec<Dp>,
+    ) -> bool {
+        false
     }
 }
 
@@ -362,20 +376,19 @@ impl Ctx<'_> {
     fn output(&mut self, port: u32, max_len: u16, out: &mut Vec<Dp>) {
         let in_port = self.in_port;
         let ports = self.env.ports();
+        let mut to: Vec<PortNo> = Vec::new();
         match port {
-            port_no::IN_PORT => out.push(Dp::Output(in_port)),
+            port_no::IN_PORT => to.push(in_port),
             port_no::NORMAL => {
                 let mut wc = self.out.mask;
-                for p in self.env.normal(&self.key, &mut wc) {
-                    out.push(Dp::Output(p));
-                }
+                to = self.env.normal(&self.key, &mut wc);
                 self.out.mask = wc;
             }
             port_no::FLOOD | port_no::ALL => {
                 let flood = port == port_no::FLOOD;
                 for p in ports {
                     if p.port_no != in_port && !(flood && p.no_flood) && !p.no_fwd {
-                        out.push(Dp::Output(p.port_no));
+                        to.push(p.port_no);
                     }
                 }
             }
@@ -389,15 +402,23 @@ impl Ctx<'_> {
             }
             port_no::LOCAL => {
                 if in_port != LOCAL_DP_PORT && ports.iter().any(|p| p.port_no == LOCAL_DP_PORT) {
-                    out.push(Dp::Output(LOCAL_DP_PORT));
+                    to.push(LOCAL_DP_PORT);
                 }
             }
             port_no::TABLE | port_no::ANY => {}
             p => {
                 // Output to the input port must be spelled IN_PORT.
                 if p != in_port && ports.iter().any(|v| v.port_no == p && !v.no_fwd) {
-                    out.push(Dp::Output(p));
+                    to.push(p);
                 }
+            }
+        }
+        for p in to {
+            if !self
+                .env
+                .special_output(p, &self.key, &mut self.out.mask, out)
+            {
+                out.push(Dp::Output(p));
             }
         }
     }

@@ -45,6 +45,8 @@ pub struct Switch {
     runtime: tokio::runtime::Handle,
     state_dir: PathBuf,
     events: broadcast::Sender<v1::Event>,
+    /// Tunnel ports, links, routes and neighbours of every bridge.
+    pub tunnels: Arc<ofproto::tunnel::TunnelPlane>,
     /// Itself, for the change paths it installs on its bridges.
     me: std::sync::Weak<Switch>,
 }
@@ -147,6 +149,7 @@ impl Switch {
         let (events, _) = broadcast::channel(4096);
         let switch = Arc::new_cyclic(|me| Switch {
             me: me.clone(),
+            tunnels: ofproto::tunnel::TunnelPlane::new(),
             inner: Mutex::new(Inner {
                 store,
                 bridges: BTreeMap::new(),
@@ -224,7 +227,7 @@ impl Switch {
         let mut bare = cfg.clone();
         bare.port.clear();
         bare.controller.clear();
-        let mut bridge = Bridge::start(&bare, &self.runtime, &self.state_dir)
+        let mut bridge = Bridge::start(&bare, &self.runtime, &self.state_dir, &self.tunnels)
             .map_err(|e| SwitchError::Internal(format!("{e:#}")))?;
         self.forward_notices(&bridge);
         for p in &cfg.port {

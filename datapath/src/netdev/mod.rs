@@ -1,7 +1,8 @@
 //! Ports: where packets enter and leave the datapath.
 //!
-//! Every kind of port (AF_XDP socket, AF_PACKET ring, tap device, later
-//! vhost-user and tunnels) sits behind the one small [`Port`] trait: receive
+//! Every kind of port (AF_XDP socket, AF_PACKET ring, tap device,
+//! vhost-user in its own crate, the links that join bridges and the
+//! virtual ports that number tunnels) sits behind the one small [`Port`] trait: receive
 //! a batch from a queue, send a batch to a queue, say what offloads it can
 //! take, report counters, and give the worker a file descriptor to sleep on.
 //!
@@ -11,9 +12,11 @@
 //! with fewer transmit queues than workers serialises internally (a lock per
 //! *batch*, never per packet).
 
+pub mod addr;
 pub mod afpacket;
 pub mod afxdp;
 pub mod ethtool;
+pub mod link;
 pub mod mem;
 pub mod tap;
 

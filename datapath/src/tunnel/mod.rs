@@ -32,7 +32,7 @@ mod tests;
 
 pub use header::{Encap, HeaderError, OuterIp, TunnelHeader, TunnelKind, TunnelSpec};
 pub(crate) use pop::pop_and_recirculate;
-pub use pop::{parse, pop, Decap};
+pub use pop::{parse, parse_with, pop, Decap};
 pub(crate) use push::push_and_output;
 pub use push::{flow_hash, push, udp_src_port, UDP_SRC_PORT_MAX, UDP_SRC_PORT_MIN};
 

@@ -53,6 +53,15 @@ fn short(_: Error) -> TunnelDrop {
 
 /// Validate the outer headers of `frame` as a `kind` tunnel packet.
 pub fn parse(frame: &[u8], kind: TunnelKind) -> Result<Decap, TunnelDrop> {
+    parse_with(frame, kind, false)
+}
+
+/// [`parse`], with `l4_partial` saying the outer UDP or GRE checksum is
+/// still partial (a local stack's `CHECKSUM_PARTIAL`, announced by the
+/// receiving port's offload state): its sum is not verified, as Linux
+/// does not verify it either, because nothing between that stack and
+/// here could have corrupted the packet.
+pub fn parse_with(frame: &[u8], kind: TunnelKind, l4_partial: bool) -> Result<Decap, TunnelDrop> {
     let want = match kind {
         TunnelKind::Vxlan | TunnelKind::Geneve => protocol::UDP,
         TunnelKind::Gre => protocol::GRE,
@@ -130,7 +139,7 @@ pub fn parse(frame: &[u8], kind: TunnelKind) -> Result<Decap, TunnelDrop> {
                 return Err(TunnelDrop::Length);
             }
             if u.checksum() != udp::CHECKSUM_NONE {
-                if csum::fold(csum::sum(pseudo, seg)) != 0xffff {
+                if !l4_partial && csum::fold(csum::sum(pseudo, seg)) != 0xffff {
                     return Err(TunnelDrop::Checksum);
                 }
                 d.flags |= TUN_CSUM;
@@ -180,7 +189,7 @@ pub fn parse(frame: &[u8], kind: TunnelKind) -> Result<Decap, TunnelDrop> {
                 return Err(TunnelDrop::PayloadType);
             }
             if r.checksum.is_some() {
-                if csum::fold(csum::sum(0, seg)) != 0xffff {
+                if !l4_partial && csum::fold(csum::sum(0, seg)) != 0xffff {
                     return Err(TunnelDrop::Checksum);
                 }
                 d.flags |= TUN_CSUM;
@@ -200,10 +209,10 @@ pub fn parse(frame: &[u8], kind: TunnelKind) -> Result<Decap, TunnelDrop> {
 }
 
 /// Decapsulate `packet` in place: on success the frame is the inner
-/// Ethernet frame, `packet.tunnel` holds the metadata and any offload state
-/// is cleared; on error the packet is unchanged.
+/// Ethernet frame, `packet.tunnel` holds the metadata and only the inner
+/// packet's offload state is kept; on error the packet is unchanged.
 pub fn pop(packet: &mut Packet, kind: TunnelKind) -> Result<(), TunnelDrop> {
-    let d = parse(packet.data(), kind)?;
+    let d = parse_with(packet.data(), kind, packet.offload.csum_partial.is_some())?;
     let (frame, t) = packet.frame_and_tunnel_mut();
     t.flags = d.flags;
     t.id = d.id;
@@ -216,8 +225,31 @@ pub fn pop(packet: &mut Packet, kind: TunnelKind) -> Result<(), TunnelDrop> {
     t.geneve.set(&frame[d.options.clone()]);
     packet.truncate(d.inner.end);
     packet.remove_bytes(0, d.inner.start);
-    packet.offload = Offload::default();
+    packet.offload = inner_offload(&packet.offload, d.inner.start);
     Ok(())
+}
+
+/// What is left of the offload state once the outer `outer_len` bytes are
+/// gone: a partial checksum of the outer UDP or GRE header is done with,
+/// one of the inner packet (a local stack's VXLAN with checksum offload
+/// computes the outer sum and leaves the inner one partial) moves with the
+/// inner packet, and so does a segmentation request.
+fn inner_offload(o: &Offload, outer_len: usize) -> Offload {
+    let Ok(outer) = u16::try_from(outer_len) else {
+        return Offload::default();
+    };
+    let csum_partial = o.csum_partial.filter(|c| c.start >= outer).map(|mut c| {
+        c.start -= outer;
+        c
+    });
+    let gso = o
+        .gso
+        .filter(|g| csum_partial.is_some() && g.hdr_len >= outer)
+        .map(|mut g| {
+            g.hdr_len -= outer;
+            g
+        });
+    Offload { csum_partial, gso }
 }
 
 /// The `TunnelPop` action: decapsulate and recirculate (id 0) as if

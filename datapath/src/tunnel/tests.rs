@@ -569,3 +569,38 @@ mod through_exec {
         assert_eq!(sink.drops, vec![TunnelDrop::NotIp]);
     }
 }
+
+/// A local stack's tunnel packet (Linux's VXLAN sends UDP checksums by
+/// default) arrives through a veth with its outer checksum still partial:
+/// it is trusted, as Linux trusts it; the same bytes from a wire are not.
+#[test]
+fn a_partial_outer_checksum_from_a_local_stack_is_not_verified() {
+    let mut f = vxlan4();
+    f[40..42].copy_from_slice(&[0x12, 0x34]); // a pseudo-header sum, not a checksum
+    let mut wire = Packet::from_bytes(&f);
+    assert_eq!(pop(&mut wire, TunnelKind::Vxlan), Err(TunnelDrop::Checksum));
+    let mut local = Packet::from_bytes(&f);
+    local.offload.csum_partial = Some(crate::packet::CsumPartial {
+        start: 34,
+        offset: 6,
+    });
+    pop(&mut local, TunnelKind::Vxlan).unwrap();
+    assert_eq!(local.data(), &inner()[..]);
+    assert!(local.offload.csum_partial.is_none());
+
+    // Local checksum offload: the outer sum is final, the inner one is
+    // partial and stays so, at its place in the inner frame.
+    let mut lco = Packet::from_bytes(&f);
+    lco.offload.csum_partial = Some(crate::packet::CsumPartial {
+        start: 50 + 34,
+        offset: 16,
+    });
+    pop(&mut lco, TunnelKind::Vxlan).unwrap();
+    assert_eq!(
+        lco.offload.csum_partial,
+        Some(crate::packet::CsumPartial {
+            start: 34,
+            offset: 16
+        })
+    );
+}

@@ -159,6 +159,9 @@ pub struct XlateCache {
     pub credited_bytes: AtomicU64,
     /// Made by the fail-open learning switch rather than the tables.
     pub fail_open: bool,
+    /// Not to be cached: every packet must be translated (neighbour
+    /// snooping and resolution for tunnels).
+    pub slow: bool,
 }
 
 /// Sends asynchronous messages (packet-in, port-status, flow-removed) to
@@ -190,6 +193,8 @@ pub struct OfBridge {
     dpif: OnceLock<Weak<Dpif>>,
     async_sink: OnceLock<AsyncSink>,
     change_path: OnceLock<Box<dyn change::ChangePath>>,
+    /// The switch's tunnelling state, when it has one.
+    tunnels: OnceLock<Arc<crate::tunnel::TunnelPlane>>,
     controller_connected: AtomicBool,
     ctl_ctx: Mutex<(HashMap<ControllerCtx, u64>, Vec<ControllerCtx>)>,
     /// Translation states frozen at recirculations; id = index + 1.
@@ -223,6 +228,7 @@ impl OfBridge {
             dpif: OnceLock::new(),
             async_sink: OnceLock::new(),
             change_path: OnceLock::new(),
+            tunnels: OnceLock::new(),
             controller_connected: AtomicBool::new(false),
             ctl_ctx: Mutex::new((HashMap::new(), Vec::new())),
             frozen: Mutex::new((HashMap::new(), Vec::new())),
@@ -235,6 +241,16 @@ impl OfBridge {
     /// Connect the bridge to its datapath (once).
     pub fn attach(&self, dpif: &Arc<Dpif>) {
         let _ = self.dpif.set(Arc::downgrade(dpif));
+    }
+
+    /// Join the switch's tunnelling state (once): tunnel ports, and this
+    /// bridge as an underlay ([`crate::tunnel`]).
+    pub fn set_tunnels(&self, plane: Arc<crate::tunnel::TunnelPlane>) {
+        let _ = self.tunnels.set(plane);
+    }
+
+    pub fn tunnels(&self) -> Option<&Arc<crate::tunnel::TunnelPlane>> {
+        self.tunnels.get()
     }
 
     pub fn dpif(&self) -> Option<Arc<Dpif>> {
@@ -447,10 +463,21 @@ impl OfBridge {
     /// Translate a packet; returns the translation and its cache.
     pub fn translate(&self, key: &FlowKey) -> (Vec<Dp>, FlowKey, XlateCache) {
         let version = self.store.version();
-        let env = Env {
-            bridge: self,
-            views: self.views.load_full(),
+        let env = Env::new(self);
+        let base = FlowKey {
+            in_port: u32::MAX,
+            recirc_id: u32::MAX,
+            ..Default::default()
         };
+        // A packet from a tunnel link enters as from LOCAL or is popped.
+        let mut key = *key;
+        let mut wc = base;
+        if let Some(t) = env.tunnels {
+            if let Some(actions) = t.ingress(&self.name, &mut key, &mut wc) {
+                return (actions, wc, XlateCache::empty(version, false));
+            }
+        }
+        let key = &key;
         let in_cfg = self
             .ports
             .load()
@@ -459,28 +486,22 @@ impl OfBridge {
             .map(|p| p.config)
             .unwrap_or(0);
         if in_cfg & (port_config::NO_RECV | port_config::PORT_DOWN) != 0 {
-            let mask = FlowKey {
-                in_port: u32::MAX,
-                recirc_id: u32::MAX,
-                ..Default::default()
-            };
-            return (Vec::new(), mask, XlateCache::empty(version, false));
+            return (Vec::new(), base, XlateCache::empty(version, false));
         }
         if self.fail_open() {
-            let mut wc = FlowKey {
-                in_port: u32::MAX,
-                recirc_id: u32::MAX,
-                ..Default::default()
-            };
-            let actions = self
-                .normal(key, &mut wc)
-                .into_iter()
-                .map(Dp::Output)
-                .collect();
-            return (actions, wc, XlateCache::empty(version, true));
+            let mut actions = Vec::new();
+            for p in self.normal(key, &mut wc) {
+                if !env.special_output(p, key, &mut wc, &mut actions) {
+                    actions.push(Dp::Output(p));
+                }
+            }
+            let mut cache = XlateCache::empty(version, true);
+            cache.slow = env.verdict.get().slow;
+            return (actions, wc, cache);
         }
         let snapshot = self.store.snapshot();
-        let x = xlate::translate(&snapshot, &env, key, 0);
+        let mut x = xlate::translate(&snapshot, &env, key, 0);
+        union_mask(&mut x.mask, &wc);
         let cache = XlateCache {
             version: AtomicU64::new(snapshot.version),
             rules: x.rules,
@@ -489,6 +510,7 @@ impl OfBridge {
             credited_packets: AtomicU64::new(0),
             credited_bytes: AtomicU64::new(0),
             fail_open: false,
+            slow: env.verdict.get().slow,
         };
         (x.actions, x.mask, cache)
     }
@@ -512,6 +534,7 @@ impl XlateCache {
             credited_packets: AtomicU64::new(0),
             credited_bytes: AtomicU64::new(0),
             fail_open,
+            slow: false,
         }
     }
 }
@@ -520,6 +543,26 @@ impl XlateCache {
 struct Env<'a> {
     bridge: &'a OfBridge,
     views: Arc<Vec<PortView>>,
+    tunnels: Option<&'a crate::tunnel::TunnelPlane>,
+    verdict: std::cell::Cell<crate::tunnel::Verdict>,
+}
+
+impl<'a> Env<'a> {
+    fn new(bridge: &'a OfBridge) -> Self {
+        Env {
+            bridge,
+            views: bridge.views.load_full(),
+            tunnels: bridge.tunnels.get().map(|t| &**t),
+            verdict: Default::default(),
+        }
+    }
+}
+
+/// `a |= b`, field by field, over the key's words.
+fn union_mask(a: &mut FlowKey, b: &FlowKey) {
+    for (x, y) in a.words_mut().iter_mut().zip(b.words()) {
+        *x |= *y;
+    }
 }
 
 impl XlateEnv for Env<'_> {
@@ -561,6 +604,21 @@ impl XlateEnv for Env<'_> {
         let f = self.bridge.frozen.lock().ok()?;
         f.1.get((id as usize).checked_sub(1)?).cloned()
     }
+    fn special_output(
+        &self,
+        port: PortNo,
+        key: &FlowKey,
+        wc: &mut FlowKey,
+        out: &mut Vec<Dp>,
+    ) -> bool {
+        let Some(t) = self.tunnels else {
+            return false;
+        };
+        let mut v = self.verdict.get();
+        let special = t.output(&self.bridge.name, port, key, wc, out, &mut v);
+        self.verdict.set(v);
+        special
+    }
 }
 
 /// Most translation states kept for recirculation.
@@ -573,7 +631,7 @@ impl UpcallHandler for OfBridge {
         Some(UpcallReply {
             actions: Arc::from(actions),
             mask,
-            install: true,
+            install: !cache.slow,
             owner: Some(Arc::new(cache)),
         })
     }

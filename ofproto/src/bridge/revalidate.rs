@@ -10,7 +10,9 @@
 //!   again and keeps it only if the actions and mask come out the same.
 //!
 //! Then it expires rules whose idle or hard timeout passed (FLOW_REMOVED to
-//! the controllers that asked for it) and polls port link states.
+//! the controllers that asked for it) and polls port link states. When the
+//! tunnelling state (routes, neighbours, endpoint addresses) changed, it
+//! drops the bridge's megaflows, whose tunnel headers may be stale.
 
 use super::{OfBridge, XlateCache};
 use crate::pipeline::rule::Rule;
@@ -225,9 +227,20 @@ impl OfBridge {
             .name(format!("revalidator-{}", self.name))
             .spawn(move || {
                 let mut last_version = 0;
+                let mut last_tunnels = None;
                 let mut last_pass = Instant::now() - interval;
                 while !stop.load(Ordering::Acquire) {
                     let Some(b) = me.upgrade() else { break };
+                    // Routes, neighbours and endpoint addresses are baked
+                    // into tunnel megaflows: a change drops them all.
+                    if let Some(t) = b.tunnels() {
+                        t.refresh_if_due();
+                        let g = t.generation();
+                        if last_tunnels.is_some_and(|l| l != g) {
+                            b.invalidate_all();
+                        }
+                        last_tunnels = Some(g);
+                    }
                     // A pipeline change is revalidated promptly; otherwise
                     // once per interval.
                     let v = b.store.version();

@@ -1,0 +1,103 @@
+//! Overlays: switchd's native VXLAN against the Linux kernel's VXLAN.
+//!
+//! ```text
+//!  ns a (10.77.0.1)                         ns hv ("a hypervisor")
+//!     | veth                                  eth0 198.18.77.2 -- vxlan vni 100
+//!  switchd: br-int [a, vx0 vxlan]                                   |
+//!           br-phy [uplink, LOCAL 198.18.77.1]   kernel bridge [vxlan, veth] -- ns b (10.77.0.2)
+//! ```
+//!
+//! switchd's tunnel port pushes VXLAN onto its underlay bridge `br-phy`,
+//! whose LOCAL port holds the tunnel endpoint address (as Open vSwitch
+//! users set it up); the far VTEP is the kernel's `vxlan` device, bridged
+//! to host b. switchd resolves the far VTEP's MAC itself (ARP through the
+//! underlay bridge). Hosts run MTU 1450, the kernel VXLAN default.
+
+use std::time::Duration;
+
+use switchd_integration::{ip, BridgeConfig, Error, PortConfig, PortType, Switch, Topo};
+
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
+#[test]
+fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Result<(), Error> {
+    let Some(mut topo) = Topo::new_or_skip()? else {
+        return Ok(());
+    };
+    let p = topo.prefix().to_string();
+    let a = topo.add_host("a", "10.77.0.1/24")?;
+    let b = topo.add_host("b", "10.77.0.2/24")?;
+    let hv = topo.add_host("hv", "198.18.77.2/24")?;
+
+    // The kernel hypervisor: host b's link moves into it, bridged with a
+    // kernel VXLAN device whose far end is switchd's LOCAL address.
+    let hv_ns = hv.netns().to_string();
+    ip(&["link", "set", "dev", b.port(), "netns", &hv_ns])?;
+    hv.exec_ok(&[
+        "ip",
+        "link",
+        "add",
+        "vx0",
+        "type",
+        "vxlan",
+        "id",
+        "100",
+        "local",
+        "198.18.77.2",
+        "remote",
+        "198.18.77.1",
+        "dstport",
+        "4789",
+        "dev",
+        "eth0",
+    ])?;
+    hv.exec_ok(&["ip", "link", "add", "kbr", "type", "bridge"])?;
+    for dev in ["vx0", b.port()] {
+        hv.exec_ok(&[
+            "ip", "link", "set", "dev", dev, "master", "kbr", "mtu", "1450",
+        ])?;
+        hv.exec_ok(&["ip", "link", "set", "dev", dev, "up"])?;
+    }
+    hv.exec_ok(&["ip", "link", "set", "dev", "kbr", "up"])?;
+    b.exec_ok(&["ip", "link", "set", "dev", "eth0", "mtu", "1450"])?;
+    a.exec_ok(&["ip", "link", "set", "dev", "eth0", "mtu", "1450"])?;
+
+    let int = BridgeConfig::new(format!("{p}int"))
+        .port(PortConfig::for_host(&a, PortType::AfPacket))
+        .port(
+            PortConfig::new("vx0", PortType::Vxlan)
+                .option("remote_ip", "198.18.77.2")
+                .option("key", "100"),
+        );
+    let phy_name = format!("{p}phy");
+    let phy = BridgeConfig::new(&phy_name)
+        .set("local_port", "true")
+        .port(PortConfig::for_host(&hv, PortType::AfPacket));
+    let switch = Switch::start(&format!("{}\n{}", int.to_toml(), phy.to_toml()))?;
+    // The tunnel endpoint address lives on the underlay bridge's LOCAL
+    // port (switchd's tap, removed with switchd).
+    ip(&["addr", "add", "198.18.77.1/24", "dev", &phy_name])?;
+    ip(&["link", "set", "dev", &phy_name, "up"])?;
+
+    assert!(
+        a.wait_reachable(b.ip(), Duration::from_secs(15))?,
+        "a cannot reach b over the tunnel"
+    );
+    let ab = a.ping(b.ip(), 5)?;
+    let ba = b.ping(a.ip(), 5)?;
+    assert!(
+        ab.all_received() && ba.all_received(),
+        "a->b {ab:?}, b->a {ba:?}"
+    );
+
+    let server = b.iperf3_server()?;
+    let ab_gbps = a.iperf3_client(&server, 3)?;
+    let server = a.iperf3_server()?;
+    let ba_gbps = b.iperf3_client(&server, 3)?;
+    println!("VXLAN switchd <-> kernel: a->b {ab_gbps:.2} Gbit/s, b->a {ba_gbps:.2} Gbit/s");
+    assert!(
+        ab_gbps > 0.05 && ba_gbps > 0.05,
+        "a->b {ab_gbps}, b->a {ba_gbps}"
+    );
+    drop(switch);
+    Ok(())
+}
