@@ -21,7 +21,7 @@ section() {
 #   qemu-system-x86         (vhost-user guests)
 # ---------------------------------------------------------------------------
 BASE_PACKAGES=(iproute2 iputils-ping iperf3 ethtool tcpdump python3)
-EXTRA_PACKAGES=(python3-yaml python3-os-ken openvswitch-switch python3-pip openvswitch-common dpdk dpdk-dev qemu-system-x86 busybox-static)
+EXTRA_PACKAGES=(python3-yaml python3-os-ken openvswitch-switch python3-pip openvswitch-common dpdk dpdk-dev qemu-system-x86 busybox-static tshark)
 
 section "system packages"
 missing=()

@@ -42,6 +42,7 @@
 
 #![forbid(unsafe_code)]
 
+mod capture;
 mod config;
 mod daemon;
 mod host;
@@ -55,6 +56,7 @@ pub mod vm;
 
 use std::path::PathBuf;
 
+pub use capture::Capture;
 pub use config::{BridgeConfig, FailMode, PortConfig, PortType};
 pub use daemon::{Daemon, TERM_GRACE};
 pub use host::{ping_all, Host, PairPing, PingStats};

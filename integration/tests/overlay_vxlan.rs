@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use switchd_integration::{ip, BridgeConfig, Error, PortConfig, PortType, Switch, Topo};
+use switchd_integration::{ip, BridgeConfig, Capture, Error, PortConfig, PortType, Switch, Topo};
 
 #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
@@ -73,6 +73,8 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
         .set("local_port", "true")
         .port(PortConfig::for_host(&hv, PortType::AfPacket));
     let switch = Switch::start(&format!("{}\n{}", int.to_toml(), phy.to_toml()))?;
+    // The underlay, as the far hypervisor's NIC sees it, for tshark.
+    let mut underlay = Capture::start(&hv, "eth0")?;
     // The tunnel endpoint address lives on the underlay bridge's LOCAL
     // port (switchd's tap, removed with switchd).
     ip(&["addr", "add", "198.18.77.1/24", "dev", &phy_name])?;
@@ -88,6 +90,27 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
         ab.all_received() && ba.all_received(),
         "a->b {ab:?}, b->a {ba:?}"
     );
+    underlay.stop()?;
+    // switchd resolved the far endpoint itself: its ARP request is on the
+    // wire, from the LOCAL address.
+    let asked = underlay.count(
+        "arp.opcode == 1 && arp.src.proto_ipv4 == 198.18.77.1 && arp.dst.proto_ipv4 == 198.18.77.2",
+    )?;
+    assert!(asked >= 1, "no ARP request from switchd for the far VTEP");
+    // Both directions decode as VXLAN VNI 100 around the hosts' pings, and
+    // nothing on the underlay is malformed.
+    let requests = underlay.count(
+        "ip.src == 198.18.77.1 && vxlan.vni == 100 && ip.src == 10.77.0.1 && icmp.type == 8",
+    )?;
+    let replies = underlay.count(
+        "ip.src == 198.18.77.2 && vxlan.vni == 100 && ip.src == 10.77.0.2 && icmp.type == 0",
+    )?;
+    assert!(
+        requests >= 5 && replies >= 5,
+        "echo requests {requests}, replies {replies} on the underlay"
+    );
+    let malformed = underlay.count("_ws.malformed || _ws.expert.severity == error")?;
+    assert_eq!(malformed, 0, "malformed packets on the underlay");
 
     let server = b.iperf3_server()?;
     let ab_gbps = a.iperf3_client(&server, 3)?;

@@ -1,0 +1,79 @@
+//! Packet captures: tcpdump on an interface of a host, decoded by tshark.
+//!
+//! The one idea: a capture is evidence read by an independent decoder.
+//! [`Capture::start`] writes a pcap inside a temporary directory; after
+//! [`Capture::stop`], [`Capture::count`] asks tshark how many packets
+//! match a display filter (`vxlan && icmp`, `_ws.malformed`), so a test
+//! can say "the underlay carried VXLAN that Wireshark decodes, with the
+//! right inner frames, and nothing malformed".
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use rustix::process::Signal;
+use tempfile::TempDir;
+
+use crate::daemon::Daemon;
+use crate::host::Host;
+use crate::run::checked;
+use crate::{Error, Result};
+
+/// A running (or stopped) tcpdump and its file.
+#[derive(Debug)]
+pub struct Capture {
+    tcpdump: Option<Daemon>,
+    _dir: TempDir,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Capture everything on `iface` inside `host` (`-U`: each packet is
+    /// written as it arrives).
+    pub fn start(host: &Host, iface: &str) -> Result<Capture> {
+        let dir = tempfile::Builder::new()
+            .prefix("switchd-capture-")
+            .tempdir()
+            .map_err(|source| Error::Io {
+                what: "creating a capture directory".into(),
+                source,
+            })?;
+        let file = dir.path().join("capture.pcap");
+        let path = file.to_string_lossy().into_owned();
+        let tcpdump = host.spawn(&["tcpdump", "-U", "-n", "-s", "0", "-i", iface, "-w", &path])?;
+        // tcpdump has no readiness signal but the file it creates.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !file.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(Capture {
+            tcpdump: Some(tcpdump),
+            _dir: dir,
+            file,
+        })
+    }
+
+    /// Stop capturing (SIGINT flushes the file).
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(mut t) = self.tcpdump.take() {
+            t.signal(Signal::INT)?;
+            t.wait_timeout(Duration::from_secs(3))?;
+        }
+        Ok(())
+    }
+
+    /// How many captured packets tshark finds matching `filter`.
+    pub fn count(&self, filter: &str) -> Result<usize> {
+        let out = checked(Command::new("tshark").arg("-r").arg(&self.file).args([
+            "-n",
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ]))?;
+        Ok(out.lines().filter(|l| !l.trim().is_empty()).count())
+    }
+}
