@@ -28,8 +28,10 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Capture everything on `iface` inside `host` (`-U`: each packet is
-    /// written as it arrives).
+    /// Capture everything on `iface` inside `host`. `--immediate-mode` and
+    /// `-U`: each packet is read and written as it arrives (by default
+    /// libpcap hands packets over a ring block at a time, and the last
+    /// second of traffic is lost when the capture is stopped).
     pub fn start(host: &Host, iface: &str) -> Result<Capture> {
         let dir = tempfile::Builder::new()
             .prefix("switchd-capture-")
@@ -40,7 +42,18 @@ impl Capture {
             })?;
         let file = dir.path().join("capture.pcap");
         let path = file.to_string_lossy().into_owned();
-        let tcpdump = host.spawn(&["tcpdump", "-U", "-n", "-s", "0", "-i", iface, "-w", &path])?;
+        let tcpdump = host.spawn(&[
+            "tcpdump",
+            "--immediate-mode",
+            "-U",
+            "-n",
+            "-s",
+            "0",
+            "-i",
+            iface,
+            "-w",
+            &path,
+        ])?;
         // tcpdump has no readiness signal but the file it creates.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !file.exists() && std::time::Instant::now() < deadline {
@@ -57,10 +70,34 @@ impl Capture {
     /// Stop capturing (SIGINT flushes the file).
     pub fn stop(&mut self) -> Result<()> {
         if let Some(mut t) = self.tcpdump.take() {
+            // What is in flight reaches the file first.
+            std::thread::sleep(Duration::from_millis(200));
             t.signal(Signal::INT)?;
             t.wait_timeout(Duration::from_secs(3))?;
         }
         Ok(())
+    }
+
+    /// tshark's one-line summaries of the first `max` packets matching
+    /// `filter` (for failure messages).
+    pub fn summary(&self, filter: &str, max: usize) -> String {
+        let out = checked(Command::new("tshark").arg("-r").arg(&self.file).args([
+            "-n",
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "gre.key",
+            "-e",
+            "frame.protocols",
+        ]))
+        .unwrap_or_else(|e| format!("{e:?}"));
+        out.lines().take(max).collect::<Vec<_>>().join("\n")
     }
 
     /// How many captured packets tshark finds matching `filter`.

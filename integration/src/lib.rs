@@ -49,6 +49,7 @@ mod host;
 mod iperf;
 mod netns;
 pub mod ofctl;
+pub mod ovs;
 mod run;
 mod switch;
 mod topo;

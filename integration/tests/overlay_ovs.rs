@@ -1,0 +1,147 @@
+//! Overlays: switchd's native GENEVE and GRE against Open vSwitch 3.1's
+//! userspace datapath as the far VTEP (this kernel has neither).
+//!
+//! ```text
+//!  ns a1 10.78.0.1   ns a2 10.79.0.1             ns hv: Open vSwitch (netdev)
+//!     |                 |                          ovsphy [eth0, LOCAL 198.18.78.2]
+//!  switchd: gv [a1, gv0 geneve key 100]            ovsgv  [b1, gv0 geneve key 100] -- ns b1 10.78.0.2
+//!           gr [a2, gr0 gre key 200]               ovsgr  [b2, gr0 gre key 200]    -- ns b2 10.79.0.2
+//!           phy [uplink, LOCAL 198.18.78.1] ------ eth0
+//! ```
+//!
+//! One topology for both encapsulations (each tenant pair has its own
+//! bridges on both sides, so nothing floods from one tunnel into the
+//! other). The underlay is captured on the far side and decoded by tshark.
+
+use std::time::Duration;
+
+use switchd_integration::ovs::{ovs_available, Ovs};
+use switchd_integration::{ip, BridgeConfig, Capture, Error, PortConfig, PortType, Switch, Topo};
+
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
+#[test]
+fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
+    if !ovs_available() {
+        eprintln!("skipping: Open vSwitch is not installed");
+        return Ok(());
+    }
+    let Some(mut topo) = Topo::new_or_skip()? else {
+        return Ok(());
+    };
+    let p = topo.prefix().to_string();
+    let a1 = topo.add_host("a1", "10.78.0.1/24")?;
+    let a2 = topo.add_host("a2", "10.79.0.1/24")?;
+    let b1 = topo.add_host("b1", "10.78.0.2/24")?;
+    let b2 = topo.add_host("b2", "10.79.0.2/24")?;
+    let hv = topo.add_host("hv", "198.18.78.2/24")?;
+    for h in [&a1, &a2, &b1, &b2] {
+        h.exec_ok(&["ip", "link", "set", "dev", "eth0", "mtu", "1400"])?;
+    }
+
+    // The far hypervisor: Open vSwitch owns eth0; the endpoint address
+    // moves to its underlay bridge's LOCAL port, as its users set it up.
+    let hv_ns = hv.netns().to_string();
+    for h in [&b1, &b2] {
+        ip(&["link", "set", "dev", h.port(), "netns", &hv_ns])?;
+        hv.exec_ok(&["ip", "link", "set", "dev", h.port(), "up"])?;
+    }
+    hv.exec_ok(&["ip", "addr", "flush", "dev", "eth0"])?;
+    let ovs = Ovs::start(&hv)?;
+    let netdev = ["--", "set", "bridge"];
+    for br in ["ovsphy", "ovsgv", "ovsgr"] {
+        let mut args = vec!["add-br", br];
+        args.extend(netdev);
+        args.extend([br, "datapath_type=netdev"]);
+        ovs.vsctl(&args)?;
+    }
+    ovs.vsctl(&["add-port", "ovsphy", "eth0"])?;
+    ovs.vsctl(&["add-port", "ovsgv", b1.port()])?;
+    ovs.vsctl(&["add-port", "ovsgr", b2.port()])?;
+    ovs.vsctl(&[
+        "add-port",
+        "ovsgv",
+        "gv0",
+        "--",
+        "set",
+        "interface",
+        "gv0",
+        "type=geneve",
+        "options:remote_ip=198.18.78.1",
+        "options:key=100",
+    ])?;
+    ovs.vsctl(&[
+        "add-port",
+        "ovsgr",
+        "gr0",
+        "--",
+        "set",
+        "interface",
+        "gr0",
+        "type=gre",
+        "options:remote_ip=198.18.78.1",
+        "options:key=200",
+    ])?;
+    hv.exec_ok(&["ip", "addr", "add", "198.18.78.2/24", "dev", "ovsphy"])?;
+    hv.exec_ok(&["ip", "link", "set", "dev", "ovsphy", "up"])?;
+
+    let gv = BridgeConfig::new(format!("{p}gv"))
+        .port(PortConfig::for_host(&a1, PortType::AfPacket))
+        .port(
+            PortConfig::new("gv0", PortType::Geneve)
+                .option("remote_ip", "198.18.78.2")
+                .option("key", "100"),
+        );
+    let gr = BridgeConfig::new(format!("{p}gr"))
+        .port(PortConfig::for_host(&a2, PortType::AfPacket))
+        .port(
+            PortConfig::new("gr0", PortType::Gre)
+                .option("remote_ip", "198.18.78.2")
+                .option("key", "200"),
+        );
+    let phy_name = format!("{p}phy");
+    let phy = BridgeConfig::new(&phy_name)
+        .set("local_port", "true")
+        .port(PortConfig::for_host(&hv, PortType::AfPacket));
+    let switch = Switch::start(&format!(
+        "{}\n{}\n{}",
+        gv.to_toml(),
+        gr.to_toml(),
+        phy.to_toml()
+    ))?;
+    let mut underlay = Capture::start(&hv, "eth0")?;
+    ip(&["addr", "add", "198.18.78.1/24", "dev", &phy_name])?;
+    ip(&["link", "set", "dev", &phy_name, "up"])?;
+
+    for (from, to) in [(&a1, &b1), (&a2, &b2)] {
+        let up = from.wait_reachable(to.ip(), Duration::from_secs(20))?;
+        assert!(
+            up,
+            "{} cannot reach {}:\n{}",
+            from.name(),
+            to.name(),
+            ovs.log()
+        );
+        let there = from.ping(to.ip(), 3)?;
+        let back = to.ping(from.ip(), 3)?;
+        assert!(
+            there.all_received() && back.all_received(),
+            "{} <-> {}: {there:?} {back:?}",
+            from.name(),
+            to.name()
+        );
+    }
+    underlay.stop()?;
+    let count = |f: &str| underlay.count(f);
+    let geneve_there = count("ip.src == 198.18.78.1 && geneve.vni == 100 && icmp.type == 8")?;
+    let geneve_back = count("ip.src == 198.18.78.2 && geneve.vni == 100 && icmp.type == 0")?;
+    let gre_there = count("ip.src == 198.18.78.1 && gre.key == 200 && icmp.type == 8")?;
+    let gre_back = count("ip.src == 198.18.78.2 && gre.key == 200 && icmp.type == 0")?;
+    assert!(
+        geneve_there >= 3 && geneve_back >= 3 && gre_there >= 3 && gre_back >= 3,
+        "GENEVE {geneve_there}/{geneve_back}, GRE {gre_there}/{gre_back} on the underlay:\n{}",
+        underlay.summary("!arp && !icmpv6", 40)
+    );
+    assert_eq!(count("_ws.malformed || _ws.expert.severity == error")?, 0);
+    drop(switch);
+    Ok(())
+}
