@@ -66,6 +66,7 @@ impl FailMode {
 pub struct PortConfig {
     name: String,
     port_type: PortType,
+    ofport: Option<u32>,
     options: BTreeMap<String, String>,
 }
 
@@ -75,6 +76,7 @@ impl PortConfig {
         Self {
             name: name.into(),
             port_type,
+            ofport: None,
             options: BTreeMap::new(),
         }
     }
@@ -82,6 +84,12 @@ impl PortConfig {
     /// A port on the switch side of `host`'s link.
     pub fn for_host(host: &Host, port_type: PortType) -> Self {
         Self::new(host.port(), port_type)
+    }
+
+    /// Asks for OpenFlow port number `n`.
+    pub fn ofport(mut self, n: u32) -> Self {
+        self.ofport = Some(n);
+        self
     }
 
     /// Sets `options.key = value`.
@@ -173,6 +181,9 @@ impl BridgeConfig {
             writeln!(out, "\n[[bridge.port]]")?;
             writeln!(out, "name = {}", quote(&port.name))?;
             writeln!(out, "type = {}", quote(port.port_type.as_str()))?;
+            if let Some(n) = port.ofport {
+                writeln!(out, "ofport = {n}")?;
+            }
             if !port.options.is_empty() {
                 writeln!(out, "[bridge.port.options]")?;
                 for (key, value) in &port.options {

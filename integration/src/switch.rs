@@ -38,6 +38,8 @@ pub struct Switch {
     /// The command-line arguments after `--config FILE --state-dir DIR`,
     /// kept for [`Switch::restart`].
     extra_args: Vec<String>,
+    /// The network namespace switchd runs in (`None`: the test's own).
+    netns: Option<String>,
     state_dir: TempDir,
 }
 
@@ -49,6 +51,17 @@ impl Switch {
 
     /// Like [`Switch::start`], with extra command-line arguments.
     pub fn start_with_args(config_toml: &str, extra_args: &[&str]) -> Result<Self> {
+        Self::start_full(config_toml, extra_args, None)
+    }
+
+    /// Like [`Switch::start`], inside network namespace `netns` (a
+    /// hypervisor of its own: its interfaces, routes and loopback). The
+    /// process is still the test's child, stopped by PID.
+    pub fn start_in(netns: &str, config_toml: &str) -> Result<Self> {
+        Self::start_full(config_toml, &[], Some(netns.to_string()))
+    }
+
+    fn start_full(config_toml: &str, extra_args: &[&str], netns: Option<String>) -> Result<Self> {
         let io = |what: String| move |source| Error::Io { what, source };
         // The owner PID in the directory name lets cleanup_stale find a
         // switchd whose test process died without stopping it.
@@ -61,12 +74,19 @@ impl Switch {
             .map_err(io(format!("writing {}", config_path.display())))?;
         let log_path = state_dir.path().join("switchd.log");
         let extra_args: Vec<String> = extra_args.iter().map(|&a| a.to_owned()).collect();
-        let child = spawn(state_dir.path(), &log_path, &extra_args, false)?;
+        let child = spawn(
+            state_dir.path(),
+            &log_path,
+            &extra_args,
+            netns.as_deref(),
+            false,
+        )?;
         let mut switch = Self {
             daemon: Daemon::new("switchd", child),
             log_path,
             log_reported: false,
             extra_args,
+            netns,
             state_dir,
         };
         switch.wait_ready()?;
@@ -89,6 +109,7 @@ impl Switch {
             self.state_dir.path(),
             &self.log_path,
             &self.extra_args,
+            self.netns.as_deref(),
             true,
         )?;
         // The old Daemon has been reaped; dropping it signals nothing.
@@ -193,7 +214,13 @@ impl Drop for Switch {
 
 /// Starts `switchd --config DIR/switchd.toml --state-dir DIR EXTRA...` with
 /// stdout and stderr going to `log_path` (appended to when `append`).
-fn spawn(state_dir: &Path, log_path: &Path, extra_args: &[String], append: bool) -> Result<Child> {
+fn spawn(
+    state_dir: &Path,
+    log_path: &Path,
+    extra_args: &[String],
+    netns: Option<&str>,
+    append: bool,
+) -> Result<Child> {
     let binary = switchd_binary()?;
     let io = |what: String| move |source| Error::Io { what, source };
     let log = OpenOptions::new()
@@ -206,7 +233,15 @@ fn spawn(state_dir: &Path, log_path: &Path, extra_args: &[String], append: bool)
     let log_err = log
         .try_clone()
         .map_err(io("duplicating the log fd".into()))?;
-    let mut cmd = Command::new(&binary);
+    // `ip netns exec` execs the program: the child's PID is switchd's.
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(&binary);
+            c
+        }
+        None => Command::new(&binary),
+    };
     cmd.arg("--config")
         .arg(state_dir.join("switchd.toml"))
         .arg("--state-dir")
