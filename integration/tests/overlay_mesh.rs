@@ -240,3 +240,28 @@ fn three_switchd_hypervisors_carry_two_overlapping_tenants_apart() -> Result<(),
     drop(switches);
     Ok(())
 }
+
+/// Two switchd instances with the default bridge in one namespace: the
+/// second is refused with a message that says what collides and how out.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
+#[test]
+fn a_second_switchd_with_the_same_bridge_name_says_what_collides() -> Result<(), Error> {
+    let Some(mut topo) = Topo::new_or_skip()? else {
+        return Ok(());
+    };
+    let hv = topo.add_host("two", "192.168.51.1/24")?;
+    let config = "[[bridge]]\nname = \"br0\"\nlocal_port = true\n";
+    let _first = Switch::start_in(hv.netns(), config)?;
+    match Switch::start_in(hv.netns(), config) {
+        Ok(_) => panic!("a second switchd took the same bridge name"),
+        Err(e) => {
+            let text = format!("{e:?}");
+            assert!(
+                text.contains("an interface named br0 already exists")
+                    && text.contains("another name"),
+                "{text}"
+            );
+        }
+    }
+    Ok(())
+}

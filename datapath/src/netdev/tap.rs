@@ -103,7 +103,20 @@ impl TapPort {
             &mut ifr,
             "TUNSETIFF",
             name,
-        )?;
+        )
+        .map_err(|e| match e {
+            // The name is taken by a device someone else holds: two
+            // switches (or switchd and Open vSwitch) with the same bridge
+            // name in one network namespace.
+            PortError::Io { ref source, .. } if source.raw_os_error() == Some(libc::EBUSY) => {
+                PortError::Config(format!(
+                    "an interface named {name} already exists and is in use (another switchd, \
+                     or Open vSwitch, on this host?): give this bridge another name, or run \
+                     each switchd in its own network namespace"
+                ))
+            }
+            e => e,
+        })?;
         let name = ifreq::name_of(&ifr);
 
         let mut hdr_len = VNET_HDR_LEN as libc::c_int;

@@ -659,6 +659,20 @@ async fn run_passive(shared: Arc<Shared>, target: Target, mut stop: watch::Recei
         };
         match result {
             Ok(l) => break l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                // Two switches' default listeners on one host: say how out.
+                shared.set_error(
+                    &target,
+                    format!(
+                        "bind {addr}: address in use (another switchd or OpenFlow switch \
+                         listens there): give this bridge another listener, e.g. controller = \
+                         [\"ptcp:{}:{}\"], or run each switchd in its own network namespace",
+                        addr.port().wrapping_add(1),
+                        addr.ip()
+                    ),
+                );
+                shared.set_state(&target, TargetState::Backoff);
+            }
             Err(e) => {
                 shared.set_error(&target, format!("bind {addr}: {e}"));
                 shared.set_state(&target, TargetState::Backoff);
