@@ -457,7 +457,10 @@ impl TunnelPlane {
         let Some(b) = bridges.get(bridge) else {
             return false;
         };
-        if port == LOCAL_DP_PORT && b.local {
+        // Only an underlay (a bridge some tenant bridge is linked to)
+        // snoops and terminates: a bridge without tunnels keeps caching
+        // what goes to its LOCAL port.
+        if port == LOCAL_DP_PORT && b.local && !b.downlinks.is_empty() {
             self.snoop(bridge, key, wc, verdict);
             if let Some(p) = self.terminating_link(&bridges, b, bridge, key, wc) {
                 out.push(Dp::Output(p));

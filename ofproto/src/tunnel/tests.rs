@@ -233,3 +233,34 @@ fn a_tunnel_packet_for_an_address_that_is_not_local_stays_a_plain_packet() {
     wait_for("the packet at LOCAL", &y.local, |f| vni_of(f).is_some());
     assert!(y.tenant.take_sent().is_empty());
 }
+
+#[test]
+fn a_bridge_that_is_nobodys_underlay_neither_snoops_nor_terminates() {
+    let plane = TunnelPlane::new();
+    let br = bridge("lonely", &plane, true);
+    add(&br, MemPort::new("lonely"), LOCAL_DP_PORT);
+    let mut key = FlowKey::default();
+    datapath::flow::extract(
+        &Packet::from_bytes(&arp_request(
+            MAC_X,
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(192, 0, 2, 2),
+        )),
+        &mut key,
+    );
+    let (mut wc, mut out, mut verdict) = (FlowKey::default(), Vec::new(), Verdict::default());
+    assert!(!plane.output(
+        "lonely",
+        LOCAL_DP_PORT,
+        &key,
+        &mut wc,
+        &mut out,
+        &mut verdict
+    ));
+    assert!(
+        !verdict.slow,
+        "ARP to a plain bridge's LOCAL must stay cacheable"
+    );
+    assert!(plane.neighbours().is_empty());
+    assert_eq!(wc, FlowKey::default());
+}
