@@ -11,11 +11,16 @@
 //! whose LOCAL port holds the tunnel endpoint address (as Open vSwitch
 //! users set it up); the far VTEP is the kernel's `vxlan` device, bridged
 //! to host b. switchd resolves the far VTEP's MAC itself (ARP through the
-//! underlay bridge). Hosts run MTU 1450, the kernel VXLAN default.
+//! underlay bridge). Hosts run MTU 1450, the kernel VXLAN default. A
+//! second pair (c behind switchd, d behind the kernel, VNI 101) crosses an
+//! IPv6 underlay (fd00:77::1 <-> fd00:77::2, MTU 1430), resolved by
+//! neighbour solicitation.
 
 use std::time::Duration;
 
-use switchd_integration::{ip, BridgeConfig, Capture, Error, PortConfig, PortType, Switch, Topo};
+use switchd_integration::{
+    ip, BridgeConfig, Capture, Error, Host, PortConfig, PortType, Switch, Topo,
+};
 
 #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
@@ -26,40 +31,18 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
     let p = topo.prefix().to_string();
     let a = topo.add_host("a", "10.77.0.1/24")?;
     let b = topo.add_host("b", "10.77.0.2/24")?;
+    // A second tenant pair over an IPv6 underlay.
+    let c = topo.add_host("c", "10.78.0.1/24")?;
+    let d = topo.add_host("d", "10.78.0.2/24")?;
     let hv = topo.add_host("hv", "198.18.77.2/24")?;
+    hv.exec_ok(&["ip", "addr", "add", "fd00:77::2/64", "dev", "eth0", "nodad"])?;
 
-    // The kernel hypervisor: host b's link moves into it, bridged with a
-    // kernel VXLAN device whose far end is switchd's LOCAL address.
-    let hv_ns = hv.netns().to_string();
-    ip(&["link", "set", "dev", b.port(), "netns", &hv_ns])?;
-    hv.exec_ok(&[
-        "ip",
-        "link",
-        "add",
-        "vx0",
-        "type",
-        "vxlan",
-        "id",
-        "100",
-        "local",
-        "198.18.77.2",
-        "remote",
-        "198.18.77.1",
-        "dstport",
-        "4789",
-        "dev",
-        "eth0",
-    ])?;
-    hv.exec_ok(&["ip", "link", "add", "kbr", "type", "bridge"])?;
-    for dev in ["vx0", b.port()] {
-        hv.exec_ok(&[
-            "ip", "link", "set", "dev", dev, "master", "kbr", "mtu", "1450",
-        ])?;
-        hv.exec_ok(&["ip", "link", "set", "dev", dev, "up"])?;
-    }
-    hv.exec_ok(&["ip", "link", "set", "dev", "kbr", "up"])?;
-    b.exec_ok(&["ip", "link", "set", "dev", "eth0", "mtu", "1450"])?;
+    // The kernel hypervisor: hosts b and d move into it, each bridged with
+    // a kernel VXLAN device whose far end is switchd's LOCAL address.
+    kernel_vtep(&hv, &b, "100", "198.18.77.2", "198.18.77.1", 1450)?;
+    kernel_vtep(&hv, &d, "101", "fd00:77::2", "fd00:77::1", 1430)?;
     a.exec_ok(&["ip", "link", "set", "dev", "eth0", "mtu", "1450"])?;
+    c.exec_ok(&["ip", "link", "set", "dev", "eth0", "mtu", "1430"])?;
 
     let int = BridgeConfig::new(format!("{p}int"))
         .port(PortConfig::for_host(&a, PortType::AfPacket))
@@ -68,16 +51,29 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
                 .option("remote_ip", "198.18.77.2")
                 .option("key", "100"),
         );
+    let int6 = BridgeConfig::new(format!("{p}int6"))
+        .port(PortConfig::for_host(&c, PortType::AfPacket))
+        .port(
+            PortConfig::new("vx6", PortType::Vxlan)
+                .option("remote_ip", "fd00:77::2")
+                .option("key", "101"),
+        );
     let phy_name = format!("{p}phy");
     let phy = BridgeConfig::new(&phy_name)
         .set("local_port", "true")
         .port(PortConfig::for_host(&hv, PortType::AfPacket));
-    let switch = Switch::start(&format!("{}\n{}", int.to_toml(), phy.to_toml()))?;
+    let switch = Switch::start(&format!(
+        "{}\n{}\n{}",
+        int.to_toml(),
+        int6.to_toml(),
+        phy.to_toml()
+    ))?;
     // The underlay, as the far hypervisor's NIC sees it, for tshark.
     let mut underlay = Capture::start(&hv, "eth0")?;
     // The tunnel endpoint address lives on the underlay bridge's LOCAL
     // port (switchd's tap, removed with switchd).
     ip(&["addr", "add", "198.18.77.1/24", "dev", &phy_name])?;
+    ip(&["addr", "add", "fd00:77::1/64", "dev", &phy_name, "nodad"])?;
     ip(&["link", "set", "dev", &phy_name, "up"])?;
 
     assert!(
@@ -90,7 +86,36 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
         ab.all_received() && ba.all_received(),
         "a->b {ab:?}, b->a {ba:?}"
     );
+    // Over the IPv6 underlay: switchd resolves the far VTEP by neighbour
+    // solicitation.
+    assert!(
+        c.wait_reachable(d.ip(), Duration::from_secs(15))?,
+        "c cannot reach d over the IPv6 tunnel"
+    );
+    let cd = c.ping(d.ip(), 3)?;
+    let dc = d.ping(c.ip(), 3)?;
+    assert!(
+        cd.all_received() && dc.all_received(),
+        "c->d {cd:?}, d->c {dc:?}"
+    );
     underlay.stop()?;
+    let v6 = underlay.count(
+        "ipv6.src == fd00:77::1 && vxlan.vni == 101 && ip.src == 10.78.0.1 && icmp.type == 8",
+    )?;
+    let v6_back = underlay.count(
+        "ipv6.src == fd00:77::2 && vxlan.vni == 101 && ip.src == 10.78.0.2 && icmp.type == 0",
+    )?;
+    assert!(
+        v6 >= 3 && v6_back >= 3,
+        "IPv6 underlay: echo requests {v6}, replies {v6_back}"
+    );
+    let solicited = underlay.count(
+        "icmpv6.type == 135 && icmpv6.nd.ns.target_address == fd00:77::2 && ipv6.src == fd00:77::1",
+    )?;
+    assert!(
+        solicited >= 1,
+        "no neighbour solicitation from switchd for the far VTEP"
+    );
     // switchd resolved the far endpoint itself: its ARP request is on the
     // wire, from the LOCAL address.
     let asked = underlay.count(
@@ -122,5 +147,33 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
         "a->b {ab_gbps}, b->a {ba_gbps}"
     );
     drop(switch);
+    Ok(())
+}
+
+/// In the kernel hypervisor `hv`: a VXLAN device for `vni` from `local` to
+/// `remote`, bridged with `host`'s link (moved into `hv`).
+fn kernel_vtep(
+    hv: &Host,
+    host: &Host,
+    vni: &str,
+    local: &str,
+    remote: &str,
+    mtu: u32,
+) -> Result<(), Error> {
+    let dev = format!("vx{vni}");
+    let br = format!("kbr{vni}");
+    let mtu = mtu.to_string();
+    ip(&["link", "set", "dev", host.port(), "netns", hv.netns()])?;
+    hv.exec_ok(&[
+        "ip", "link", "add", &dev, "type", "vxlan", "id", vni, "local", local, "remote", remote,
+        "dstport", "4789", "dev", "eth0",
+    ])?;
+    hv.exec_ok(&["ip", "link", "add", &br, "type", "bridge"])?;
+    for port in [dev.as_str(), host.port()] {
+        hv.exec_ok(&["ip", "link", "set", "dev", port, "master", &br, "mtu", &mtu])?;
+        hv.exec_ok(&["ip", "link", "set", "dev", port, "up"])?;
+    }
+    hv.exec_ok(&["ip", "link", "set", "dev", &br, "up"])?;
+    host.exec_ok(&["ip", "link", "set", "dev", "eth0", "mtu", &mtu])?;
     Ok(())
 }
