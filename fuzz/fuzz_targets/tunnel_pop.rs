@@ -1,30 +1,42 @@
 //! Fuzz target: tunnel decapsulation on arbitrary frames.
 //!
 //! `tunnel::pop` reads peer bytes (anything sent to a local tunnel
-//! endpoint). For every tunnel kind it must never panic; when it accepts a
-//! frame, the result is a suffix of the input of at least an Ethernet
-//! header, the packet carries tunnel metadata, and `parse` (the pure half)
-//! agrees with it. A rejected frame is left unchanged.
+//! endpoint). For every tunnel kind, with and without a partial checksum
+//! announced by the receiving port (its start taken from the input), it
+//! must never panic; when it accepts a frame, the result is a suffix of the
+//! input of at least an Ethernet header, the packet carries tunnel
+//! metadata, an offload state it keeps points inside the inner frame, and
+//! `parse_with` (the pure half) agrees with it. A rejected frame is left
+//! unchanged.
 #![no_main]
 
-use datapath::packet::Packet;
-use datapath::tunnel::{parse, pop, TunnelKind};
+use datapath::packet::{CsumPartial, Packet};
+use datapath::tunnel::{parse_with, pop, TunnelKind};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|frame: &[u8]| {
+fuzz_target!(|input: &[u8]| {
+    let Some((&start, frame)) = input.split_first() else {
+        return;
+    };
     for kind in [TunnelKind::Vxlan, TunnelKind::Geneve, TunnelKind::Gre] {
-        let mut p = Packet::from_bytes(frame);
-        let parsed = parse(frame, kind);
-        match pop(&mut p, kind) {
-            Ok(()) => {
-                let d = parsed.expect("pop accepted what parse rejected");
-                assert_eq!(p.data(), &frame[d.inner.clone()]);
-                assert!(p.data().len() >= 14);
-                assert!(p.tunnel.is_present());
-            }
-            Err(reason) => {
-                assert_eq!(parsed.err(), Some(reason));
-                assert_eq!(p.data(), frame);
+        for partial in [None, Some(u16::from(start) * 2)] {
+            let mut p = Packet::from_bytes(frame);
+            p.offload.csum_partial = partial.map(|start| CsumPartial { start, offset: 6 });
+            let parsed = parse_with(frame, kind, partial.is_some());
+            match pop(&mut p, kind) {
+                Ok(()) => {
+                    let d = parsed.expect("pop accepted what parse rejected");
+                    assert_eq!(p.data(), &frame[d.inner.clone()]);
+                    assert!(p.data().len() >= 14);
+                    assert!(p.tunnel.is_present());
+                    if let Some(c) = p.offload.csum_partial {
+                        assert_eq!(usize::from(c.start) + d.inner.start, usize::from(partial.unwrap()));
+                    }
+                }
+                Err(reason) => {
+                    assert_eq!(parsed.err(), Some(reason));
+                    assert_eq!(p.data(), frame);
+                }
             }
         }
     }
