@@ -10,10 +10,11 @@
 #                                      [brphy: up, LOCAL 192.168.90.2]
 #
 # Each packet crosses one encapsulation (hv1) and one decapsulation (hv2).
-# Both switches use AF_PACKET ports (Open vSwitch's "system" ports in a
-# netdev bridge) and the same host settings (MTU 1450, tx offload off in
-# the hosts, as Open vSwitch needs without userspace TSO); each switch gets
-# a fresh topology. Per switch: iperf3 TCP (RUNS runs, median) and a UDP
+# For each port type (MODES: afpacket = Open vSwitch's "system" ports in a
+# netdev bridge; afxdp = AF_XDP in native mode on both) both switches run
+# with the same host settings (MTU 1450, tx offload off in the hosts, as
+# Open vSwitch needs without userspace TSO); each switch gets a fresh
+# topology. Per switch: iperf3 TCP (RUNS runs, median) and a UDP
 # packet rate with 18-byte payloads (64-byte frames on the hosts' link):
 # the rate h2 receives while h1 sends as fast as iperf3 can. The CPU the
 # switch processes used is read from /proc for each TCP run.
@@ -21,7 +22,8 @@
 # Needs root, iproute2, ethtool, iperf3, python3 and Open vSwitch 3.1.
 # Everything it creates is named vxb* and removed on exit.
 #
-# Usage: benches/e2e/vxlan_compare.sh [--runs N] [--duration S] [--switches "switchd ovs"] [--no-build]
+# Usage: benches/e2e/vxlan_compare.sh [--runs N] [--duration S] [--modes "afpacket afxdp"]
+#                                     [--switches "switchd ovs"] [--no-build]
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,12 +31,14 @@ REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
 RUNS=3
 DURATION=5
 SWITCHES="switchd ovs"
+MODES="afpacket afxdp"
 BUILD=1
 while [[ $# -gt 0 ]]; do
     case $1 in
         --runs) RUNS=$2; shift 2 ;;
         --duration) DURATION=$2; shift 2 ;;
         --switches) SWITCHES=$2; shift 2 ;;
+        --modes) MODES=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -104,7 +108,7 @@ vtep_up() {
 }
 
 start_switchd() {
-    local n remote
+    local mode=$1 n remote
     for n in 1 2; do
         remote=192.168.90.$((3 - n))
         mkdir -p "$TMP/sw$n"
@@ -113,7 +117,7 @@ start_switchd() {
 name = "brint"
 [[bridge.port]]
 name = "h$n"
-type = "afpacket"
+type = "$mode"
 [[bridge.port]]
 name = "vx0"
 type = "vxlan"
@@ -126,7 +130,7 @@ name = "brphy"
 local_port = true
 [[bridge.port]]
 name = "up"
-type = "afpacket"
+type = "$mode"
 EOF
         # Not through a shell function: $! must be switchd's own PID.
         ip netns exec "vxb-hv$n" "$SWITCHD" --config "$TMP/sw$n/switchd.toml" --state-dir "$TMP/sw$n" \
@@ -139,7 +143,8 @@ EOF
 }
 
 start_ovs() {
-    local n d remote
+    local mode=$1 n d remote port_opts=()
+    [[ $mode == afxdp ]] && port_opts=(type=afxdp options:xdp-mode=native)
     for n in 1 2; do
         d=$TMP/ovs$n
         remote=192.168.90.$((3 - n))
@@ -157,10 +162,18 @@ start_ovs() {
         for _ in $(seq 100); do [[ -S $d/vswitchd.ctl ]] && break; sleep 0.1; done
         "${vsctl[@]}" add-br brint -- set bridge brint datapath_type=netdev
         "${vsctl[@]}" add-br brphy -- set bridge brphy datapath_type=netdev
-        "${vsctl[@]}" add-port brint "h$n"
+        if ((${#port_opts[@]})); then
+            "${vsctl[@]}" add-port brint "h$n" -- set interface "h$n" "${port_opts[@]}"
+        else
+            "${vsctl[@]}" add-port brint "h$n"
+        fi
         "${vsctl[@]}" add-port brint vx0 -- set interface vx0 type=vxlan \
             "options:remote_ip=$remote" options:key=100
-        "${vsctl[@]}" add-port brphy up
+        if ((${#port_opts[@]})); then
+            "${vsctl[@]}" add-port brphy up -- set interface up "${port_opts[@]}"
+        else
+            "${vsctl[@]}" add-port brphy up
+        fi
         vtep_up "$n" brphy
     done
 }
@@ -205,15 +218,17 @@ print("%d %d" % ((sent-lost)/secs, sent/secs))' "$TMP/udp.json" 2>/dev/null || e
     log "$sw: 64 B UDP: received/offered pps $pps"
 }
 
-for sw in $SWITCHES; do
-    topo_up
-    case $sw in
-        switchd) start_switchd ;;
-        ovs) start_ovs ;;
-        *) die "unknown switch $sw" ;;
-    esac
-    measure "$sw"
-    cleanup
+for mode in $MODES; do
+    for sw in $SWITCHES; do
+        topo_up
+        case $sw in
+            switchd) start_switchd "$mode" ;;
+            ovs) start_ovs "$mode" ;;
+            *) die "unknown switch $sw" ;;
+        esac
+        measure "$mode/$sw"
+        cleanup
+    done
 done
 
 python3 - "$RECORDS" "$(nproc)" <<'EOF'
@@ -226,17 +241,19 @@ for line in open(sys.argv[1]):
     elif f[0] == "udp":
         rx, offered = f[2].split()
         udp[f[1]] = (int(rx), int(offered))
-print(f"VXLAN, one encapsulation + one decapsulation, AF_PACKET ports, {sys.argv[2]} cores")
-print(f"{'switch':10} {'TCP Gbit/s (median)':>20} {'runs':>24} {'CPU ticks/run':>14} {'64B rx pps':>12} {'offered':>10}")
-for sw in tcp:
-    runs = [g for g, _ in tcp[sw]]
-    ticks = statistics.median(t for _, t in tcp[sw])
-    rx, off = udp.get(sw, (0, 0))
-    print(f"{sw:10} {statistics.median(runs):20.2f} {' '.join(f'{g:.2f}' for g in runs):>24} {ticks:14.0f} {rx:12d} {off:10d}")
-if "switchd" in tcp and "ovs" in tcp:
-    s = statistics.median(g for g, _ in tcp["switchd"])
-    o = statistics.median(g for g, _ in tcp["ovs"])
-    print(f"TCP ratio switchd/OVS: {s / o:.2f}x" if o else "TCP ratio: OVS carried nothing")
-    if udp.get("ovs", (0, 0))[0]:
-        print(f"64 B rate ratio switchd/OVS: {udp['switchd'][0] / udp['ovs'][0]:.2f}x")
+print(f"VXLAN, one encapsulation + one decapsulation, {sys.argv[2]} cores")
+print(f"{'ports/switch':18} {'TCP Gbit/s (median)':>20} {'runs':>20} {'CPU ticks/run':>14} {'64B rx pps':>11} {'offered':>9}")
+for key in tcp:
+    runs = [g for g, _ in tcp[key]]
+    ticks = statistics.median(t for _, t in tcp[key])
+    rx, off = udp.get(key, (0, 0))
+    print(f"{key:18} {statistics.median(runs):20.2f} {' '.join(f'{g:.2f}' for g in runs):>20} {ticks:14.0f} {rx:11d} {off:9d}")
+for mode in sorted({k.split("/")[0] for k in tcp}):
+    s, o = tcp.get(mode + "/switchd"), tcp.get(mode + "/ovs")
+    if s and o:
+        sm, om = statistics.median(g for g, _ in s), statistics.median(g for g, _ in o)
+        print(f"{mode}: TCP switchd/OVS {sm / om:.2f}x" if om else f"{mode}: OVS carried no TCP")
+        su, ou = udp.get(mode + "/switchd", (0, 0))[0], udp.get(mode + "/ovs", (0, 0))[0]
+        if ou:
+            print(f"{mode}: 64 B switchd/OVS {su / ou:.2f}x")
 EOF
