@@ -1,4 +1,5 @@
-//! The switch's configuration: bridges, their datapath settings and ports.
+//! The switch's configuration: bridges, their datapath settings and ports,
+//! and the operator's routes for tunnel endpoints.
 //!
 //! TOML, in Open vSwitch's vocabulary (port `type`, string `options`), so
 //! that `swctl add-port br0 eth1 type=afxdp options:n_rxq=2` and a config
@@ -29,10 +30,20 @@
 //! name = "vm2"                 # switchd connects to the VM's socket
 //! type = "vhostuserclient"
 //! options = { vhost-server-path = "/run/vm2.sock", n_rxq = "2" }  # n_rxq: queue pairs offered
+//!
+//! [[route]]                    # ovs/route/add: tunnel endpoints in 10.1.0.0/16
+//! prefix = "10.1.0.0/16"       # host bits zero; IPv6 too ("fd00::/64")
+//! dev = "br-phy"               # the bridge whose LOCAL port the route leaves by
+//! gateway = "192.0.2.1"        # optional: the next hop
+//! src = "192.0.2.10"           # optional: the outer source address
 //! ```
+//!
+//! A route's `dev` need not be a bridge yet (as in Open vSwitch): it is
+//! used once a bridge of that name with a local port exists.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
 use std::path::Path;
 
 /// Longest interface name Linux accepts (IFNAMSIZ - 1).
@@ -51,6 +62,8 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("bridge {bridge}: {message}")]
     Invalid { bridge: String, message: String },
+    #[error("route {prefix}: {message}")]
+    Route { prefix: String, message: String },
 }
 
 /// The whole configuration.
@@ -59,6 +72,63 @@ pub enum ConfigError {
 pub struct Config {
     #[serde(default)]
     pub bridge: Vec<BridgeConfig>,
+    /// The operator's routes for tunnel endpoints (`swctl route/add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<RouteConfig>,
+}
+
+/// One operator route (Open vSwitch's `ovs/route/add PREFIX DEV [GW]
+/// [src=IP]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// `a.b.c.d/len` or `ipv6/len` with the host bits zero; a bare
+    /// address is a host route.
+    pub prefix: String,
+    /// The bridge whose LOCAL port the route leaves by.
+    pub dev: String,
+    /// The next hop (none: the far endpoint is on the link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+    /// The outer source address (none: the LOCAL port's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpAddr>,
+}
+
+impl RouteConfig {
+    /// The network and length of `prefix`.
+    pub fn network(&self) -> Result<(IpAddr, u8), String> {
+        ofproto::tunnel::parse_prefix(&self.prefix)
+    }
+
+    /// The route the tunnel plane installs for this entry; the error says
+    /// what is wrong with it. This is the one check of a route, for the
+    /// configuration file, the store and the API alike.
+    pub fn to_route(&self) -> Result<ofproto::tunnel::Route, String> {
+        let (prefix, len) = self.network()?;
+        check_name(&self.dev).map_err(|e| format!("dev: {e}"))?;
+        for (what, a) in [("gateway", self.gateway), ("src", self.src)] {
+            let Some(a) = a else { continue };
+            if a.is_ipv4() != prefix.is_ipv4() {
+                return Err(format!(
+                    "{what} {a} is not of the prefix's family (IPv{})",
+                    if prefix.is_ipv4() { 4 } else { 6 }
+                ));
+            }
+            if a.is_unspecified() || a.is_multicast() {
+                return Err(format!("{what} {a} is not a unicast address"));
+            }
+        }
+        Ok(ofproto::tunnel::Route {
+            prefix,
+            len,
+            dev: self.dev.clone(),
+            gateway: self.gateway,
+            src: self.src,
+            metric: 0,
+            origin: ofproto::tunnel::Origin::User,
+        })
+    }
 }
 
 /// What a bridge does when it has no controller.
@@ -214,6 +284,7 @@ impl Config {
                 groups: Vec::new(),
                 meters: Vec::new(),
             }],
+            route: Vec::new(),
         }
     }
 
@@ -235,8 +306,29 @@ impl Config {
         Self::parse(&text, &path.display().to_string())
     }
 
-    /// Check names, numbers and options.
+    /// Check names, numbers and options, and the routes.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_bridges()?;
+        self.validate_routes()
+    }
+
+    /// Each route well-formed, each prefix once.
+    fn validate_routes(&self) -> Result<(), ConfigError> {
+        let mut prefixes = HashSet::new();
+        for r in &self.route {
+            let bad = |message: String| ConfigError::Route {
+                prefix: r.prefix.clone(),
+                message,
+            };
+            let route = r.to_route().map_err(bad)?;
+            if !prefixes.insert((route.prefix, route.len)) {
+                return Err(bad("route defined twice".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_bridges(&self) -> Result<(), ConfigError> {
         let mut bridges = HashSet::new();
         let mut all_ports = HashSet::new();
         for b in &self.bridge {
@@ -383,6 +475,102 @@ mod tests {
             c.bridge[0].port[1].options["vhost-server-path"],
             "/run/vm2.sock"
         );
+    }
+
+    #[test]
+    fn routes_parse_and_round_trip() {
+        let text = r#"
+            [[bridge]]
+            name = "br-phy"
+            local_port = true
+
+            [[route]]
+            prefix = "10.1.0.0/16"
+            dev = "br-phy"
+            gateway = "192.0.2.1"
+            src = "192.0.2.10"
+
+            [[route]]
+            prefix = "fd00::/64"
+            dev = "br-later"
+
+            [[route]]
+            prefix = "198.51.100.7"
+            dev = "br-phy"
+        "#;
+        let c = Config::parse(text, "test").unwrap();
+        assert_eq!(c.route.len(), 3);
+        let r = c.route[0].to_route().unwrap();
+        assert_eq!(
+            (r.prefix, r.len, r.dev.as_str()),
+            ("10.1.0.0".parse().unwrap(), 16, "br-phy")
+        );
+        assert_eq!(r.gateway, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(r.src, Some("192.0.2.10".parse().unwrap()));
+        assert_eq!(r.origin, ofproto::tunnel::Origin::User);
+        // A dev that is no bridge (yet) is allowed, as in Open vSwitch.
+        assert_eq!(c.route[1].to_route().unwrap().len, 64);
+        // A bare address is a host route.
+        assert_eq!(c.route[2].to_route().unwrap().len, 32);
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text, "rt").unwrap(), c);
+        // No routes: no [[route]] written.
+        assert!(!toml::to_string(&Config::default_switch())
+            .unwrap()
+            .contains("route"));
+    }
+
+    #[test]
+    fn bad_routes_say_what_and_which() {
+        let route = |body: &str| format!("[[route]]\n{body}");
+        let cases = [
+            (
+                route("prefix = \"10.0.0.1/24\"\ndev = \"br0\""),
+                "host bits",
+            ),
+            (route("prefix = \"10.0.0.0/33\"\ndev = \"br0\""), "0..=32"),
+            (route("prefix = \"ten/8\"\ndev = \"br0\""), "not an address"),
+            (route("prefix = \"10.0.0.0/8\"\ndev = \"\""), "dev"),
+            (route("prefix = \"10.0.0.0/8\"\ndev = \"a/b\""), "dev"),
+            (
+                route("prefix = \"10.0.0.0/8\"\ndev = \"br0\"\ngateway = \"fd00::1\""),
+                "gateway fd00::1 is not of the prefix's family",
+            ),
+            (
+                route("prefix = \"fd00::/64\"\ndev = \"br0\"\nsrc = \"10.0.0.1\""),
+                "src 10.0.0.1",
+            ),
+            (
+                route("prefix = \"10.0.0.0/8\"\ndev = \"br0\"\ngateway = \"0.0.0.0\""),
+                "unicast",
+            ),
+            (
+                route("prefix = \"10.0.0.0/8\"\ndev = \"br0\"\ngateway = \"10.0.0\""),
+                "gateway",
+            ),
+            (
+                route("prefix = \"10.0.0.0/8\"\ndev = \"br0\"\nmetric = 5"),
+                "metric",
+            ),
+            (route("dev = \"br0\""), "prefix"),
+            (
+                format!(
+                    "{}\n{}",
+                    route("prefix = \"10.0.0.0/8\"\ndev = \"br0\""),
+                    route("prefix = \"10.0.0.0/8\"\ndev = \"br1\"")
+                ),
+                "defined twice",
+            ),
+        ];
+        for (text, needle) in cases {
+            let e = Config::parse(&text, "f.toml").unwrap_err().to_string();
+            assert!(e.contains(needle), "{e:?} should mention {needle:?}");
+        }
+        // The error names the route.
+        let e = Config::parse(&route("prefix = \"10.0.0.1/24\"\ndev = \"br0\""), "f")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("route 10.0.0.1/24: "), "{e}");
     }
 
     #[test]

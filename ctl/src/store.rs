@@ -3,9 +3,9 @@
 //! leaves either the old or the new version, never a mix.
 //!
 //! The format is the TOML [`Config`] a person would write (bridges, ports,
-//! controllers, and the flows, groups and meters the API added as
-//! persistent), so the store can be read, diffed and backed up with
-//! ordinary tools.
+//! controllers, the flows, groups and meters the API added as persistent,
+//! and the operator's tunnel routes), so the store can be read, diffed and
+//! backed up with ordinary tools.
 //!
 //! The one idea is the write protocol ([`write_atomically`]): write the
 //! whole new file under a temporary name in the same directory, `fsync`
@@ -246,6 +246,28 @@ mod tests {
         s.save(c.clone()).unwrap();
         let (s2, _) = Store::open(dir.path(), || Ok(Config::default())).unwrap();
         assert_eq!(s2.config(), &c);
+    }
+
+    #[test]
+    fn routes_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = Store::open(dir.path(), || Ok(Config::default())).unwrap();
+        let mut c = s.config().clone();
+        c.route.push(crate::config::RouteConfig {
+            prefix: "10.1.0.0/16".into(),
+            dev: "br-phy".into(),
+            gateway: Some("192.0.2.1".parse().unwrap()),
+            src: None,
+        });
+        s.save(c.clone()).unwrap();
+        let text = std::fs::read_to_string(s.path()).unwrap();
+        assert!(text.contains("[[route]]"), "{text}");
+        let (s2, _) = Store::open(dir.path(), || Ok(Config::default())).unwrap();
+        assert_eq!(s2.config(), &c);
+        // A store with a bad route is refused, not half loaded.
+        std::fs::write(s.path(), text.replace("10.1.0.0/16", "10.1.0.1/16")).unwrap();
+        let e = Store::open(dir.path(), || Ok(Config::default())).unwrap_err();
+        assert!(crate::switch::chain(&e).contains("host bits"), "{e}");
     }
 
     #[test]

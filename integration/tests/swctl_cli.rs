@@ -8,6 +8,10 @@
 //! worker stats it left, trace a packet, watch an event, and take it all
 //! down again. Every refusal is checked for three things: a non-zero exit,
 //! a message that says what and where, and that nothing changed.
+//!
+//! A second switchd serves the tunnel verbs: the neighbour cache and the
+//! tunnel counters of a fresh switch, and operator routes that are added,
+//! refused, kept across a restart and deleted.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
@@ -490,6 +494,132 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     assert_eq!(bridge_names(&sw), ["br0"]);
     let e = sw.fails(&["del-br", br1], 1);
     assert!(e.contains(br1), "{e}");
+    drop(switch);
+    Ok(())
+}
+
+/// The operator's routes in `route/show --json`.
+fn user_routes(sw: &Swctl) -> Vec<Value> {
+    let shown = sw.json(&["route/show"]);
+    shown["routes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("routes: {shown}"))
+        .iter()
+        .filter(|r| r["origin"] == "user")
+        .cloned()
+        .collect()
+}
+
+#[cfg_attr(switchd_not_root, ignore = "needs root (tap devices)")]
+#[test]
+fn swctl_routes_persist_and_a_fresh_switch_has_no_neighbours() -> Result<(), Error> {
+    let Some(topo) = Topo::new_or_skip()? else {
+        return Ok(());
+    };
+    // An underlay bridge: its LOCAL port is a tap in the root namespace,
+    // so it is named after the topology.
+    let phy = format!("{}u", topo.prefix());
+    let phy = phy.as_str();
+    let config = BridgeConfig::new(phy).set("local_port", "true");
+    let mut switch = Switch::start(&config.to_toml())?;
+    let sw = Swctl {
+        bin: swctl_binary(),
+        socket: switch.state_dir().join("switchd.sock"),
+    };
+
+    // ---- a fresh switch: no neighbours, no tunnel ports, no drops ----------
+    let neigh = sw.json(&["tnl/neigh-show"]);
+    assert_eq!(neigh["neighbours"], Value::Array(vec![]), "{neigh}");
+    let text = sw.ok(&["tnl/neigh-show"]);
+    assert_eq!(text, "BRIDGE  IP  MAC  AGE\n", "only the header");
+    assert_eq!(sw.ok(&["tnl/neigh/show"]), text, "Open vSwitch's name");
+    assert_eq!(sw.ok(&["tnl/neigh-flush"]), "");
+    let tnl = sw.json(&["tnl/show"]);
+    assert_eq!(tnl["ports"], Value::Array(vec![]), "{tnl}");
+    assert_eq!(tnl["counters"]["no_route"], 0, "{tnl}");
+    let text = sw.ok(&["tnl/show"]);
+    assert!(
+        text.starts_with("no tunnel ports\n") && text.contains("neighbour_miss"),
+        "{text}"
+    );
+    assert!(user_routes(&sw).is_empty());
+
+    // ---- route/add -----------------------------------------------------------
+    let full = [
+        "route/add",
+        "10.62.0.0/24",
+        phy,
+        "192.0.2.1",
+        "src=192.0.2.10",
+    ];
+    assert_eq!(sw.ok(&full), "", "silent when the route can be used");
+    // A dev that is no bridge yet is kept, with a note.
+    let note = sw.ok(&["route/add", "fd62::/64", "brlater"]);
+    assert!(note.contains("brlater is not a bridge"), "{note}");
+    // Adding it again replaces it.
+    let mut again = vec!["--json"];
+    again.extend_from_slice(&full);
+    let added: Value = serde_json::from_str(&sw.ok(&again)).expect("JSON");
+    assert_eq!(added["replaced"], true, "{added}");
+    assert_eq!(added["warnings"], Value::Array(vec![]), "{added}");
+    assert_eq!(added["route"]["gateway"], "192.0.2.1", "{added}");
+    let routes = user_routes(&sw);
+    assert_eq!(routes.len(), 2, "{routes:?}");
+    let r = &routes[0];
+    assert_eq!(
+        (&r["prefix"], &r["dev"], &r["gateway"], &r["src"]),
+        (
+            &Value::from("10.62.0.0/24"),
+            &Value::from(phy),
+            &Value::from("192.0.2.1"),
+            &Value::from("192.0.2.10")
+        ),
+        "{r}"
+    );
+    assert_eq!(routes[1]["prefix"], "fd62::/64", "{routes:?}");
+    assert_eq!(routes[1]["gateway"], Value::Null, "{routes:?}");
+    let table = sw.ok(&["route/show"]);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("10.62.0.0/24"))
+        .unwrap_or_else(|| panic!("{table}"));
+    for word in [phy, "192.0.2.1", "192.0.2.10", "user"] {
+        assert!(line.contains(word), "{word} not in {line:?}");
+    }
+
+    // ---- refusals change nothing ------------------------------------------
+    let e = sw.fails(&["route/add", "10.0.0.1/24", phy], 1);
+    assert!(
+        e.contains("10.0.0.1/24") && e.contains("host bits"),
+        "names the prefix and the problem: {e}"
+    );
+    let e = sw.fails(&["route/add", "10.63.0.0/16", phy, "fd00::1"], 1);
+    assert!(e.contains("family"), "{e}");
+    let e = sw.fails(&["route/add", "10.63.0.0/16", phy, "pkt_mark=1"], 2);
+    assert!(e.contains("pkt_mark"), "{e}");
+    assert_eq!(user_routes(&sw), routes);
+
+    // ---- a restart keeps them ------------------------------------------------
+    let store = switch.state_dir().join("switchd.conf.toml");
+    let stored = std::fs::read_to_string(&store).map_err(|source| Error::Io {
+        what: format!("reading {}", store.display()),
+        source,
+    })?;
+    assert!(stored.contains("[[route]]"), "{stored}");
+    switch.restart()?;
+    assert_eq!(user_routes(&sw), routes, "after a restart");
+
+    // ---- route/del -----------------------------------------------------------
+    assert_eq!(sw.ok(&["route/del", "10.62.0.0/24"]), "");
+    let e = sw.fails(&["route/del", "10.62.0.0/24"], 1);
+    assert!(e.contains("no operator route for 10.62.0.0/24"), "{e}");
+    sw.fails(&["route/del", "10.0.0.1/24"], 1);
+    let left = user_routes(&sw);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["prefix"], "fd62::/64");
+    assert_eq!(sw.ok(&["ovs/route/del", "fd62::/64"]), "");
+    switch.restart()?;
+    assert!(user_routes(&sw).is_empty(), "deletions persist too");
     drop(switch);
     Ok(())
 }

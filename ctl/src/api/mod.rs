@@ -10,7 +10,8 @@
 //!
 //! Modules by concept: [`bridges`], [`ports`], [`flows`] (with groups and
 //! meters), [`stats`], [`datapath`] (megaflows, workers), [`trace`],
-//! [`events`] (the watch stream); [`convert`] maps structured protobuf
+//! [`tunnels`] (routes, neighbours, tunnel ports), [`events`] (the watch
+//! stream); [`convert`] maps structured protobuf
 //! flows to OpenFlow messages; [`metrics`] is the Prometheus endpoint.
 //! Open vSwitch's flow syntax lives in [`crate::syntax`].
 
@@ -24,6 +25,7 @@ pub mod ports;
 pub mod serve;
 pub mod stats;
 pub mod trace;
+pub mod tunnels;
 
 pub use crate::switch::Switch;
 
@@ -82,6 +84,7 @@ pub async fn router(
         "switchd.v1.StatsService",
         "switchd.v1.DatapathService",
         "switchd.v1.TraceService",
+        "switchd.v1.TunnelService",
         "switchd.v1.EventService",
         "",
     ] {
@@ -134,6 +137,11 @@ pub async fn router(
         )
         .add_service(
             v1::trace_service_server::TraceServiceServer::new(trace::Trace(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::tunnel_service_server::TunnelServiceServer::new(tunnels::Tunnels(s.clone()))
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )

@@ -27,7 +27,8 @@ pub fn kind_from(t: &str) -> SwitchResult<PortKind> {
     }
 }
 
-fn mac_text(m: [u8; 6]) -> String {
+/// A MAC as `aa:bb:cc:dd:ee:ff`.
+pub fn mac_text(m: [u8; 6]) -> String {
     format!(
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         m[0], m[1], m[2], m[3], m[4], m[5]

@@ -182,6 +182,29 @@ pub enum Command {
         duration: Option<u64>,
     },
 
+    // ---- ovs-appctl: tunnels ----------------------------------------------
+    /// The routes tunnels use: the operator's, then the kernel's.
+    #[command(name = "route/show", alias = "ovs/route/show")]
+    RouteShow,
+    /// Add (or replace) a route: `route/add 10.1.0.0/16 br-phy 192.0.2.1 src=192.0.2.10`.
+    #[command(name = "route/add", alias = "ovs/route/add")]
+    RouteAdd(RouteAdd),
+    /// Delete an operator route: `route/del 10.1.0.0/16`.
+    #[command(name = "route/del", alias = "ovs/route/del")]
+    RouteDel {
+        /// The route's prefix, as added.
+        prefix: String,
+    },
+    /// The MACs the tunnel underlays learnt for their next hops.
+    #[command(name = "tnl/neigh-show", alias = "tnl/neigh/show")]
+    TnlNeighShow,
+    /// Forget every learnt neighbour (they are learnt again as needed).
+    #[command(name = "tnl/neigh-flush", alias = "tnl/neigh/flush")]
+    TnlNeighFlush,
+    /// Tunnel ports with their options, then the tunnel drop counters.
+    #[command(name = "tnl/show", alias = "tnl/ports/show")]
+    TnlShow,
+
     // ---- swctl itself -----------------------------------------------------
     /// Print a shell completion script: `swctl completions bash > /etc/bash_completion.d/swctl`.
     Completions { shell: clap_complete::Shell },
@@ -215,6 +238,18 @@ pub struct AddPort {
     /// default afpacket), `options:KEY=VALUE`, `ofport_request=N`.
     #[arg(value_name = "SETTING")]
     pub settings: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "swctl route/add PREFIX DEV [GATEWAY] [src=IP]")]
+pub struct RouteAdd {
+    /// `a.b.c.d/len` or `ipv6/len` (host bits zero); a bare address is a host route.
+    pub prefix: String,
+    /// The bridge whose LOCAL port the route leaves by.
+    pub dev: String,
+    /// The next hop `GATEWAY` and/or the outer source address `src=IP`.
+    #[arg(num_args = 0..=2, value_name = "GATEWAY|src=IP")]
+    pub rest: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +312,22 @@ mod tests {
             &["swctl", "del-port", "eth1"],
             &["swctl", "del-port", "br0", "eth1"],
             &["swctl", "--json", "show"],
+            &["swctl", "route/show"],
+            &["swctl", "ovs/route/show"],
+            &[
+                "swctl",
+                "route/add",
+                "10.1.0.0/16",
+                "br-phy",
+                "192.0.2.1",
+                "src=192.0.2.10",
+            ],
+            &["swctl", "ovs/route/add", "10.1.0.0/16", "br-phy"],
+            &["swctl", "route/del", "10.1.0.0/16"],
+            &["swctl", "--json", "tnl/neigh-show"],
+            &["swctl", "tnl/neigh/flush"],
+            &["swctl", "tnl/show"],
+            &["swctl", "tnl/ports/show"],
             &["swctl", "show", "--server", "/tmp/x.sock"],
             &[
                 "swctl",
@@ -294,5 +345,10 @@ mod tests {
         assert!(Cli::try_parse_from(["swctl", "--private-key", "k.pem", "show"]).is_err());
         assert!(Cli::try_parse_from(["swctl", "trace", "br0"]).is_err());
         assert!(Cli::try_parse_from(["swctl", "set-fail-mode", "br0", "open"]).is_err());
+        assert!(Cli::try_parse_from(["swctl", "route/add", "10.1.0.0/16"]).is_err());
+        assert!(
+            Cli::try_parse_from(["swctl", "route/add", "10.0.0.0/8", "b", "1", "2", "3"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["swctl", "route/del"]).is_err());
     }
 }

@@ -25,6 +25,7 @@ use proto::v1::meter_service_client::MeterServiceClient;
 use proto::v1::port_service_client::PortServiceClient;
 use proto::v1::stats_service_client::StatsServiceClient;
 use proto::v1::trace_service_client::TraceServiceClient;
+use proto::v1::tunnel_service_client::TunnelServiceClient;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Uri};
@@ -199,6 +200,11 @@ impl Api {
     }
     pub fn trace(&self) -> TraceServiceClient<Channel> {
         TraceServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+    pub fn tunnels(&self) -> TunnelServiceClient<Channel> {
+        TunnelServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE)
     }

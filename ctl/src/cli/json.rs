@@ -249,6 +249,62 @@ pub fn trace(t: &api::TraceResponse) -> Value {
     })
 }
 
+pub fn route_origin(o: i32) -> &'static str {
+    match api::RouteOrigin::try_from(o) {
+        Ok(api::RouteOrigin::Kernel) => "kernel",
+        Ok(api::RouteOrigin::User) => "user",
+        _ => "unspecified",
+    }
+}
+
+/// Empty text (proto3's "none") as null.
+fn or_null(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        json!(s)
+    }
+}
+
+pub fn route(r: &api::Route) -> Value {
+    json!({
+        "prefix": r.prefix,
+        "dev": r.dev,
+        "gateway": or_null(&r.gateway),
+        "src": or_null(&r.src),
+        "metric": r.metric,
+        "origin": route_origin(r.origin),
+    })
+}
+
+pub fn neighbour(n: &api::Neighbour) -> Value {
+    json!({
+        "bridge": n.bridge,
+        "ip": n.ip,
+        "mac": n.mac,
+        "age_secs": n.age_secs,
+    })
+}
+
+pub fn tunnel_port(p: &api::TunnelPort) -> Value {
+    json!({
+        "bridge": p.bridge,
+        "name": p.name,
+        "ofport": p.ofport,
+        "type": p.r#type,
+        "options": sorted_map(&p.options),
+    })
+}
+
+/// Counters as one object, in the API's order.
+pub fn tunnel_counters(c: &[api::TunnelCounter]) -> Value {
+    Value::Object(
+        c.iter()
+            .map(|c| (c.name.clone(), json!(c.value)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
 /// An event as `{"bridge", "time_ms", "type", ...the event's fields}`.
 pub fn event(e: &api::Event) -> Value {
     use api::event::Kind;
@@ -308,6 +364,32 @@ mod tests {
         assert_eq!(v["ports"], json!([]));
         assert_eq!(fail_mode(99), "unspecified");
         assert_eq!(group_type(api::GroupType::FastFailover as i32), "ff");
+    }
+
+    #[test]
+    fn routes_have_word_origins_and_null_for_none() {
+        let r = api::Route {
+            prefix: "10.1.0.0/16".into(),
+            dev: "br-phy".into(),
+            gateway: "192.0.2.1".into(),
+            origin: api::RouteOrigin::User as i32,
+            ..Default::default()
+        };
+        let v = route(&r);
+        assert_eq!(v["origin"], "user");
+        assert_eq!(v["gateway"], "192.0.2.1");
+        assert_eq!(v["src"], Value::Null);
+        let c = tunnel_counters(&[
+            api::TunnelCounter {
+                name: "no_route".into(),
+                value: 3,
+            },
+            api::TunnelCounter {
+                name: "bad_header".into(),
+                value: 0,
+            },
+        ]);
+        assert_eq!(c.to_string(), r#"{"no_route":3,"bad_header":0}"#);
     }
 
     #[test]

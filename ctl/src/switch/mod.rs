@@ -13,7 +13,9 @@
 //!
 //! The changes by object: [`bridges`] (create, delete, reconfigure,
 //! controllers), [`ports`] (add, delete, options, OFPPC bits), [`openflow`]
-//! (flows, groups, meters). The services that carry requests in (the gRPC
+//! (flows, groups, meters), [`tunnels`] (the operator's routes, which are
+//! stored first and then installed in the tunnel plane, and the plane's
+//! neighbours, tunnel ports and counters). The services that carry requests in (the gRPC
 //! API in `crate::api`, the OpenFlow connections in `ofproto`) translate
 //! onto these and keep no state of their own; the core knows nothing of
 //! them. [`events`] is the fan-out of what happens on the bridges to
@@ -25,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod openflow;
 pub mod ports;
+pub mod tunnels;
 
 pub use error::{SwitchError, SwitchResult};
 pub use openflow::{port_names, OpenFlowPath, PersistentIds};
@@ -138,9 +141,10 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Switch {
-    /// Start every bridge of the store. A bridge that cannot start is an
-    /// error; a port that cannot open is logged and left in the store (it
-    /// comes back when its interface does).
+    /// Install the stored routes and start every bridge of the store. A
+    /// bridge that cannot start is an error; a port that cannot open is
+    /// logged and left in the store (it comes back when its interface
+    /// does).
     pub fn start(
         store: Store,
         runtime: tokio::runtime::Handle,
@@ -162,6 +166,9 @@ impl Switch {
         });
         {
             let mut inner = switch.lock();
+            // Routes first: the first tunnel packet a bridge translates
+            // finds them.
+            switch.install_routes(&inner);
             let configs = inner.store.config().bridge.clone();
             for cfg in &configs {
                 let bridge = switch

@@ -13,6 +13,7 @@ pub mod datapath;
 pub mod flow;
 pub mod group_meter;
 pub mod port;
+pub mod tunnel;
 pub mod watch;
 
 use super::args::Command;
@@ -96,6 +97,12 @@ pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
         C::DpctlDumpFlows { bridge: b } => datapath::dump_megaflows(api, b.as_deref()).await,
         C::PmdStats { bridge: b } => datapath::pmd_stats(api, b.as_deref()).await,
         C::Trace(a) => datapath::trace(api, a).await,
+        C::RouteShow => tunnel::route_show(api).await,
+        C::RouteAdd(a) => tunnel::route_add(api, a).await,
+        C::RouteDel { prefix } => tunnel::route_del(api, prefix).await,
+        C::TnlNeighShow => tunnel::neigh_show(api).await,
+        C::TnlNeighFlush => tunnel::neigh_flush(api).await,
+        C::TnlShow => tunnel::tnl_show(api).await,
         C::Watch { .. } | C::Completions { .. } => Err(CliError::Usage(
             "internal: streaming and local commands are not run here".into(),
         )),
