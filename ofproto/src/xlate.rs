@@ -676,6 +676,8 @@ pub fn packet_in_fields(key: &FlowKey, metadata: u64) -> Vec<OxmField> {
     v
 }
 
+#[cfg(test)]
+mod mask_property;
 mod nx;
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,9 @@ use super::{Port, PortCaps, PortStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Arc, Mutex};
 
 /// Packets a link holds before it drops (a few batches of slack for a
