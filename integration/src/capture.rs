@@ -78,39 +78,32 @@ impl Capture {
         Ok(())
     }
 
-    /// tshark's one-line summaries of the first `max` packets matching
-    /// `filter` (for failure messages).
+    /// tshark's fields `fields` of the packets matching `filter`, a line each.
+    fn fields(&self, filter: &str, fields: &[&str]) -> Result<String> {
+        let mut cmd = Command::new("tshark");
+        cmd.arg("-r")
+            .arg(&self.file)
+            .args(["-n", "-Y", filter, "-T", "fields"]);
+        for f in fields {
+            cmd.args(["-e", f]);
+        }
+        checked(&mut cmd)
+    }
+
+    /// The addresses, GRE key and protocol stack of the first `max` packets
+    /// matching `filter` (for failure messages).
     pub fn summary(&self, filter: &str, max: usize) -> String {
-        let out = checked(Command::new("tshark").arg("-r").arg(&self.file).args([
-            "-n",
-            "-Y",
-            filter,
-            "-T",
-            "fields",
-            "-e",
-            "ip.src",
-            "-e",
-            "ip.dst",
-            "-e",
-            "gre.key",
-            "-e",
-            "frame.protocols",
-        ]))
-        .unwrap_or_else(|e| format!("{e:?}"));
-        out.lines().take(max).collect::<Vec<_>>().join("\n")
+        self.fields(filter, &["ip.src", "ip.dst", "gre.key", "frame.protocols"])
+            .unwrap_or_else(|e| format!("{e:?}"))
+            .lines()
+            .take(max)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// How many captured packets tshark finds matching `filter`.
     pub fn count(&self, filter: &str) -> Result<usize> {
-        let out = checked(Command::new("tshark").arg("-r").arg(&self.file).args([
-            "-n",
-            "-Y",
-            filter,
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-        ]))?;
+        let out = self.fields(filter, &["frame.number"])?;
         Ok(out.lines().filter(|l| !l.trim().is_empty()).count())
     }
 }

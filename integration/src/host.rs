@@ -106,7 +106,12 @@ impl Host {
     /// Starts `argv` inside this host in the background, output discarded.
     /// The process is killed by PID when the returned [`Daemon`] is dropped.
     pub fn spawn(&self, argv: &[&str]) -> Result<Daemon> {
-        let mut cmd = self.command(argv);
+        self.spawn_command(self.command(argv), &argv.join(" "))
+    }
+
+    /// Starts `cmd` (from [`Host::command`], perhaps with its environment
+    /// set) in the background, output discarded, killed by PID on drop.
+    pub fn spawn_command(&self, mut cmd: Command, what: &str) -> Result<Daemon> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -114,10 +119,7 @@ impl Host {
             command: describe(&cmd),
             source,
         })?;
-        Ok(Daemon::new(
-            format!("`{}` in {}", argv.join(" "), self.name),
-            child,
-        ))
+        Ok(Daemon::new(format!("`{what}` in {}", self.name), child))
     }
 
     /// Sends `count` echo requests 0.2 s apart and reports what came back.

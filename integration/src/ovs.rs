@@ -9,7 +9,7 @@
 //! database in the directory, their interfaces in the namespace.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use crate::daemon::Daemon;
 use crate::host::Host;
 use crate::netns::wait_until;
-use crate::run::{checked, describe};
+use crate::run::checked;
 use crate::{Error, Result};
 
 const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
@@ -145,12 +145,5 @@ fn spawn(host: &Host, dir: &Path, argv: &[&str]) -> Result<Daemon> {
     for var in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"] {
         cmd.env(var, dir);
     }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let child = cmd.spawn().map_err(|source| Error::Spawn {
-        command: describe(&cmd),
-        source,
-    })?;
-    Ok(Daemon::new(argv[0].to_string(), child))
+    host.spawn_command(cmd, argv[0])
 }
