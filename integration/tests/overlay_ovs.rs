@@ -4,19 +4,46 @@
 //! ```text
 //!  ns a1 10.78.0.1   ns a2 10.79.0.1             ns hv: Open vSwitch (netdev)
 //!     |                 |                          ovsphy [eth0, LOCAL 198.18.78.2]
-//!  switchd: gv [a1, gv0 geneve key 100]            ovsgv  [b1, gv0 geneve key 100] -- ns b1 10.78.0.2
+//!  switchd: gv [a1, gv0 geneve flow]               ovsgv  [b1, gv0 geneve flow]    -- ns b1 10.78.0.2
 //!           gr [a2, gr0 gre key 200]               ovsgr  [b2, gr0 gre key 200]    -- ns b2 10.79.0.2
 //!           phy [uplink, LOCAL 198.18.78.1] ------ eth0
 //! ```
 //!
 //! One topology for both encapsulations (each tenant pair has its own
 //! bridges on both sides, so nothing floods from one tunnel into the
-//! other). The underlay is captured on the far side and decoded by tshark.
+//! other). The GRE pair is a learning bridge over a fixed-remote tunnel on
+//! both sides; the GENEVE pair is flow-based (`remote_ip=flow,key=flow`)
+//! on both sides, programmed with the same ovs-ofctl flows (NX `tun_dst`
+//! and `tunnel_id` out, `tunnel_id` and `tun_src` matched in). The
+//! underlay is captured on the far side and decoded by tshark.
 
 use std::time::Duration;
 
+use std::process::Command;
+
+use switchd_integration::ofctl::{free_tcp_port, Ofctl};
 use switchd_integration::ovs::{ovs_available, Ovs};
-use switchd_integration::{ip, BridgeConfig, Capture, Error, PortConfig, PortType, Switch, Topo};
+use switchd_integration::{
+    ip, BridgeConfig, Capture, Error, FailMode, PortConfig, PortType, Switch, Topo,
+};
+
+/// `ovs-ofctl ARGS` (against Open vSwitch's own management socket).
+fn checked_ofctl(args: &[&str]) -> Result<(), Error> {
+    let out = Command::new("ovs-ofctl")
+        .args(args)
+        .output()
+        .map_err(|source| Error::Io {
+            what: "running ovs-ofctl".into(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(Error::Invalid {
+            what: "ovs-ofctl against Open vSwitch",
+            value: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(())
+}
 
 #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
@@ -55,7 +82,23 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
         ovs.vsctl(&args)?;
     }
     ovs.vsctl(&["add-port", "ovsphy", "eth0"])?;
-    ovs.vsctl(&["add-port", "ovsgv", b1.port()])?;
+    ovs.vsctl(&[
+        "add-port",
+        "ovsgv",
+        b1.port(),
+        "--",
+        "set",
+        "interface",
+        b1.port(),
+        "ofport_request=1",
+    ])?;
+    ovs.vsctl(&[
+        "set",
+        "bridge",
+        "ovsgv",
+        "fail_mode=secure",
+        "protocols=OpenFlow13",
+    ])?;
     ovs.vsctl(&["add-port", "ovsgr", b2.port()])?;
     ovs.vsctl(&[
         "add-port",
@@ -66,8 +109,9 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
         "interface",
         "gv0",
         "type=geneve",
-        "options:remote_ip=198.18.78.1",
-        "options:key=100",
+        "ofport_request=2",
+        "options:remote_ip=flow",
+        "options:key=flow",
     ])?;
     ovs.vsctl(&[
         "add-port",
@@ -84,12 +128,19 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
     hv.exec_ok(&["ip", "addr", "add", "198.18.78.2/24", "dev", "ovsphy"])?;
     hv.exec_ok(&["ip", "link", "set", "dev", "ovsphy", "up"])?;
 
+    // The GENEVE pair is flow-based on both sides (remote_ip=flow,
+    // key=flow), programmed with the same ovs-ofctl flows: NX tun_dst and
+    // tunnel_id on the way out, tunnel_id and tun_src matched on the way in.
+    let of_port = free_tcp_port()?;
     let gv = BridgeConfig::new(format!("{p}gv"))
-        .port(PortConfig::for_host(&a1, PortType::AfPacket))
+        .fail_mode(FailMode::Secure)
+        .set("controller", &format!("[\"ptcp:{of_port}:127.0.0.1\"]"))
+        .port(PortConfig::for_host(&a1, PortType::AfPacket).ofport(1))
         .port(
             PortConfig::new("gv0", PortType::Geneve)
-                .option("remote_ip", "198.18.78.2")
-                .option("key", "100"),
+                .ofport(2)
+                .option("remote_ip", "flow")
+                .option("key", "flow"),
         );
     let gr = BridgeConfig::new(format!("{p}gr"))
         .port(PortConfig::for_host(&a2, PortType::AfPacket))
@@ -108,6 +159,19 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
         gr.to_toml(),
         phy.to_toml()
     ))?;
+    let flows = |far: &str| {
+        vec![
+            format!("in_port=1,actions=set_field:100->tun_id,set_field:{far}->tun_dst,output:2"),
+            format!("in_port=2,tun_id=100,tun_src={far},actions=output:1"),
+        ]
+    };
+    let ofctl = Ofctl::new(of_port)?;
+    ofctl.wait_listening(Duration::from_secs(10))?;
+    ofctl.add_flows(&flows("198.18.78.2"))?;
+    let ovs_gv = format!("unix:{}/ovsgv.mgmt", ovs.dir().display());
+    for f in flows("198.18.78.1") {
+        checked_ofctl(&["-O", "OpenFlow13", "add-flow", &ovs_gv, &f])?;
+    }
     let mut underlay = Capture::start(&hv, "eth0")?;
     ip(&["addr", "add", "198.18.78.1/24", "dev", &phy_name])?;
     ip(&["link", "set", "dev", &phy_name, "up"])?;
@@ -142,6 +206,17 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
         underlay.summary("!arp && !icmpv6", 40)
     );
     assert_eq!(count("_ws.malformed || _ws.expert.severity == error")?, 0);
+    // switchd's flows with the NX fields dump back and counted the pings
+    // (each way at least the 3 + 3 echoes of the pings above).
+    let dumped = ofctl.dump_flows(None)?;
+    assert_eq!(dumped.len(), 2, "{dumped:#?}");
+    assert!(dumped.iter().all(|f| f.n_packets >= 6), "{dumped:#?}");
+    let text = ofctl.run("dump-flows", &[])?;
+    assert!(
+        text.contains("tun_id=0x64") && text.contains("tun_src=198.18.78.2"),
+        "{text}"
+    );
+    assert!(text.contains("set_field:198.18.78.2->tun_dst"), "{text}");
     drop(switch);
     Ok(())
 }
