@@ -44,6 +44,7 @@
 
 mod capture;
 mod config;
+pub mod craft;
 mod daemon;
 mod host;
 mod iperf;
@@ -51,6 +52,7 @@ mod netns;
 pub mod ofctl;
 pub mod ovs;
 mod run;
+pub mod swctl;
 mod switch;
 mod topo;
 pub mod vm;

@@ -21,8 +21,10 @@ use std::time::Duration;
 
 use std::process::Command;
 
+use switchd_integration::craft;
 use switchd_integration::ofctl::{free_tcp_port, Ofctl};
 use switchd_integration::ovs::{ovs_available, Ovs};
+use switchd_integration::swctl::Swctl;
 use switchd_integration::{
     ip, BridgeConfig, Capture, Error, FailMode, PortConfig, PortType, Switch, Topo,
 };
@@ -195,6 +197,63 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
         );
     }
     underlay.stop()?;
+
+    // Bad input at switchd's endpoint from the far side: a GENEVE option
+    // marked critical that nobody registered (RFC 8926: drop) and GRE
+    // version 1; each dropped and counted by reason.
+    let sw = Swctl::for_switch(&switch);
+    let before = sw.json(&["tnl/show"])["counters"].clone();
+    let dst_mac = craft::mac_of(&ip(&["-o", "link", "show", "dev", &phy_name])?);
+    let src_mac = craft::mac_of(&hv.exec_ok(&["ip", "-o", "link", "show", "dev", "eth0"])?);
+    let inner = {
+        let mut f = vec![0u8; 60];
+        f[..6].copy_from_slice(&[0xff; 6]);
+        f[12..14].copy_from_slice(&[0x08, 0x06]);
+        f
+    };
+    // GENEVE: version 0, 2 words of options, protocol TEB, VNI 100; one
+    // option of class 0xffff, type 0x80 (critical), 4 bytes of data.
+    let mut geneve = vec![0x02, 0x00, 0x65, 0x58, 0, 0, 100, 0];
+    geneve.extend_from_slice(&[0xff, 0xff, 0x80, 0x01, 1, 2, 3, 4]);
+    geneve.extend_from_slice(&inner);
+    // GRE: key present, version 1 (PPTP's), protocol TEB.
+    let mut gre = vec![0x20, 0x01, 0x65, 0x58, 0, 0, 0, 200];
+    gre.extend_from_slice(&inner);
+    let (here, there) = ([198, 18, 78, 2], [198, 18, 78, 1]);
+    for (frame, why) in [
+        (
+            craft::ipv4(
+                dst_mac,
+                src_mac,
+                here,
+                there,
+                17,
+                &craft::udp(40000, 6081, &geneve),
+            ),
+            "pop_geneve_critical",
+        ),
+        (
+            craft::ipv4(dst_mac, src_mac, here, there, 47, &gre),
+            "pop_gre_flags",
+        ),
+    ] {
+        // Open vSwitch owns eth0: send from its LOCAL port's side of the
+        // wire instead, the underlay bridge's internal interface.
+        craft::send_raw(&hv, "ovsphy", &frame)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = sw.json(&["tnl/show"])["counters"].clone();
+            if now[why].as_u64() > before[why].as_u64() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{why} not counted: {now}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     let count = |f: &str| underlay.count(f);
     let geneve_there = count("ip.src == 198.18.78.1 && geneve.vni == 100 && icmp.type == 8")?;
     let geneve_back = count("ip.src == 198.18.78.2 && geneve.vni == 100 && icmp.type == 0")?;

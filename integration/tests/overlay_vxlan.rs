@@ -18,6 +18,8 @@
 
 use std::time::Duration;
 
+use switchd_integration::craft;
+use switchd_integration::swctl::Swctl;
 use switchd_integration::{
     ip, BridgeConfig, Capture, Error, Host, PortConfig, PortType, Switch, Topo,
 };
@@ -136,6 +138,59 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
     );
     let malformed = underlay.count("_ws.malformed || _ws.expert.severity == error")?;
     assert_eq!(malformed, 0, "malformed packets on the underlay");
+
+    // Bad tunnel input from the far hypervisor's NIC, straight at
+    // switchd's endpoint: each dropped and counted by reason, and the
+    // tunnel keeps forwarding.
+    let sw = Swctl::for_switch(&switch);
+    let before = sw.json(&["tnl/show"])["counters"].clone();
+    let dst_mac = craft::mac_of(&ip(&["-o", "link", "show", "dev", &phy_name])?);
+    let src_mac = craft::mac_of(&hv.exec_ok(&["ip", "-o", "link", "show", "dev", "eth0"])?);
+    let inner = {
+        let mut f = vec![0u8; 60];
+        f[..6].copy_from_slice(&[0xff; 6]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0x77]);
+        f[12..14].copy_from_slice(&[0x08, 0x06]);
+        f
+    };
+    let vxlan = |flags: u8, vni: u32| {
+        let mut v = vec![flags, 0, 0, 0];
+        v.extend_from_slice(&(vni << 8).to_be_bytes());
+        v.extend_from_slice(&inner);
+        v
+    };
+    for (payload, why) in [
+        (vxlan(0x00, 100), "pop_vxlan_flags"),
+        (vec![0x08, 0, 0, 0], "pop_truncated"),
+        (vxlan(0x08, 999), "unknown_key"),
+    ] {
+        let frame = craft::ipv4(
+            dst_mac,
+            src_mac,
+            [198, 18, 77, 2],
+            [198, 18, 77, 1],
+            17,
+            &craft::udp(40000, 4789, &payload),
+        );
+        craft::send_raw(&hv, "eth0", &frame)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = sw.json(&["tnl/show"])["counters"].clone();
+            if now[why].as_u64() > before[why].as_u64() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{why} not counted: {now}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let after = a.ping(b.ip(), 2)?;
+    assert!(
+        after.all_received(),
+        "the tunnel stopped after bad input: {after:?}"
+    );
 
     let server = b.iperf3_server()?;
     let ab_gbps = a.iperf3_client(&server, 3)?;

@@ -15,88 +15,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use switchd_integration::{switchd_binary, BridgeConfig, Error, PortType, Switch, Topo};
-
-/// The swctl binary: `$SWCTL_BIN`, else next to switchd.
-fn swctl_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("SWCTL_BIN") {
-        return PathBuf::from(p);
-    }
-    let switchd = switchd_binary().expect("switchd binary (build the workspace first)");
-    let swctl = switchd.with_file_name("swctl");
-    assert!(
-        swctl.is_file(),
-        "{} not found; run `cargo build -p switchd-ctl` or set SWCTL_BIN",
-        swctl.display()
-    );
-    swctl
-}
-
-/// swctl pointed at one switchd.
-struct Swctl {
-    bin: PathBuf,
-    socket: PathBuf,
-}
-
-impl Swctl {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("--server")
-            .arg(&self.socket)
-            .args(args)
-            .env_remove("SWITCHD_SOCKET")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("running swctl")
-    }
-
-    /// Runs a verb that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "swctl {args:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// `swctl --json ARGS`, parsed.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let text = self.ok(&all);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("swctl {args:?}: {e}: {text}"))
-    }
-
-    /// Runs a verb that must fail with `code`; returns its stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "swctl {args:?} should exit {code}; stdout:\n{}stderr:\n{stderr}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        // swctl's own messages start "swctl: ", clap's usage errors "error: ".
-        assert!(
-            stderr.starts_with("swctl: ") || stderr.starts_with("error: "),
-            "{stderr}"
-        );
-        stderr
-    }
-}
+use switchd_integration::swctl::{swctl_binary, Swctl};
+use switchd_integration::{BridgeConfig, Error, PortType, Switch, Topo};
 
 fn bridge_names(sw: &Swctl) -> Vec<String> {
     sw.json(&["list-br"])["bridges"]
@@ -164,10 +89,7 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     let (a, b, c) = (&hosts[0], &hosts[1], &hosts[2]);
     let config = BridgeConfig::new("br0").ports([a, b], PortType::AfPacket);
     let switch = Switch::start(&config.to_toml())?;
-    let sw = Swctl {
-        bin: swctl_binary(),
-        socket: switch.state_dir().join("switchd.sock"),
-    };
+    let sw = Swctl::for_switch(&switch);
     // A second bridge named after the topology, so its internal port (a
     // tap in the root namespace) cannot clash with another test's.
     let br1 = format!("{}x", topo.prefix());
@@ -522,10 +444,7 @@ fn swctl_routes_persist_and_a_fresh_switch_has_no_neighbours() -> Result<(), Err
     let phy = phy.as_str();
     let config = BridgeConfig::new(phy).set("local_port", "true");
     let mut switch = Switch::start(&config.to_toml())?;
-    let sw = Swctl {
-        bin: swctl_binary(),
-        socket: switch.state_dir().join("switchd.sock"),
-    };
+    let sw = Swctl::for_switch(&switch);
 
     // ---- a fresh switch: no neighbours, no tunnel ports, no drops ----------
     let neigh = sw.json(&["tnl/neigh-show"]);

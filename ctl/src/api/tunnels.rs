@@ -151,7 +151,7 @@ impl v1::tunnel_service_server::TunnelService for Tunnels {
         _req: Request<v1::TunnelStatsRequest>,
     ) -> Result<Response<v1::TunnelStatsResponse>, Status> {
         self.0
-            .call(|sw, _| {
+            .call(|sw, inner| {
                 Ok(v1::TunnelStatsResponse {
                     ports: sw
                         .tunnel_ports()
@@ -159,7 +159,7 @@ impl v1::tunnel_service_server::TunnelService for Tunnels {
                         .map(tunnel_port_to_proto)
                         .collect(),
                     counters: sw
-                        .tunnel_counters()
+                        .tunnel_counters(inner)
                         .into_iter()
                         .map(|(name, value)| v1::TunnelCounter {
                             name: name.to_string(),

@@ -171,9 +171,23 @@ impl Switch {
             .collect()
     }
 
-    /// The tunnel plane's counters, by name, in a fixed order.
-    pub fn tunnel_counters(&self) -> Vec<(&'static str, u64)> {
-        self.tunnels.counter_list()
+    /// Tunnel drops by reason, in a fixed order: translation's (the
+    /// plane's: no route, unresolved neighbour, unknown key, ...) then the
+    /// datapath's (`push_*`/`pop_*`: malformed or unsupported outer
+    /// headers), summed over every bridge's workers.
+    pub fn tunnel_counters(&self, inner: &Inner) -> Vec<(&'static str, u64)> {
+        use datapath::tunnel::TunnelDrop;
+        let mut drops = [0u64; TunnelDrop::COUNT];
+        for b in inner.bridges.values() {
+            for w in b.dpif.worker_stats() {
+                for (sum, reason) in drops.iter_mut().zip(TunnelDrop::ALL) {
+                    *sum += w.tunnel_drops.get(reason);
+                }
+            }
+        }
+        let mut all = self.tunnels.counter_list();
+        all.extend(TunnelDrop::ALL.iter().map(|r| r.name()).zip(drops));
+        all
     }
 }
 
@@ -389,8 +403,9 @@ mod tests {
         assert!(sw.neighbours().is_empty());
         sw.flush_neighbours();
         assert!(sw.tunnel_ports().is_empty());
-        let counters = sw.tunnel_counters();
+        let counters = sw.tunnel_counters(&sw.lock());
         assert!(counters.iter().any(|(n, _)| *n == "no_route"));
+        assert!(counters.iter().any(|(n, _)| *n == "pop_geneve_critical"));
         assert!(counters.iter().all(|(_, v)| *v == 0), "{counters:?}");
     }
 
