@@ -539,6 +539,73 @@ fn swctl_routes_persist_and_a_fresh_switch_has_no_neighbours() -> Result<(), Err
     assert_eq!(sw.ok(&["ovs/route/del", "fd62::/64"]), "");
     switch.restart()?;
     assert!(user_routes(&sw).is_empty(), "deletions persist too");
+
+    // ---- tunnel ports, as an operator adds them ------------------------------
+    sw.ok(&[
+        "add-port",
+        phy,
+        "vx0",
+        "type=vxlan",
+        "options:remote_ip=flow",
+        "options:key=flow",
+    ]);
+    sw.ok(&[
+        "add-port",
+        phy,
+        "gre0",
+        "type=gre",
+        "options:remote_ip=192.0.2.7",
+        "options:key=0xfffffffe",
+        "options:ttl=inherit",
+    ]);
+    let tnl = sw.json(&["tnl/show"]);
+    let ports = tnl["ports"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ports.len(), 2, "{tnl}");
+    let vx = ports.iter().find(|p| p["name"] == "vx0").expect("vx0");
+    assert_eq!(vx["options"]["remote_ip"], "flow", "{vx}");
+    assert_eq!(vx["options"]["dst_port"], "4789", "defaults shown: {vx}");
+    // Refusals name the option and what it takes; nothing is added.
+    let e = sw.fails(
+        &[
+            "add-port",
+            phy,
+            "vx1",
+            "type=vxlan",
+            "options:remote_ip=flow",
+            "options:key=0x1000000",
+        ],
+        1,
+    );
+    assert!(e.contains("key") && e.contains("does not fit"), "{e}");
+    let e = sw.fails(&["add-port", phy, "vx1", "type=geneve"], 1);
+    assert!(e.contains("remote_ip"), "{e}");
+    let e = sw.fails(
+        &[
+            "add-port",
+            phy,
+            "gre1",
+            "type=gre",
+            "options:remote_ip=flow",
+            "options:dst_port=1",
+        ],
+        1,
+    );
+    assert!(e.contains("dst_port"), "{e}");
+    assert_eq!(
+        sw.json(&["tnl/show"])["ports"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // They are ports of the bridge like any other, and come back.
+    switch.restart()?;
+    assert_eq!(
+        sw.json(&["tnl/show"])["ports"].as_array().map(Vec::len),
+        Some(2)
+    );
+    sw.ok(&["del-port", phy, "vx0"]);
+    assert_eq!(
+        sw.json(&["tnl/show"])["ports"].as_array().map(Vec::len),
+        Some(1)
+    );
     drop(switch);
     Ok(())
 }
