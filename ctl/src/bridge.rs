@@ -11,6 +11,7 @@ use crate::config::{BridgeConfig, FailMode, PortConfig, PortKind};
 use anyhow::{bail, Context, Result};
 use datapath::dpif::{Dpif, DpifConfig, RxqAssign};
 use datapath::netdev::Port;
+use datapath::pmd::PmdPool;
 use datapath::PortNo;
 use ofproto::bridge::{FailMode as OfFailMode, OfBridge};
 use ofproto::conn::io::Controllers;
@@ -110,6 +111,7 @@ impl Bridge {
         runtime: &tokio::runtime::Handle,
         state_dir: &Path,
         tunnels: &Arc<TunnelPlane>,
+        pmds: &Arc<PmdPool>,
     ) -> Result<Bridge> {
         let d = &cfg.datapath;
         let dp_cfg = DpifConfig {
@@ -138,7 +140,8 @@ impl Bridge {
             ),
         );
         let dpif = Arc::new(
-            Dpif::new(
+            Dpif::new_in(
+                pmds.clone(),
                 dp_cfg,
                 ofbridge.clone(),
                 Some(ofbridge.store.meters.clone()),
@@ -383,6 +386,7 @@ mod tests {
             rt.handle(),
             Path::new("/nonexistent"),
             &TunnelPlane::new(),
+            &PmdPool::new(),
         )
         .unwrap()
     }

@@ -197,6 +197,8 @@ pub struct SslConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatapathConfig {
+    /// Workers of this bridge's datapath; worker `i` runs on the switch's
+    /// PMD thread `i`, shared with the other bridges' worker `i`.
     pub workers: usize,
     pub emc_entries: usize,
     pub emc_insert_inv_prob: u32,

@@ -20,6 +20,7 @@ use crate::flow::{FlowKey, Mask};
 pub use crate::meter::{MeterHook, MeterVerdict};
 use crate::netdev::{Port, PortStats};
 use crate::packet::{Packet, PacketPool};
+use crate::pmd::PmdPool;
 pub use crate::port_table::{PortEntry, PortTable};
 use crate::upcall::UpcallHandler;
 use crate::worker::{Command, RxqRef, Shared, Worker, WorkerShared, WorkerStats};
@@ -71,13 +72,28 @@ pub struct FlowDump {
 pub struct Dpif {
     shared: Arc<Shared>,
     workers: Vec<Worker>,
+    /// The PMD threads the workers run on (shared with other datapaths of
+    /// the switch, or this datapath's own).
+    pool: Arc<PmdPool>,
     /// Serialises port-table changes (readers never take it).
     change: Mutex<()>,
 }
 
 impl Dpif {
-    /// Start a datapath with `config.workers` worker threads.
+    /// Start a datapath with `config.workers` workers on threads of its own.
     pub fn new(
+        config: DpifConfig,
+        handler: Arc<dyn UpcallHandler>,
+        meters: Option<Arc<dyn MeterHook>>,
+    ) -> Result<Dpif, DpifError> {
+        Self::new_in(PmdPool::new(), config, handler, meters)
+    }
+
+    /// Start a datapath whose `config.workers` workers run on `pool`'s
+    /// threads (worker `i` on thread `i`, started if needed), beside the
+    /// workers of the pool's other datapaths.
+    pub fn new_in(
+        pool: Arc<PmdPool>,
         config: DpifConfig,
         handler: Arc<dyn UpcallHandler>,
         meters: Option<Arc<dyn MeterHook>>,
@@ -95,11 +111,12 @@ impl Dpif {
         });
         let mut workers = Vec::new();
         for id in 0..shared.config.workers {
-            workers.push(Worker::spawn(id, shared.clone()).map_err(DpifError::Spawn)?);
+            workers.push(Worker::start(id, shared.clone(), &pool).map_err(DpifError::Spawn)?);
         }
         Ok(Dpif {
             shared,
             workers,
+            pool,
             change: Mutex::new(()),
         })
     }
@@ -384,16 +401,22 @@ impl Dpif {
         sent
     }
 
-    /// Stop the workers (also done on drop).
+    /// Stop the workers (also done on drop): their PMD threads drop them
+    /// at their next round; a private pool's threads end with the dpif.
     pub fn shutdown(&mut self) {
         for w in &self.workers {
             w.shared.stop();
         }
-        for w in &mut self.workers {
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
+        for w in &self.workers {
+            if !w.shared.wait_retired(Duration::from_secs(5)) {
+                tracing::warn!(worker = w.shared.id, "a worker did not stop within 5 s");
             }
         }
+    }
+
+    /// The PMD threads this datapath's workers run on.
+    pub fn pool(&self) -> &Arc<PmdPool> {
+        &self.pool
     }
 }
 

@@ -30,6 +30,7 @@ pub mod meter;
 pub mod netdev;
 pub mod offload;
 pub mod packet;
+pub mod pmd;
 pub mod port_table;
 pub mod tunnel;
 pub mod upcall;

@@ -1,19 +1,22 @@
-//! Worker ("PMD") threads: the loop that moves packets.
+//! Workers: the loop that moves packets.
 //!
-//! Each worker owns its caches (an [`ExactMatchCache`] and a
-//! [`Classifier`]), its packet pool and a list of receive queues. One turn of
-//! the loop: apply pending commands from the dpif, receive a batch from each
-//! assigned queue, classify it (EMC, then megaflows for the batch, then a
-//! bounded number of upcalls), execute the actions, flush per-port transmit
-//! batches.
+//! A datapath has a fixed number of workers; each owns its caches (an
+//! [`ExactMatchCache`] and a [`Classifier`]), its packet pool and a list of
+//! receive queues, and runs on a PMD thread of a [`PmdPool`](crate::pmd)
+//! (worker `i` on thread `i`), which may also run other datapaths' workers.
+//! One turn ([`WorkerLoop::poll_once`]): apply pending commands from the
+//! dpif, receive a batch from each assigned queue, classify it (EMC, then
+//! megaflows for the batch, then a bounded number of upcalls), execute the
+//! actions, flush per-port transmit batches.
 //!
 //! The one idea: nothing on the hit path takes a lock or allocates. The port
 //! table and the queue assignment are immutable snapshots (`arc-swap`); the
 //! dpif talks to the worker through a command queue that the worker drains
 //! between batches; counters are relaxed atomics with one writer.
 //!
-//! When a worker has seen no packets for a while it sleeps in epoll on its
-//! queues' file descriptors and a waker, so an idle switch burns no CPU.
+//! When none of its workers has seen packets for a while, a PMD thread
+//! sleeps in epoll on their queues' file descriptors and its waker, so an
+//! idle switch burns no CPU.
 
 use crate::actions::Actions;
 use crate::cache::megaflow::LookupStats;
@@ -30,22 +33,16 @@ use crate::port_table::PortTable;
 use crate::upcall::UpcallHandler;
 use crate::PortNo;
 use arc_swap::ArcSwap;
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::Waker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Consecutive empty polls before a worker goes to sleep.
-const IDLE_POLLS_BEFORE_SLEEP: u32 = 2000;
-/// Longest sleep: periodic work (ranking, sweeping) still happens.
-const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// How often subtables are re-ranked.
 const RERANK_INTERVAL: Duration = Duration::from_secs(1);
 /// Passes a packet may take through the datapath (recirculations + 1).
 const MAX_PASSES: u32 = 5;
-const WAKER: Token = Token(usize::MAX);
 
 /// What every worker shares: settings, the port table, the handler above,
 /// the meters, and the datapath clock. The dpif creates it.
@@ -144,8 +141,11 @@ pub struct WorkerShared {
     pub(crate) flows: Mutex<std::collections::HashMap<u64, Arc<Megaflow>>>,
     commands: Mutex<VecDeque<Command>>,
     pending: AtomicBool,
-    waker: Waker,
+    /// The waker of the PMD thread that runs this worker.
+    waker: Arc<Waker>,
     stop: AtomicBool,
+    /// Set by the PMD thread once it dropped this worker's loop.
+    pub(crate) retired: AtomicBool,
 }
 
 impl WorkerShared {
@@ -166,6 +166,19 @@ impl WorkerShared {
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.wake();
+    }
+
+    /// Wait (up to `timeout`) until the PMD thread has dropped this
+    /// worker's loop; false if it did not in time.
+    pub(crate) fn wait_retired(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.retired.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     pub fn stats(&self) -> WorkerStats {
@@ -201,17 +214,21 @@ impl WorkerShared {
     }
 }
 
-/// A running worker thread.
+/// One worker of a datapath: its shared half (what the dpif talks to);
+/// its loop runs on a PMD thread of a [`PmdPool`](crate::pmd::PmdPool).
 #[derive(Debug)]
 pub(crate) struct Worker {
     pub shared: Arc<WorkerShared>,
-    pub thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
-    pub fn spawn(id: usize, dp: Arc<Shared>) -> std::io::Result<Worker> {
-        let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
+    /// Worker `id` of datapath `dp`, run by the pool's PMD thread `id`.
+    pub fn start(
+        id: usize,
+        dp: Arc<Shared>,
+        pool: &crate::pmd::PmdPool,
+    ) -> std::io::Result<Worker> {
+        let pmd = pool.thread(id)?;
         let shared = Arc::new(WorkerShared {
             id,
             counters: WorkerCounters::default(),
@@ -219,17 +236,12 @@ impl Worker {
             flows: Mutex::new(Default::default()),
             commands: Mutex::new(VecDeque::new()),
             pending: AtomicBool::new(false),
-            waker,
+            waker: pmd.waker(),
             stop: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
         });
-        let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("pmd{id}"))
-            .spawn(move || WorkerLoop::new(s, dp, poll).run())?;
-        Ok(Worker {
-            shared,
-            thread: Some(thread),
-        })
+        pmd.adopt(WorkerLoop::new(shared.clone(), dp));
+        Ok(Worker { shared })
     }
 }
 
@@ -255,12 +267,11 @@ impl UpcallBudget {
     }
 }
 
-struct WorkerLoop {
+pub(crate) struct WorkerLoop {
     shared: Arc<WorkerShared>,
     dp: Arc<Shared>,
-    poll: Poll,
-    registered: Vec<std::os::fd::RawFd>,
-    assignment_seen: usize,
+    last_rank: Instant,
+    batch: Batch,
     emc: ExactMatchCache,
     classifier: Classifier,
     pool: PacketPool,
@@ -272,7 +283,7 @@ struct WorkerLoop {
 }
 
 impl WorkerLoop {
-    fn new(shared: Arc<WorkerShared>, dp: Arc<Shared>, poll: Poll) -> Self {
+    fn new(shared: Arc<WorkerShared>, dp: Arc<Shared>) -> Self {
         let cfg: &DpifConfig = &dp.config;
         WorkerLoop {
             emc: ExactMatchCache::new(cfg.emc_entries, cfg.emc_insert_inv_prob),
@@ -283,9 +294,8 @@ impl WorkerLoop {
             },
             shared,
             dp,
-            poll,
-            registered: Vec::new(),
-            assignment_seen: 0,
+            last_rank: Instant::now(),
+            batch: Batch::new(),
             classifier: Classifier::new(),
             pool: PacketPool::new(),
             tx: Vec::new(),
@@ -295,113 +305,76 @@ impl WorkerLoop {
         }
     }
 
-    fn run(mut self) {
-        let mut events = Events::with_capacity(64);
-        let mut idle_polls = 0u32;
-        let mut last_rank = Instant::now();
-        let mut batch = Batch::new();
-        while !self.shared.stop.load(Ordering::Acquire) {
-            if self.shared.pending.swap(false, Ordering::AcqRel) {
-                self.apply_commands();
+    /// One turn: apply the dpif's commands, then receive, classify,
+    /// execute and transmit one batch from each assigned queue. Returns how
+    /// many packets arrived (0: this worker was idle).
+    pub(crate) fn poll_once(&mut self) -> usize {
+        if self.shared.pending.swap(false, Ordering::AcqRel) {
+            self.apply_commands();
+        }
+        let assignment = self.shared.assignment.load_full();
+        let ports = self.dp.ports.load_full();
+        let mut batch = std::mem::take(&mut self.batch);
+        let mut got = 0;
+        for q in assignment.iter() {
+            let n = q.port.rx_batch(q.rxq, &mut batch, &mut self.pool);
+            if n == 0 {
+                continue;
             }
-            let assignment = self.shared.assignment.load_full();
-            let ports = self.dp.ports.load_full();
-            let mut got = 0;
-            for q in assignment.iter() {
-                let n = q.port.rx_batch(q.rxq, &mut batch, &mut self.pool);
-                if n == 0 {
-                    continue;
-                }
-                got += n;
-                let start = Instant::now();
-                self.shared
-                    .counters
-                    .rx_packets
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                for p in batch.packets.iter_mut() {
-                    p.in_port = q.port_no;
-                }
-                self.process(&mut batch);
-                self.flush(&ports);
-                let ns = start.elapsed().as_nanos() as u64;
-                q.busy_ns.fetch_add(ns, Ordering::Relaxed);
-                self.shared
-                    .counters
-                    .busy_ns
-                    .fetch_add(ns, Ordering::Relaxed);
+            got += n;
+            let start = Instant::now();
+            self.shared
+                .counters
+                .rx_packets
+                .fetch_add(n as u64, Ordering::Relaxed);
+            for p in batch.packets.iter_mut() {
+                p.in_port = q.port_no;
             }
+            self.process(&mut batch);
+            self.flush(&ports);
+            let ns = start.elapsed().as_nanos() as u64;
+            q.busy_ns.fetch_add(ns, Ordering::Relaxed);
+            self.shared
+                .counters
+                .busy_ns
+                .fetch_add(ns, Ordering::Relaxed);
+        }
+        self.batch = batch;
+        if got == 0 {
+            // Periodic upkeep when there is time for it.
             let now = Instant::now();
-            if now.duration_since(last_rank) >= RERANK_INTERVAL {
-                last_rank = now;
+            if now.duration_since(self.last_rank) >= RERANK_INTERVAL {
+                self.last_rank = now;
                 self.classifier.rerank();
                 self.emc.sweep();
             }
-            if got > 0 {
-                idle_polls = 0;
-                continue;
-            }
-            idle_polls += 1;
-            if idle_polls >= IDLE_POLLS_BEFORE_SLEEP {
-                self.sleep(&assignment, &mut events);
-                idle_polls = 0;
-            } else {
-                std::hint::spin_loop();
-            }
         }
-        // Give back the references this worker holds.
-        self.classifier.clear();
-        self.emc.clear();
+        got
     }
 
-    /// Sleep until a queue has packets, a command arrives, or the timeout.
-    fn sleep(&mut self, assignment: &Arc<Vec<RxqRef>>, events: &mut Events) {
-        let key = Arc::as_ptr(assignment) as usize;
-        if key != self.assignment_seen {
-            for fd in self.registered.drain(..) {
-                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
-            }
-            for (i, q) in assignment.iter().enumerate() {
-                if let Some(fd) = q.port.rx_fd(q.rxq) {
-                    if self.registered.contains(&fd) {
-                        continue;
-                    }
-                    match self.poll.registry().register(
-                        &mut SourceFd(&fd),
-                        Token(i),
-                        Interest::READABLE,
-                    ) {
-                        Ok(()) => self.registered.push(fd),
-                        Err(e) => tracing::warn!("cannot sleep on {}: {e}", q.port.name()),
-                    }
-                }
-            }
-            self.assignment_seen = key;
-        }
-        // Ports that keep wake-ups off while polled re-arm them now; one
-        // with packets already waiting means no sleep at all.
-        let mut waiting = false;
-        for q in assignment.iter() {
-            waiting |= q.port.prepare_sleep(q.rxq);
-        }
-        if waiting {
-            return;
-        }
-        // A queue without a file descriptor must be polled: nap briefly.
-        let all_pollable = assignment.iter().all(|q| q.port.rx_fd(q.rxq).is_some());
-        let timeout = if all_pollable {
-            MAX_SLEEP
-        } else {
-            Duration::from_millis(1)
-        };
+    /// The dpif asked this worker to stop.
+    pub(crate) fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    /// The queues this worker polls (the PMD thread sleeps on them).
+    pub(crate) fn assignment(&self) -> Arc<Vec<RxqRef>> {
+        self.shared.assignment.load_full()
+    }
+
+    /// The PMD thread is about to sleep with this worker idle.
+    pub(crate) fn note_sleep(&self) {
         self.shared
             .counters
             .idle_sleeps
             .fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.poll.poll(events, Some(timeout)) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                tracing::warn!("epoll: {e}");
-            }
-        }
+    }
+
+    /// Give back the references this worker holds and tell the dpif.
+    pub(crate) fn retire(mut self) {
+        self.classifier.clear();
+        self.emc.clear();
+        self.shared.retired.store(true, Ordering::Release);
     }
 
     fn apply_commands(&mut self) {

@@ -239,3 +239,46 @@ fn execute_sends_from_the_callers_thread() {
     assert_eq!(sent, 2, "a port that does not exist takes nothing");
     assert_eq!((a.sent(), b.sent()), (1, 1));
 }
+
+/// Two datapaths on one PMD pool: both forward on the pool's one thread,
+/// stopping one leaves the other forwarding, and a datapath that asks for
+/// two workers grows the pool to two threads.
+#[test]
+fn datapaths_share_pmd_threads_and_stop_one_at_a_time() {
+    use datapath::pmd::PmdPool;
+    let pool = PmdPool::new();
+    let start = |workers: usize| {
+        let d = Dpif::new_in(
+            pool.clone(),
+            DpifConfig {
+                workers,
+                emc_insert_inv_prob: 1,
+                ..Default::default()
+            },
+            Arc::new(Cross::default()),
+            None,
+        )
+        .unwrap();
+        let (a, b) = (MemPort::new("a"), MemPort::new("b"));
+        d.add_port(a.clone(), None).unwrap();
+        d.add_port(b.clone(), None).unwrap();
+        (d, a, b)
+    };
+    let (first, a1, b1) = start(1);
+    let (second, a2, b2) = start(1);
+    assert_eq!(pool.len(), 1, "one thread serves both");
+    a1.inject(&frame(2, 1));
+    a2.inject(&frame(2, 1));
+    wait_until("both forward", || b1.sent() == 1 && b2.sent() == 1);
+
+    drop(first);
+    a2.inject(&frame(2, 2));
+    wait_until("the second still forwards", || b2.sent() == 2);
+    assert_eq!(b1.sent(), 1);
+
+    let (third, a3, b3) = start(2);
+    assert_eq!(pool.len(), 2);
+    a3.inject(&frame(2, 1));
+    wait_until("the third forwards", || b3.sent() == 1);
+    drop((second, third));
+}

@@ -50,6 +50,9 @@ pub struct Switch {
     events: broadcast::Sender<v1::Event>,
     /// Tunnel ports, links, routes and neighbours of every bridge.
     pub tunnels: Arc<ofproto::tunnel::TunnelPlane>,
+    /// The PMD threads every bridge's workers run on (worker `i` of each
+    /// bridge on thread `i`).
+    pub pmds: Arc<datapath::pmd::PmdPool>,
     /// Itself, for the change paths it installs on its bridges.
     me: std::sync::Weak<Switch>,
 }
@@ -154,6 +157,7 @@ impl Switch {
         let switch = Arc::new_cyclic(|me| Switch {
             me: me.clone(),
             tunnels: ofproto::tunnel::TunnelPlane::new(),
+            pmds: datapath::pmd::PmdPool::new(),
             inner: Mutex::new(Inner {
                 store,
                 bridges: BTreeMap::new(),
@@ -234,8 +238,14 @@ impl Switch {
         let mut bare = cfg.clone();
         bare.port.clear();
         bare.controller.clear();
-        let mut bridge = Bridge::start(&bare, &self.runtime, &self.state_dir, &self.tunnels)
-            .map_err(|e| SwitchError::Internal(format!("{e:#}")))?;
+        let mut bridge = Bridge::start(
+            &bare,
+            &self.runtime,
+            &self.state_dir,
+            &self.tunnels,
+            &self.pmds,
+        )
+        .map_err(|e| SwitchError::Internal(format!("{e:#}")))?;
         self.forward_notices(&bridge);
         for p in &cfg.port {
             if let Err(e) = bridge.add_port(p) {
