@@ -17,7 +17,7 @@
 //!
 //! [[bridge.port]]
 //! name = "eth1"
-//! type = "afxdp"               # afxdp | afpacket | internal | vhostuser | vhostuserclient
+//! type = "afxdp"               # afxdp | afpacket | internal | vhostuser | vhostuserclient | vxlan | geneve | gre
 //! [bridge.port.options]
 //! xdp_mode = "native"          # afxdp: native | generic | auto
 //! n_rxq = "1"
