@@ -817,5 +817,15 @@ async fn tcp_api_needs_client_certificates_and_metrics_are_served() -> Res {
         body.contains("switchd_worker_rx_packets_total{bridge=\"brt\",worker=\"0\"}"),
         "{body}"
     );
+    // Tunnel drops by reason, translation's and the datapath's, at zero.
+    for reason in [
+        "no_route",
+        "unknown_key",
+        "pop_geneve_critical",
+        "push_too_big",
+    ] {
+        let sample = format!("switchd_tunnel_drops_total{{reason=\"{reason}\"}} 0");
+        assert!(body.contains(&sample), "{sample} in {body}");
+    }
     Ok(())
 }

@@ -6,8 +6,9 @@
 //! request (any path) gets the current counters, gathered under the
 //! switch lock on a blocking thread. Families: per port
 //! (`switchd_port_*{bridge,port}`), per table (`switchd_table_*{bridge,table}`),
-//! per worker (`switchd_worker_*{bridge,worker}`) and per bridge datapath
-//! and OpenFlow counters (`switchd_bridge_*{bridge}`).
+//! per worker (`switchd_worker_*{bridge,worker}`), per bridge datapath
+//! and OpenFlow counters (`switchd_bridge_*{bridge}`), and tunnel drops by
+//! reason (`switchd_tunnel_drops_total{reason}`).
 
 use crate::switch::{Inner, Switch};
 use std::fmt::Write;
@@ -59,9 +60,29 @@ fn esc(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The exposition text for every bridge.
-pub fn render(inner: &Inner) -> String {
+/// The exposition text for every bridge, and the tunnel drops.
+pub fn render(sw: &Switch, inner: &Inner) -> String {
     let mut f = Families::default();
+    for (reason, v) in sw.tunnel_counters(inner) {
+        let (name, help) = if reason == "requests_sent" || reason == "neighbours_learnt" {
+            (
+                "switchd_tunnel_neighbour_events_total",
+                "Tunnel underlay neighbour events: requests sent, entries learnt.",
+            )
+        } else {
+            (
+                "switchd_tunnel_drops_total",
+                "Tunnel packets dropped, by reason (translation's and the datapath's).",
+            )
+        };
+        f.add(
+            name,
+            "counter",
+            help,
+            &format!("reason=\"{reason}\""),
+            v as f64,
+        );
+    }
     for (name, b) in &inner.bridges {
         let bl = format!("bridge=\"{}\"", esc(name));
         for p in b.ofbridge.ports().iter() {
@@ -324,7 +345,7 @@ pub async fn serve(listener: TcpListener, switch: Arc<Switch>) {
                     }
                 }
             }
-            let body = tokio::task::spawn_blocking(move || render(&sw.lock()))
+            let body = tokio::task::spawn_blocking(move || render(&sw, &sw.lock()))
                 .await
                 .unwrap_or_default();
             let head = format!(
