@@ -236,7 +236,7 @@ impl OfBridge {
                     if let Some(t) = b.tunnels() {
                         t.refresh_if_due();
                         let g = t.generation();
-                        if last_tunnels.is_some_and(|l| l != g) {
+                        if last_tunnels.is_some_and(|l| l != g) && t.involves(&b.name) {
                             b.invalidate_all();
                         }
                         last_tunnels = Some(g);

@@ -294,11 +294,16 @@ impl TunnelPlane {
             }
             *last = Some(Instant::now());
         }
+        // Only underlays (bridges some tenant bridge is linked to) matter:
+        // a switch without tunnel ports reads nothing and drops nothing.
         let underlays: Vec<String> = read(&self.bridges)
             .iter()
-            .filter(|(_, b)| b.local)
+            .filter(|(_, b)| b.local && !b.downlinks.is_empty())
             .map(|(n, _)| n.clone())
             .collect();
+        if underlays.is_empty() {
+            return;
+        }
         let mut changed = write(&self.routes).set_kernel(kernel_routes());
         {
             let mut locals = write(&self.locals);
@@ -318,6 +323,15 @@ impl TunnelPlane {
         if changed {
             self.changed();
         }
+    }
+
+    /// Whether `bridge`'s megaflows can depend on the plane's state (it has
+    /// tunnel ports, or is an underlay): only those are dropped when the
+    /// generation changes.
+    pub fn involves(&self, bridge: &str) -> bool {
+        read(&self.bridges)
+            .get(bridge)
+            .is_some_and(|b| !b.tunnels.is_empty() || !b.downlinks.is_empty())
     }
 
     fn local_info(&self, bridge: &str) -> InterfaceInfo {

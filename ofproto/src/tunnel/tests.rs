@@ -147,6 +147,7 @@ fn a_frame_crosses_a_vxlan_tunnel_after_the_far_endpoint_is_resolved() {
     let y_ip = Ipv4Addr::new(192, 0, 2, 2);
     let x = hypervisor("x", MAC_X, x_ip, "192.0.2.2", "5");
     let y = hypervisor("y", MAC_Y, y_ip, "192.0.2.1", "5");
+    assert!(x.plane.involves("intx") && x.plane.involves("phyx"));
 
     // No neighbour yet: the frame is dropped and an ARP request for the
     // far endpoint leaves the underlay uplink, from the LOCAL address.
@@ -263,4 +264,7 @@ fn a_bridge_that_is_nobodys_underlay_neither_snoops_nor_terminates() {
     );
     assert!(plane.neighbours().is_empty());
     assert_eq!(wc, FlowKey::default());
+    // Its megaflows never depend on the plane, so they are not dropped
+    // when routes or neighbours change.
+    assert!(!plane.involves("lonely"));
 }
