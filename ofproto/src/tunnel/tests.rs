@@ -268,3 +268,94 @@ fn a_bridge_that_is_nobodys_underlay_neither_snoops_nor_terminates() {
     // when routes or neighbours change.
     assert!(!plane.involves("lonely"));
 }
+
+/// The options that shape the outer header: TOS and TTL inherited from
+/// the inner packet, DF left clear, the UDP checksum filled.
+#[test]
+fn tos_ttl_df_and_csum_options_shape_the_outer_header() {
+    let plane = TunnelPlane::new();
+    let int = bridge("into", &plane, false);
+    let phy = bridge("phyo", &plane, true);
+    add(&int, MemPort::new("to"), 1);
+    add(&int, virtual_port("vxo"), 2);
+    add(&phy, MemPort::new("phyo"), LOCAL_DP_PORT);
+    let me = Ipv4Addr::new(192, 0, 2, 1);
+    let far = Ipv4Addr::new(192, 0, 2, 2);
+    plane.set_local_info(
+        "phyo",
+        InterfaceInfo {
+            addresses: vec![IpAddr::V4(me)],
+            mtu: 1500,
+            mac: Some(MAC_X),
+        },
+    );
+    plane
+        .add_route(Route {
+            prefix: "192.0.2.0".parse().unwrap(),
+            len: 24,
+            dev: "phyo".into(),
+            gateway: None,
+            src: None,
+            metric: 0,
+            origin: Origin::User,
+        })
+        .unwrap();
+    let opts: BTreeMap<String, String> = [
+        ("remote_ip", "192.0.2.2"),
+        ("key", "7"),
+        ("tos", "inherit"),
+        ("ttl", "inherit"),
+        ("df_default", "false"),
+        ("csum", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    plane.add_tunnel(
+        "into",
+        2,
+        "vxo",
+        TunnelConfig::parse(TunnelKind::Vxlan, &opts).unwrap(),
+    );
+
+    // The far end's ARP reply, snooped on its way to LOCAL.
+    let mut arp = FlowKey::default();
+    datapath::flow::extract(
+        &Packet::from_bytes(&arp_reply(MAC_Y, far, MAC_X, me)),
+        &mut arp,
+    );
+    let mut v = Verdict::default();
+    plane.output(
+        "phyo",
+        LOCAL_DP_PORT,
+        &arp,
+        &mut FlowKey::default(),
+        &mut Vec::new(),
+        &mut v,
+    );
+    assert!(v.slow, "snooping must not be cached");
+
+    let inner = tenant_frame(1, 2);
+    let mut key = FlowKey::default();
+    datapath::flow::extract(&Packet::from_bytes(&inner), &mut key);
+    key.in_port = 1;
+    key.nw_ttl = 33;
+    key.nw_tos = 0xb8;
+    let (mut wc, mut out, mut v) = (FlowKey::default(), Vec::new(), Verdict::default());
+    assert!(plane.output("into", 2, &key, &mut wc, &mut out, &mut v));
+    assert!(!v.slow);
+    // Inherited fields are part of the megaflow.
+    assert_eq!((wc.nw_ttl, wc.nw_tos), (u8::MAX, u8::MAX));
+    let Some(Dp::TunnelPush { header, .. }) = out.first() else {
+        panic!("no push: {out:?}");
+    };
+    let mut p = Packet::from_bytes(&inner);
+    datapath::tunnel::push(&mut p, header, 1).unwrap();
+    let f = p.data();
+    assert_eq!(&f[..6], &MAC_Y);
+    assert_eq!(f[15], 0xb8, "TOS inherited");
+    assert_eq!(f[22], 33, "TTL inherited");
+    assert_eq!(f[20] & 0x40, 0, "DF clear");
+    assert_ne!(&f[40..42], &[0, 0], "UDP checksum filled");
+    assert_eq!(vni_of(f), Some(7));
+}
