@@ -38,8 +38,12 @@
 //!
 //! Routes, neighbours and the LOCAL interfaces' addresses are baked into
 //! cached megaflows, so any change of them bumps [`TunnelPlane::generation`]
-//! and every bridge's revalidator then drops its megaflows. Every packet
-//! translation drops is counted by reason ([`TunnelPlane::counters`]).
+//! and the revalidator of every bridge that depends on the plane (tunnel
+//! ports, or an underlay: [`TunnelPlane::involves`]) drops its megaflows.
+//! The kernel's routes and the LOCAL addresses are re-read once a second,
+//! and only while some underlay exists. Every packet translation drops is
+//! counted by reason ([`TunnelPlane::counters`]); the datapath counts its
+//! own (`datapath::tunnel::TunnelDrop`).
 //!
 //! Files: this one holds the plane's state and its operator-facing calls;
 //! `seams` the translator's two seams, `link` the links, `route` and
