@@ -313,7 +313,9 @@ impl WorkerLoop {
             self.apply_commands();
         }
         let assignment = self.shared.assignment.load_full();
-        let ports = self.dp.ports.load_full();
+        // The port table only when something arrived: an idle turn is
+        // only the queues' polls.
+        let mut ports: Option<Arc<PortTable>> = None;
         let mut batch = std::mem::take(&mut self.batch);
         let mut got = 0;
         for q in assignment.iter() {
@@ -331,7 +333,8 @@ impl WorkerLoop {
                 p.in_port = q.port_no;
             }
             self.process(&mut batch);
-            self.flush(&ports);
+            let table = ports.get_or_insert_with(|| self.dp.ports.load_full());
+            self.flush(table);
             let ns = start.elapsed().as_nanos() as u64;
             q.busy_ns.fetch_add(ns, Ordering::Relaxed);
             self.shared

@@ -23,7 +23,7 @@ use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{
-    AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+    AtomicBool, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::SeqCst,
 };
 use std::sync::{Arc, Mutex};
 
@@ -70,6 +70,12 @@ struct Queue {
     /// How many packets wait: a worker polling an empty link reads this
     /// instead of taking the lock.
     queued: AtomicUsize,
+    /// The receiving worker may be asleep (set before it sleeps, cleared
+    /// when it polls): only then does a sender pay for the eventfd write.
+    /// Sender (store `queued`, load `sleeping`) and receiver (store
+    /// `sleeping`, load `queued`) both use SeqCst, so one of them always
+    /// sees the other: no packet is slept on.
+    sleeping: AtomicBool,
     wake: EventFd,
 }
 
@@ -100,11 +106,13 @@ impl LinkPort {
         let qa = Arc::new(Queue {
             packets: Mutex::new(VecDeque::with_capacity(BATCH_SIZE)),
             queued: AtomicUsize::new(0),
+            sleeping: AtomicBool::new(false),
             wake: EventFd::new()?,
         });
         let qb = Arc::new(Queue {
             packets: Mutex::new(VecDeque::with_capacity(BATCH_SIZE)),
             queued: AtomicUsize::new(0),
+            sleeping: AtomicBool::new(false),
             wake: EventFd::new()?,
         });
         let end = |name: &str, inbox: &Arc<Queue>, outbox: &Arc<Queue>| {
@@ -146,9 +154,9 @@ impl LinkPort {
                     q.push_back(p);
                 }
             }
-            self.outbox.queued.store(q.len(), Release);
+            self.outbox.queued.store(q.len(), SeqCst);
         }
-        if sent > 0 {
+        if sent > 0 && self.outbox.sleeping.load(SeqCst) {
             self.outbox.wake.signal();
         }
         self.counters.tx_packets.fetch_add(sent, Relaxed);
@@ -178,6 +186,7 @@ impl Port for LinkPort {
     }
 
     fn rx_batch(&self, _rxq: usize, batch: &mut Batch, _pool: &mut PacketPool) -> usize {
+        self.inbox.sleeping.store(false, Relaxed);
         if self.inbox.queued.load(Acquire) == 0 {
             return 0;
         }
@@ -196,7 +205,7 @@ impl Port for LinkPort {
             batch.push(p);
             n += 1;
         }
-        self.inbox.queued.store(q.len(), Release);
+        self.inbox.queued.store(q.len(), SeqCst);
         drop(q);
         self.counters.rx_packets.fetch_add(n as u64, Relaxed);
         self.counters.rx_bytes.fetch_add(bytes, Relaxed);
@@ -226,10 +235,11 @@ impl Port for LinkPort {
     }
 
     fn prepare_sleep(&self, _rxq: usize) -> bool {
+        self.inbox.sleeping.store(true, SeqCst);
         self.inbox.wake.clear();
-        // A packet queued between the last poll and the clear must not be
-        // slept on (the sender counts it before it signals).
-        self.inbox.queued.load(Acquire) != 0
+        // A packet queued before the sender could see `sleeping` must not
+        // be slept on.
+        self.inbox.queued.load(SeqCst) != 0
     }
 }
 
@@ -319,6 +329,32 @@ mod tests {
         }
         assert_eq!(a.stats().tx_dropped, BATCH_SIZE as u64);
         assert_eq!(a.stats().tx_packets, 3 + LINK_QUEUE_LEN as u64);
+    }
+
+    /// Whether the receiving end's eventfd was signalled (and clear it).
+    fn signalled(end: &LinkPort) -> bool {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from the end's own
+        // non-blocking eventfd.
+        let n = unsafe { libc::read(end.inbox.wake.0.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+        n == 8
+    }
+
+    #[test]
+    fn only_a_receiver_about_to_sleep_is_woken() {
+        let (a, b) = LinkPort::pair("a", "b").unwrap();
+        let mut pool = PacketPool::new();
+        // Awake (it polls): a send costs no eventfd write.
+        assert_eq!(b.rx_batch(0, &mut Batch::new(), &mut pool), 0);
+        assert!(a.inject(Packet::from_bytes(&[1; 60])));
+        assert!(!signalled(&b));
+        // Before sleeping it finds what is queued, and does not sleep.
+        assert!(b.prepare_sleep(0));
+        assert_eq!(b.rx_batch(0, &mut Batch::new(), &mut pool), 1);
+        // Asleep: the next send wakes it.
+        assert!(!b.prepare_sleep(0));
+        assert!(a.inject(Packet::from_bytes(&[2; 60])));
+        assert!(signalled(&b));
     }
 
     #[test]
