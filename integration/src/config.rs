@@ -121,6 +121,24 @@ impl BridgeConfig {
         }
     }
 
+    /// A tunnel underlay bridge: its LOCAL port (a tap named like the
+    /// bridge, where the test puts the endpoint address) and `uplink`'s
+    /// link as an AF_PACKET port.
+    pub fn underlay(name: impl Into<String>, uplink: &Host) -> Self {
+        Self::new(name)
+            .set("local_port", "true")
+            .port(PortConfig::for_host(uplink, PortType::AfPacket))
+    }
+
+    /// Several bridges in one configuration file.
+    pub fn all_to_toml(bridges: &[&BridgeConfig]) -> String {
+        bridges
+            .iter()
+            .map(|b| b.to_toml())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Sets `fail_mode`.
     pub fn fail_mode(mut self, mode: FailMode) -> Self {
         self.fail_mode = mode;

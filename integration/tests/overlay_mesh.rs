@@ -174,7 +174,7 @@ fn three_switchd_hypervisors_carry_two_overlapping_tenants_apart() -> Result<(),
             .port(PortConfig::new("eth0", PortType::AfPacket));
         switches.push(Switch::start_in(
             hv.netns(),
-            &format!("{}\n{}", int.to_toml(), phy.to_toml()),
+            &BridgeConfig::all_to_toml(&[&int, &phy]),
         )?);
         hv.exec_ok(&[
             "ip",

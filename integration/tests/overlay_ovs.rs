@@ -152,15 +152,8 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
                 .option("key", "200"),
         );
     let phy_name = format!("{p}phy");
-    let phy = BridgeConfig::new(&phy_name)
-        .set("local_port", "true")
-        .port(PortConfig::for_host(&hv, PortType::AfPacket));
-    let switch = Switch::start(&format!(
-        "{}\n{}\n{}",
-        gv.to_toml(),
-        gr.to_toml(),
-        phy.to_toml()
-    ))?;
+    let phy = BridgeConfig::underlay(&phy_name, &hv);
+    let switch = Switch::start(&BridgeConfig::all_to_toml(&[&gv, &gr, &phy]))?;
     let flows = |far: &str| {
         vec![
             format!("in_port=1,actions=set_field:100->tun_id,set_field:{far}->tun_dst,output:2"),

@@ -61,15 +61,8 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
                 .option("key", "101"),
         );
     let phy_name = format!("{p}phy");
-    let phy = BridgeConfig::new(&phy_name)
-        .set("local_port", "true")
-        .port(PortConfig::for_host(&hv, PortType::AfPacket));
-    let switch = Switch::start(&format!(
-        "{}\n{}\n{}",
-        int.to_toml(),
-        int6.to_toml(),
-        phy.to_toml()
-    ))?;
+    let phy = BridgeConfig::underlay(&phy_name, &hv);
+    let switch = Switch::start(&BridgeConfig::all_to_toml(&[&int, &int6, &phy]))?;
     // The underlay, as the far hypervisor's NIC sees it, for tshark.
     let mut underlay = Capture::start(&hv, "eth0")?;
     // The tunnel endpoint address lives on the underlay bridge's LOCAL
