@@ -9,7 +9,10 @@
 # Open vSwitch 3.1 (a netdev bridge in a private run dir), and with
 #   swctl add-flows BRIDGE FILE
 # into switchd. Each load starts from an empty table; the wall time of the
-# client command is reported, with the ratio to Open vSwitch.
+# client command is reported, with the ratio to Open vSwitch, and each
+# process's resident memory with N flows loaded (VmRSS; the growth over
+# the empty start divided by N, per flow: an upper bound, as freed memory
+# of earlier, smaller loads may be reused or not).
 # Needs root (switchd's bridge has an internal tap port), ovs-ofctl and
 # ovs-vswitchd (openvswitch-switch). Everything it starts is stopped by PID
 # on exit, and its temporary directory removed.
@@ -67,10 +70,17 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.1
 done
 
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+SW_PID=${PIDS[0]}
+OVS_PID=$(<"$OVS_RUNDIR/ovs-vswitchd.pid")
+SW_BASE=$(rss_kb "$SW_PID")
+OVS_BASE=$(rss_kb "$OVS_PID")
+
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
 count() { ovs-ofctl -O OpenFlow13 dump-aggregate "$1" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p'; }
 
-printf '%-8s %14s %14s %14s %10s %10s\n' flows "ovs (s)" "switchd (s)" "swctl (s)" ratio "swctl/ovs"
+printf '%-8s %14s %14s %14s %10s %10s %16s %16s\n' flows "ovs (s)" "switchd (s)" "swctl (s)" ratio "swctl/ovs" \
+    "ovs RSS MB (B/f)" "sw RSS MB (B/f)"
 for n in "${SIZES[@]}"; do
     python3 - "$n" >"$TMP/flows.$n" <<'PY'
 import sys
@@ -90,7 +100,11 @@ PY
     c_swctl=$(count "tcp:127.0.0.1:$SW_PORT")
     [[ $c_ovs == "$n" && $c_sw == "$n" ]] || echo "WARNING: loaded ovs=$c_ovs switchd=$c_sw of $n" >&2
     [[ $c_swctl == "$n" ]] || echo "WARNING: swctl loaded $c_swctl of $n" >&2
-    printf '%-8s %14.3f %14.3f %14s %10.2f %10s\n' "$n" "$t_ovs" "$t_sw" "$t_swctl" \
+    r_ovs=$(rss_kb "$OVS_PID")
+    r_sw=$(rss_kb "$SW_PID")
+    printf '%-8s %14.3f %14.3f %14s %10.2f %10s %10.1f (%3d) %10.1f (%3d)\n' "$n" "$t_ovs" "$t_sw" "$t_swctl" \
         "$(echo "$t_sw / $t_ovs" | bc -l)" \
-        "$( [[ $t_swctl == nan ]] && echo nan || printf '%.2f' "$(echo "$t_swctl / $t_ovs" | bc -l)")"
+        "$( [[ $t_swctl == nan ]] && echo nan || printf '%.2f' "$(echo "$t_swctl / $t_ovs" | bc -l)")" \
+        "$(echo "$r_ovs / 1024" | bc -l)" "$(( (r_ovs - OVS_BASE) * 1024 / n ))" \
+        "$(echo "$r_sw / 1024" | bc -l)" "$(( (r_sw - SW_BASE) * 1024 / n ))"
 done
