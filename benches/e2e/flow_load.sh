@@ -10,9 +10,9 @@
 #   swctl add-flows BRIDGE FILE
 # into switchd. Each load starts from an empty table; the wall time of the
 # client command is reported, with the ratio to Open vSwitch, and each
-# process's resident memory with N flows loaded (VmRSS; the growth over
-# the empty start divided by N, per flow: an upper bound, as freed memory
-# of earlier, smaller loads may be reused or not).
+# process's resident memory with N flows loaded through ovs-ofctl (VmRSS;
+# the growth over the empty start divided by N, per flow: an upper bound,
+# as freed memory of earlier, smaller loads may be reused or not).
 # Needs root (switchd's bridge has an internal tap port), ovs-ofctl and
 # ovs-vswitchd (openvswitch-switch). Everything it starts is stopped by PID
 # on exit, and its temporary directory removed.
@@ -95,13 +95,15 @@ PY
     t_sw=$(secs ovs-ofctl -O OpenFlow13 --no-names add-flows "tcp:127.0.0.1:$SW_PORT" "$TMP/flows.$n")
     c_ovs=$(count "tcp:127.0.0.1:$OVS_PORT")
     c_sw=$(count "tcp:127.0.0.1:$SW_PORT")
+    # Memory with N flows loaded the same way into both (streamed flow
+    # mods), before swctl's one large batch can inflate switchd's heap.
+    r_ovs=$(rss_kb "$OVS_PID")
+    r_sw=$(rss_kb "$SW_PID")
     ovs-ofctl -O OpenFlow13 del-flows "tcp:127.0.0.1:$SW_PORT"
     t_swctl=$(secs "$SWCTL" add-flows "$BR" "$TMP/flows.$n" || echo nan)
     c_swctl=$(count "tcp:127.0.0.1:$SW_PORT")
     [[ $c_ovs == "$n" && $c_sw == "$n" ]] || echo "WARNING: loaded ovs=$c_ovs switchd=$c_sw of $n" >&2
     [[ $c_swctl == "$n" ]] || echo "WARNING: swctl loaded $c_swctl of $n" >&2
-    r_ovs=$(rss_kb "$OVS_PID")
-    r_sw=$(rss_kb "$SW_PID")
     printf '%-8s %14.3f %14.3f %14s %10.2f %10s %10.1f (%3d) %10.1f (%3d)\n' "$n" "$t_ovs" "$t_sw" "$t_swctl" \
         "$(echo "$t_sw / $t_ovs" | bc -l)" \
         "$( [[ $t_swctl == nan ]] && echo nan || printf '%.2f' "$(echo "$t_swctl / $t_ovs" | bc -l)")" \
