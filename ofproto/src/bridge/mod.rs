@@ -501,7 +501,7 @@ impl OfBridge {
         }
         let snapshot = self.store.snapshot();
         let mut x = xlate::translate(&snapshot, &env, key, 0);
-        union_mask(&mut x.mask, &wc);
+        x.mask = x.mask.union(&wc);
         let cache = XlateCache {
             version: AtomicU64::new(snapshot.version),
             rules: x.rules,
@@ -555,13 +555,6 @@ impl<'a> Env<'a> {
             tunnels: bridge.tunnels.get().map(|t| &**t),
             verdict: Default::default(),
         }
-    }
-}
-
-/// `a |= b`, field by field, over the key's words.
-fn union_mask(a: &mut FlowKey, b: &FlowKey) {
-    for (x, y) in a.words_mut().iter_mut().zip(b.words()) {
-        *x |= *y;
     }
 }
 

@@ -70,10 +70,9 @@ impl TunnelPlane {
         let Some(t) = b.tunnels.get(&port) else {
             return false;
         };
-        let cfg = t.config.clone();
-        let links: HashMap<String, LinkEnd> = b.uplinks.clone();
-        drop(bridges);
-        if let Some(a) = self.encap(&cfg, &links, key, wc, verdict) {
+        // The map stays read-locked: encapsulation takes only the route,
+        // neighbour and interface locks, which no writer of the map holds.
+        if let Some(a) = self.encap(&t.config, &b.uplinks, key, wc, verdict) {
             out.push(a);
         }
         true
@@ -268,29 +267,31 @@ impl TunnelPlane {
             },
             _ => return None,
         };
+        // A 64-bit tunnel_id that does not fit the wire's 32 bits is
+        // refused here; a VNI over 24 bits is refused by the header builder.
+        let Ok(id) = u32::try_from(id) else {
+            c.bad_header.fetch_add(1, Relaxed);
+            return None;
+        };
         let encap = match cfg.kind {
             TunnelKind::Vxlan => Encap::Vxlan {
-                vni: id as u32,
+                vni: id,
                 dst_port: cfg.dst_port,
                 csum: cfg.csum,
             },
             TunnelKind::Geneve => Encap::Geneve {
-                vni: id as u32,
+                vni: id,
                 dst_port: cfg.dst_port,
                 csum: cfg.csum,
                 oam: false,
                 options: &[],
             },
             TunnelKind::Gre => Encap::Gre {
-                key: (cfg.key != FromFlow::Fixed(0)).then_some(id as u32),
+                key: (cfg.key != FromFlow::Fixed(0)).then_some(id),
                 csum: cfg.csum,
                 seq: None,
             },
         };
-        if id > u64::from(u32::MAX) || (cfg.kind != TunnelKind::Gre && id > 0xff_ffff) {
-            c.bad_header.fetch_add(1, Relaxed);
-            return None;
-        }
         let spec = TunnelSpec {
             eth_dst,
             eth_src,
@@ -314,7 +315,7 @@ impl TunnelPlane {
 fn is_link_local(a: IpAddr) -> bool {
     match a {
         IpAddr::V4(a) => a.is_link_local(),
-        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
+        IpAddr::V6(a) => a.is_unicast_link_local(),
     }
 }
 
