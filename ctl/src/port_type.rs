@@ -212,55 +212,12 @@ pub static PORT_TYPES: &[PortType] = &[
     },
 ];
 
-fn ip_or_flow(v: &str) -> Result<(), String> {
-    match v == "flow" || v.parse::<std::net::IpAddr>().is_ok() {
-        true => Ok(()),
-        false => Err("an IPv4 or IPv6 address, or flow".into()),
-    }
-}
-
-fn key_or_flow(v: &str) -> Result<(), String> {
-    let n = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).is_ok(),
-        None => v.parse::<u64>().is_ok(),
-    };
-    match v == "flow" || n {
-        true => Ok(()),
-        false => Err("a number, or flow".into()),
-    }
-}
-
-fn udp_port(v: &str) -> Result<(), String> {
-    match v.parse::<u16>() {
-        Ok(n) if n > 0 => Ok(()),
-        _ => Err("1..=65535".into()),
-    }
-}
-
-fn byte_or_inherit(v: &str) -> Result<(), String> {
-    match v == "inherit" || v.parse::<u8>().is_ok() {
-        true => Ok(()),
-        false => Err("0..=255, or inherit".into()),
-    }
-}
-
-/// The checks of the tunnel options `ofproto::tunnel::OPTIONS` lists.
-fn tunnel_check(name: &str) -> fn(&str) -> Result<(), String> {
-    match name {
-        "remote_ip" | "local_ip" => ip_or_flow,
-        "key" => key_or_flow,
-        "dst_port" => udp_port,
-        "tos" | "ttl" => byte_or_inherit,
-        _ => boolean,
-    }
-}
-
 macro_rules! tunnel_option {
     ($i:expr) => {
         PortOption {
             name: ofproto::tunnel::OPTIONS[$i].0,
             help: ofproto::tunnel::OPTIONS[$i].1,
-            check: |v| tunnel_check(ofproto::tunnel::OPTIONS[$i].0)(v),
+            check: |v| ofproto::tunnel::check_value(ofproto::tunnel::OPTIONS[$i].0, v),
         }
     };
 }

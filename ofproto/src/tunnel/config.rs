@@ -137,8 +137,7 @@ impl TunnelConfig {
                     c.key = if v == "flow" {
                         FromFlow::Flow
                     } else {
-                        let n = parse_number(v)
-                            .ok_or_else(|| format!("key: a number or flow (got {v:?})"))?;
+                        let n = key_number(v)?;
                         let max = if kind == TunnelKind::Gre {
                             u32::MAX as u64
                         } else {
@@ -150,12 +149,7 @@ impl TunnelConfig {
                         FromFlow::Fixed(n)
                     }
                 }
-                "dst_port" if kind != TunnelKind::Gre => {
-                    c.dst_port = match v.parse::<u16>() {
-                        Ok(p) if p > 0 => p,
-                        _ => return Err(format!("dst_port: 1..=65535 (got {v:?})")),
-                    }
-                }
+                "dst_port" if kind != TunnelKind::Gre => c.dst_port = udp_port(v)?,
                 "tos" => c.tos = inherit(k, v)?,
                 "ttl" => {
                     c.ttl = inherit(k, v)?;
@@ -202,10 +196,35 @@ pub fn kind_name(kind: TunnelKind) -> &'static str {
     }
 }
 
-fn parse_number(v: &str) -> Option<u64> {
+/// A fixed key, decimal or 0x-hex (its range depends on the kind).
+fn key_number(v: &str) -> Result<u64, String> {
     match v.strip_prefix("0x") {
         Some(h) => u64::from_str_radix(h, 16).ok(),
         None => v.parse().ok(),
+    }
+    .ok_or_else(|| format!("key: a number or flow (got {v:?})"))
+}
+
+fn udp_port(v: &str) -> Result<u16, String> {
+    match v.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("dst_port: 1..=65535 (got {v:?})")),
+    }
+}
+
+/// One option's value on its own, for checks that see one option at a
+/// time (the port type table): what depends on the kind or on another
+/// option (the key's range, the two addresses' families) is left to
+/// [`TunnelConfig::parse`].
+pub fn check_value(name: &str, v: &str) -> Result<(), String> {
+    match name {
+        "remote_ip" | "local_ip" => ip_or_flow(name, v).map(drop),
+        "key" if v == "flow" => Ok(()),
+        "key" => key_number(v).map(drop),
+        "dst_port" => udp_port(v).map(drop),
+        "tos" | "ttl" => inherit(name, v).map(drop),
+        "csum" | "df_default" => boolean(name, v).map(drop),
+        _ => Err(format!("{name} is not a tunnel option")),
     }
 }
 

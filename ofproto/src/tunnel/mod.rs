@@ -56,7 +56,8 @@ mod route;
 mod seams;
 
 pub use config::{
-    default_dst_port, kind_name, kind_of_port_type, FromFlow, Inherit, TunnelConfig, OPTIONS,
+    check_value, default_dst_port, kind_name, kind_of_port_type, FromFlow, Inherit, TunnelConfig,
+    OPTIONS,
 };
 pub use neigh::{
     arp_request, neighbour_solicitation, Learnt, NeighbourCache, NeighbourEntry, NEIGH_IDLE,
