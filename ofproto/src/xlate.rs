@@ -217,6 +217,20 @@ struct Ctx<'a> {
     too_deep: bool,
 }
 
+/// The datapath actions for an output to `port`: the environment's (a
+/// tunnel port, a LOCAL that terminates tunnels) or a plain `Output`.
+pub fn emit_output(
+    env: &dyn XlateEnv,
+    port: PortNo,
+    key: &FlowKey,
+    wc: &mut FlowKey,
+    out: &mut Vec<Dp>,
+) {
+    if !env.special_output(port, key, wc, out) {
+        out.push(Dp::Output(port));
+    }
+}
+
 /// Translate a packet with key `key` starting at table `table`.
 pub fn translate(pipeline: &Pipeline, env: &dyn XlateEnv, key: &FlowKey, table: u8) -> Xlation {
     let mut cx = Ctx {
@@ -414,12 +428,7 @@ impl Ctx<'_> {
             }
         }
         for p in to {
-            if !self
-                .env
-                .special_output(p, &self.key, &mut self.out.mask, out)
-            {
-                out.push(Dp::Output(p));
-            }
+            emit_output(self.env, p, &self.key, &mut self.out.mask, out);
         }
     }
 

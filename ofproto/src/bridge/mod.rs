@@ -491,9 +491,7 @@ impl OfBridge {
         if self.fail_open() {
             let mut actions = Vec::new();
             for p in self.normal(key, &mut wc) {
-                if !env.special_output(p, key, &mut wc, &mut actions) {
-                    actions.push(Dp::Output(p));
-                }
+                xlate::emit_output(&env, p, key, &mut wc, &mut actions);
             }
             let mut cache = XlateCache::empty(version, true);
             cache.slow = env.verdict.get().slow;
