@@ -5,15 +5,20 @@
 use crate::host::Host;
 use crate::Result;
 
-/// The MAC address in `ip -o link show` output.
-pub fn mac_of(text: &str) -> [u8; 6] {
-    let m = text
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no MAC in {text}"));
+/// The MAC address of interface `dev` in the test's own namespace.
+pub fn link_mac(dev: &str) -> Result<[u8; 6]> {
+    let out = crate::run::ip(&["-o", "link", "show", "dev", dev])?;
+    let text = crate::host::ether_in(&out).ok_or(crate::Error::Parse {
+        what: "ip link",
+        output: out.clone(),
+    })?;
+    Ok(parse_mac(text))
+}
+
+/// `aa:bb:cc:dd:ee:ff` as bytes (what `ip` and [`Host::mac`] print).
+pub fn parse_mac(text: &str) -> [u8; 6] {
     let mut mac = [0u8; 6];
-    for (b, h) in mac.iter_mut().zip(m.split(':')) {
+    for (b, h) in mac.iter_mut().zip(text.split(':')) {
         *b = u8::from_str_radix(h, 16).unwrap_or(0);
     }
     mac

@@ -170,16 +170,17 @@ impl Host {
     /// The MAC address of `eth0`, as `aa:bb:cc:dd:ee:ff`.
     pub fn mac(&self) -> Result<String> {
         let out = ip(&["-n", &self.netns, "-o", "link", "show", "dev", "eth0"])?;
-        let mut tokens = out.split_whitespace();
-        tokens
-            .find(|&t| t == "link/ether")
-            .and(tokens.next())
-            .map(str::to_owned)
-            .ok_or(Error::Parse {
-                what: "ip link",
-                output: out.clone(),
-            })
+        ether_in(&out).map(str::to_owned).ok_or(Error::Parse {
+            what: "ip link",
+            output: out.clone(),
+        })
     }
+}
+
+/// The address after `link/ether` in `ip -o link show` output.
+pub(crate) fn ether_in(out: &str) -> Option<&str> {
+    let mut tokens = out.split_whitespace();
+    tokens.find(|&t| t == "link/ether").and(tokens.next())
 }
 
 /// The outcome of pinging from one host to another.

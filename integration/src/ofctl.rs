@@ -68,6 +68,16 @@ pub struct Ofctl {
 impl Ofctl {
     /// A client of the passive listener `tcp:127.0.0.1:port`.
     pub fn new(port: u16) -> Result<Self> {
+        Self::with_target(format!("tcp:127.0.0.1:{port}"), port)
+    }
+
+    /// A client of Open vSwitch's own management socket `path`
+    /// (`BRIDGE.mgmt` in its run directory); no TCP listener to wait for.
+    pub fn unix(path: &Path) -> Result<Self> {
+        Self::with_target(format!("unix:{}", path.display()), 0)
+    }
+
+    fn with_target(target: String, port: u16) -> Result<Self> {
         let rundir = tempfile::Builder::new()
             .prefix("switchd-ofctl-")
             .tempdir()
@@ -76,13 +86,14 @@ impl Ofctl {
                 source,
             })?;
         Ok(Self {
-            target: format!("tcp:127.0.0.1:{port}"),
+            target,
             port,
             rundir,
         })
     }
 
-    /// The target as `ovs-ofctl` takes it, `tcp:127.0.0.1:PORT`.
+    /// The target as `ovs-ofctl` takes it, `tcp:127.0.0.1:PORT` (or
+    /// `unix:PATH`).
     pub fn target(&self) -> &str {
         &self.target
     }

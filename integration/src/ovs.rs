@@ -129,6 +129,11 @@ impl Ovs {
         checked(&mut cmd)
     }
 
+    /// An ovs-ofctl client of `bridge` (its management socket).
+    pub fn ofctl(&self, bridge: &str) -> Result<crate::ofctl::Ofctl> {
+        crate::ofctl::Ofctl::unix(&self.dir.path().join(format!("{bridge}.mgmt")))
+    }
+
     /// ovs-vswitchd's log (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("vswitchd.log")).unwrap_or_default()

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -93,5 +94,25 @@ impl Swctl {
             "{stderr}"
         );
         stderr
+    }
+
+    /// `tnl/show`'s counters (translation's and the datapath's tunnel
+    /// drops, by reason).
+    pub fn tunnel_counters(&self) -> Value {
+        self.json(&["tnl/show"])["counters"].clone()
+    }
+
+    /// Wait up to 5 s until counter `reason` is above its value in
+    /// `before` (a packet just sent was counted); panics if it is not.
+    pub fn wait_tunnel_count_above(&self, reason: &str, before: &Value) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = self.tunnel_counters();
+            if now[reason].as_u64() > before[reason].as_u64() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{reason} not counted: {now}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }

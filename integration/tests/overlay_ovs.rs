@@ -19,8 +19,6 @@
 
 use std::time::Duration;
 
-use std::process::Command;
-
 use switchd_integration::craft;
 use switchd_integration::ofctl::{free_tcp_port, Ofctl};
 use switchd_integration::ovs::{ovs_available, Ovs};
@@ -28,24 +26,6 @@ use switchd_integration::swctl::Swctl;
 use switchd_integration::{
     ip, BridgeConfig, Capture, Error, FailMode, PortConfig, PortType, Switch, Topo,
 };
-
-/// `ovs-ofctl ARGS` (against Open vSwitch's own management socket).
-fn checked_ofctl(args: &[&str]) -> Result<(), Error> {
-    let out = Command::new("ovs-ofctl")
-        .args(args)
-        .output()
-        .map_err(|source| Error::Io {
-            what: "running ovs-ofctl".into(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(Error::Invalid {
-            what: "ovs-ofctl against Open vSwitch",
-            value: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(())
-}
 
 #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
@@ -163,10 +143,7 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
     let ofctl = Ofctl::new(of_port)?;
     ofctl.wait_listening(Duration::from_secs(10))?;
     ofctl.add_flows(&flows("198.18.78.2"))?;
-    let ovs_gv = format!("unix:{}/ovsgv.mgmt", ovs.dir().display());
-    for f in flows("198.18.78.1") {
-        checked_ofctl(&["-O", "OpenFlow13", "add-flow", &ovs_gv, &f])?;
-    }
+    ovs.ofctl("ovsgv")?.add_flows(&flows("198.18.78.1"))?;
     let mut underlay = Capture::start(&hv, "eth0")?;
     ip(&["addr", "add", "198.18.78.1/24", "dev", &phy_name])?;
     ip(&["link", "set", "dev", &phy_name, "up"])?;
@@ -195,9 +172,9 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
     // marked critical that nobody registered (RFC 8926: drop) and GRE
     // version 1; each dropped and counted by reason.
     let sw = Swctl::for_switch(&switch);
-    let before = sw.json(&["tnl/show"])["counters"].clone();
-    let dst_mac = craft::mac_of(&ip(&["-o", "link", "show", "dev", &phy_name])?);
-    let src_mac = craft::mac_of(&hv.exec_ok(&["ip", "-o", "link", "show", "dev", "eth0"])?);
+    let before = sw.tunnel_counters();
+    let dst_mac = craft::link_mac(&phy_name)?;
+    let src_mac = craft::parse_mac(&hv.mac()?);
     let inner = {
         let mut f = vec![0u8; 60];
         f[..6].copy_from_slice(&[0xff; 6]);
@@ -233,18 +210,7 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
         // Open vSwitch owns eth0: send from its LOCAL port's side of the
         // wire instead, the underlay bridge's internal interface.
         craft::send_raw(&hv, "ovsphy", &frame)?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let now = sw.json(&["tnl/show"])["counters"].clone();
-            if now[why].as_u64() > before[why].as_u64() {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{why} not counted: {now}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        sw.wait_tunnel_count_above(why, &before);
     }
 
     let count = |f: &str| underlay.count(f);

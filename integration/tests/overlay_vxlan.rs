@@ -136,9 +136,9 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
     // switchd's endpoint: each dropped and counted by reason, and the
     // tunnel keeps forwarding.
     let sw = Swctl::for_switch(&switch);
-    let before = sw.json(&["tnl/show"])["counters"].clone();
-    let dst_mac = craft::mac_of(&ip(&["-o", "link", "show", "dev", &phy_name])?);
-    let src_mac = craft::mac_of(&hv.exec_ok(&["ip", "-o", "link", "show", "dev", "eth0"])?);
+    let before = sw.tunnel_counters();
+    let dst_mac = craft::link_mac(&phy_name)?;
+    let src_mac = craft::parse_mac(&hv.mac()?);
     let inner = {
         let mut f = vec![0u8; 60];
         f[..6].copy_from_slice(&[0xff; 6]);
@@ -166,18 +166,7 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
             &craft::udp(40000, 4789, &payload),
         );
         craft::send_raw(&hv, "eth0", &frame)?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let now = sw.json(&["tnl/show"])["counters"].clone();
-            if now[why].as_u64() > before[why].as_u64() {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{why} not counted: {now}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        sw.wait_tunnel_count_above(why, &before);
     }
     let after = a.ping(b.ip(), 2)?;
     assert!(
