@@ -7,9 +7,9 @@
 //! `cargo bench -p switchd-benches --bench flow_table`
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use datapath::flow::FlowKey;
 use ofproto::pipeline::key_map::match_to_key;
 use ofproto::pipeline::table::FlowTable;
+use ofproto::pipeline::xkey::XKey as FlowKey;
 use ofproto::wire::flow_mod::{FlowMod, FlowModCommand};
 use ofproto::wire::oxm::{Match, OxmField};
 use std::hint::black_box;

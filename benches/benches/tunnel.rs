@@ -121,7 +121,7 @@ fn tunnel_benches(c: &mut Criterion) {
             g.bench_function(format!("pop/{name}/{len}"), |b| {
                 b.iter(|| {
                     p.set_frame(&outer);
-                    tunnel::pop(&mut p, *kind).expect("pop");
+                    tunnel::pop(&mut p, *kind, &tunnel::TlvMap::default()).expect("pop");
                 })
             });
         }

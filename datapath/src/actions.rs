@@ -10,7 +10,7 @@
 //! way OXM writes them. A set-field on an IP or L4 field keeps every
 //! checksum that covers it correct.
 
-use crate::tunnel::{TunnelHeader, TunnelKind};
+use crate::tunnel::{TlvMap, TunnelHeader, TunnelKind};
 use crate::PortNo;
 use std::sync::Arc;
 
@@ -162,8 +162,13 @@ pub enum Action {
     /// Validate and strip the outer headers of a `kind` tunnel packet to a
     /// local endpoint, keep them as tunnel metadata, and recirculate the
     /// inner frame (recirculation id 0) as if received on `port` (a copy
-    /// unless this is the packet's last use).
-    TunnelPop { port: PortNo, kind: TunnelKind },
+    /// unless this is the packet's last use). GENEVE options go into the
+    /// key as `tlv` names them.
+    TunnelPop {
+        port: PortNo,
+        kind: TunnelKind,
+        tlv: Arc<TlvMap>,
+    },
     /// Explicit drop (the empty action list also drops).
     Drop,
 }

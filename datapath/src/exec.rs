@@ -232,14 +232,14 @@ fn run(
                 let copy = copy_for_output(&packet, st.trunc, sink);
                 crate::tunnel::push_and_output(copy, header, *port, hash, sink);
             }
-            Action::TunnelPop { port, kind } => {
+            Action::TunnelPop { port, kind, tlv } => {
                 if last {
-                    crate::tunnel::pop_and_recirculate(packet, *kind, *port, sink);
+                    crate::tunnel::pop_and_recirculate(packet, *kind, tlv, *port, sink);
                     return;
                 }
                 let mut copy = sink.alloc();
                 copy.copy_from(&packet);
-                crate::tunnel::pop_and_recirculate(copy, *kind, *port, sink);
+                crate::tunnel::pop_and_recirculate(copy, *kind, tlv, *port, sink);
             }
             Action::Drop => break,
         }

@@ -220,12 +220,6 @@ impl Packet {
         self.recirc_id = other.recirc_id;
         self.tunnel.clone_from(&other.tunnel);
     }
-
-    /// The frame and the tunnel metadata at once (a pop fills the latter
-    /// from the former).
-    pub fn frame_and_tunnel_mut(&mut self) -> (&[u8], &mut TunnelMetadata) {
-        (&self.buf[self.head..self.head + self.len], &mut self.tunnel)
-    }
 }
 
 /// Up to [`BATCH_SIZE`] packets handled together.

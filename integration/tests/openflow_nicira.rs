@@ -54,9 +54,13 @@ fn ofctl_nicira_fields_and_actions_program_a_forwarding_pipeline() -> Result<(),
     let fields = [
         ("reg0=0x5", "reg0=0x5"),
         ("reg3=0x10/0xf0", "reg3=0x10/0xf0"),
+        ("reg15=0xffffffff", "reg15=0xffffffff"),
+        ("reg9=0x1/0x1", "reg9=0x1/0x1"),
         ("tun_id=0x64", "tun_id=0x64"),
         ("tun_src=10.1.1.1", "tun_src=10.1.1.1"),
         ("tun_dst=10.1.2.0/24", "tun_dst=10.1.2.0/24"),
+        ("tun_ipv6_src=2001:db8::1", "tun_ipv6_src=2001:db8::1"),
+        ("tun_ipv6_dst=2001:db8::/64", "tun_ipv6_dst=2001:db8::/64"),
         ("tun_flags=+oam", "tun_flags=+oam"),
         ("pkt_mark=0x2a", "pkt_mark=0x2a"),
         ("ip,ip_frag=later", "ip,nw_frag=later"),
@@ -72,6 +76,8 @@ fn ofctl_nicira_fields_and_actions_program_a_forwarding_pipeline() -> Result<(),
         "load:0x3->NXM_NX_REG1[]",
         "load:0x1->NXM_NX_REG2[4..7]",
         "set_field:0x7->reg0",
+        "load:0x2a->NXM_NX_REG12[]",
+        "set_field:2001:db8::2->tun_ipv6_dst",
         "move:NXM_OF_ETH_SRC[0..15]->NXM_NX_REG3[0..15]",
         "output:NXM_NX_REG1[0..15]",
         "note:01.02.03.04.05.06",
@@ -104,20 +110,25 @@ fn ofctl_nicira_fields_and_actions_program_a_forwarding_pipeline() -> Result<(),
         };
         assert!(f.actions.contains(want), "{a}: dumped as {:?}", f.actions);
     }
-    // reg4 has no room in the key: refused.
-    let out = ofctl.output("add-flow", &["table=9,reg4=1,actions=drop"])?;
-    assert!(!out.status.success(), "reg4 accepted");
+    // A field switchd has no place for is refused, with Open vSwitch's
+    // error, and leaves the tables as they were.
+    let out = ofctl.output("add-flow", &["table=9,tun_gbp_id=1,actions=drop"])?;
+    assert!(!out.status.success(), "tun_gbp_id accepted");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("OFPBMC_BAD_FIELD"),
+        "{out:?}"
+    );
 
     // A pipeline built of the extensions forwards a ping: table 0 loads
-    // the output port into reg1 by input port and resubmits to table 1,
-    // which outputs to the port in reg1.
+    // the output port into reg13 by input port and resubmits to table 1,
+    // which outputs to the port in reg13.
     ofctl.run("del-flows", &["table=8"])?;
     for (from, to) in [(p1, n2), (p2, n1)] {
         ofctl.add_flow(&format!(
-            "table=0,priority=10,in_port={from},actions=load:{to}->NXM_NX_REG1[],resubmit(,1)"
+            "table=0,priority=10,in_port={from},actions=load:{to}->NXM_NX_REG13[],resubmit(,1)"
         ))?;
     }
-    ofctl.add_flow("table=1,priority=10,actions=note:aa.bb,output:NXM_NX_REG1[0..15]")?;
+    ofctl.add_flow("table=1,priority=10,actions=note:aa.bb,output:NXM_NX_REG13[0..15]")?;
     let (a, b) = (&hosts[0], &hosts[1]);
     assert!(
         a.wait_reachable(b.ip(), WARM_UP)? && a.ping(b.ip(), 3)?.all_received(),

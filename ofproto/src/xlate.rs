@@ -32,6 +32,7 @@
 use crate::pipeline::group::Group;
 use crate::pipeline::key_map;
 use crate::pipeline::rule::Rule;
+use crate::pipeline::xkey::{XKey, N_REGS};
 use crate::pipeline::Pipeline;
 use crate::wire::action::{port_no, Action};
 use crate::wire::group::GroupType;
@@ -123,8 +124,9 @@ pub trait XlateEnv {
 pub struct Frozen {
     /// The table to resume at (the goto-table target).
     pub table: u8,
-    /// The pipeline metadata at that point.
+    /// The pipeline metadata and registers at that point.
     pub metadata: u64,
+    pub regs: [u32; N_REGS],
     /// The action set accumulated so far.
     pub action_set: Vec<Action>,
 }
@@ -199,7 +201,9 @@ impl ActionSet {
 struct Ctx<'a> {
     pipeline: &'a Pipeline,
     env: &'a dyn XlateEnv,
-    key: FlowKey,
+    key: XKey,
+    /// The wildcards: the bits of `key` the result depends on.
+    wc: XKey,
     in_port: PortNo,
     out: Xlation,
     depth: usize,
@@ -236,7 +240,8 @@ pub fn translate(pipeline: &Pipeline, env: &dyn XlateEnv, key: &FlowKey, table: 
     let mut cx = Ctx {
         pipeline,
         env,
-        key: *key,
+        key: XKey::from(*key),
+        wc: XKey::default(),
         in_port: key.in_port,
         out: Xlation::default(),
         depth: 0,
@@ -256,6 +261,7 @@ pub fn translate(pipeline: &Pipeline, env: &dyn XlateEnv, key: &FlowKey, table: 
         // A second pass: resume where the first one froze. An id never
         // handed out translates to a drop.
         cx.key.metadata = frozen.metadata;
+        cx.key.regs = frozen.regs;
         cx.set.actions = frozen.action_set;
         cx.run_table(frozen.table, &mut out_actions, true);
     }
@@ -264,11 +270,11 @@ pub fn translate(pipeline: &Pipeline, env: &dyn XlateEnv, key: &FlowKey, table: 
         out_actions.clear();
     }
     cx.out.actions = out_actions;
-    let mut mask = cx.out.mask;
+    // The megaflow mask: what was consulted of the packet's own fields
+    // (the registers and metadata stay behind in `cx.wc`).
+    let mut mask = cx.wc.flow;
     mask.in_port = u32::MAX;
     mask.recirc_id = u32::MAX;
-    mask.metadata = 0;
-    mask.regs = [0; 4];
     cx.out.mask = mask;
     cx.out
 }
@@ -283,7 +289,8 @@ pub fn translate_actions(
     let mut cx = Ctx {
         pipeline,
         env,
-        key: *key,
+        key: XKey::from(*key),
+        wc: XKey::default(),
         in_port: key.in_port,
         out: Xlation::default(),
         depth: 0,
@@ -315,7 +322,7 @@ impl Ctx<'_> {
         let Some(t) = self.pipeline.table(table) else {
             return;
         };
-        let Some(rule) = t.lookup(&self.key, &mut self.out.mask).cloned() else {
+        let Some(rule) = t.lookup(&self.key, &mut self.wc).cloned() else {
             // OpenFlow 1.3 table-miss without a table-miss entry: drop (the
             // action set is not executed).
             self.out.lookups.push((table, false));
@@ -355,6 +362,7 @@ impl Ctx<'_> {
                     let frozen = Frozen {
                         table: t,
                         metadata: self.key.metadata,
+                        regs: self.key.regs,
                         action_set: self.set.actions.clone(),
                     };
                     if let Some(id) = self.env.freeze(frozen) {
@@ -394,9 +402,9 @@ impl Ctx<'_> {
         match port {
             port_no::IN_PORT => to.push(in_port),
             port_no::NORMAL => {
-                let mut wc = self.out.mask;
+                let mut wc = self.wc;
                 to = self.env.normal(&self.key, &mut wc);
-                self.out.mask = wc;
+                self.wc = wc;
             }
             port_no::FLOOD | port_no::ALL => {
                 let flood = port == port_no::FLOOD;
@@ -428,7 +436,7 @@ impl Ctx<'_> {
             }
         }
         for p in to {
-            emit_output(self.env, p, &self.key, &mut self.out.mask, out);
+            emit_output(self.env, p, &self.key, &mut self.wc, out);
         }
     }
 
@@ -439,7 +447,7 @@ impl Ctx<'_> {
                 Action::Group(g) => self.group(*g, out),
                 Action::SetField(f) => self.set_field(f, out),
                 Action::PushVlan(tpid) => {
-                    self.out.mask.vlan_tci = u16::MAX;
+                    self.wc.vlan_tci = u16::MAX;
                     let tci = if self.key.vlan_tci & VLAN_CFI != 0 {
                         self.key.vlan_tci & !VLAN_CFI
                     } else {
@@ -460,10 +468,10 @@ impl Ctx<'_> {
                 }
                 Action::PushMpls(ethertype) => {
                     let lse = if self.key.mpls_lse != 0 || self.is_mpls() {
-                        self.out.mask.mpls_lse = u32::MAX;
+                        self.wc.mpls_lse = u32::MAX;
                         self.key.mpls_lse & !0x100
                     } else {
-                        self.out.mask.nw_ttl = 0xff;
+                        self.wc.nw_ttl = 0xff;
                         let ttl = if self.key.is_ip() {
                             self.key.nw_ttl
                         } else {
@@ -508,7 +516,7 @@ impl Ctx<'_> {
                 Action::CopyTtlOut => {
                     // IP -> outermost MPLS.
                     if self.is_mpls() && self.key.is_ip() {
-                        self.out.mask.nw_ttl = 0xff;
+                        self.wc.nw_ttl = 0xff;
                         out.push(Dp::set(Field::MplsTtl, self.key.nw_ttl as u128));
                     }
                 }
@@ -605,7 +613,7 @@ impl Ctx<'_> {
             return None;
         }
         let k = &self.key;
-        let m = &mut self.out.mask;
+        let m = &mut self.wc;
         m.eth_src = [0xff; 6];
         m.eth_dst = [0xff; 6];
         m.eth_type = 0xffff;

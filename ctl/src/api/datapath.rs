@@ -38,12 +38,19 @@ const FIELDS: &[(&str, Shape, Get)] = &[
     ("tunnel.tun_id", Shape::Hex(64), |k| k.tun_id.into()),
     ("tunnel.src", Shape::V4, |k| k.tun_src.into()),
     ("tunnel.dst", Shape::V4, |k| k.tun_dst.into()),
+    ("tunnel.ipv6_src", Shape::V6, |k| {
+        u128::from_be_bytes(k.tun_ipv6_src)
+    }),
+    ("tunnel.ipv6_dst", Shape::V6, |k| {
+        u128::from_be_bytes(k.tun_ipv6_dst)
+    }),
     ("tunnel.flags", Shape::Hex(16), |k| k.tun_flags.into()),
-    ("metadata", Shape::Hex(64), |k| k.metadata.into()),
-    ("reg0", Shape::Hex(32), |k| k.regs[0].into()),
-    ("reg1", Shape::Hex(32), |k| k.regs[1].into()),
-    ("reg2", Shape::Hex(32), |k| k.regs[2].into()),
-    ("reg3", Shape::Hex(32), |k| k.regs[3].into()),
+    ("tunnel.md_present", Shape::Hex(64), |k| {
+        k.tun_md_present.into()
+    }),
+    ("tunnel.md", Shape::Hex(128), |k| {
+        u128::from_be_bytes(k.tun_md)
+    }),
     ("in_port", Shape::Dec(32), |k| k.in_port.into()),
     ("skb_mark", Shape::Hex(32), |k| k.pkt_mark.into()),
     ("dp_hash", Shape::Hex(32), |k| k.dp_hash.into()),
@@ -198,7 +205,7 @@ fn format_one(a: &Dp) -> String {
         Dp::TunnelPush { header, port } => {
             format!("tnl_push({:?},out_port={port})", header.kind())
         }
-        Dp::TunnelPop { port, kind } => format!("tnl_pop({kind:?},{port})"),
+        Dp::TunnelPop { port, kind, .. } => format!("tnl_pop({kind:?},{port})"),
         Dp::Drop => "drop".into(),
     }
 }

@@ -50,7 +50,7 @@ fn key_of(bridge: &crate::bridge::Bridge, r: &v1::TraceRequest) -> SwitchResult<
         key.in_port = of_to_dp(*p)
             .ok_or_else(|| SwitchError::Invalid(format!("in_port {p} is not a port")))?;
     }
-    Ok((key, format_match(&m)))
+    Ok((key.flow, format_match(&m)))
 }
 
 fn trace(inner: &crate::switch::Inner, r: &v1::TraceRequest) -> SwitchResult<v1::TraceResponse> {

@@ -47,6 +47,7 @@ use crate::packet::Packet;
 use crate::wire::ethernet::vlan;
 use crate::wire::walk::{self, Visitor};
 use crate::wire::{arp, ethernet, ipv4, ipv6, mpls};
+use std::net::IpAddr;
 
 pub use crate::wire::ethernet::ether_type::RARP as ETH_TYPE_RARP;
 pub use crate::wire::ipv6::MAX_EXT_HEADERS;
@@ -55,9 +56,9 @@ pub use crate::wire::walk::{Layout, ETH_TYPE_NONE, MAX_VLAN_TAGS};
 /// Parse `packet` into `key`: every field of `key` is overwritten, with the
 /// headers from the frame and `in_port`, `pkt_mark` and `recirc_id` from the
 /// packet's metadata, and the tunnel fields from what a tunnel pop left
-/// with the packet (`tun_src`/`tun_dst` only for an IPv4 underlay: the key
-/// has 32 bits for them). `metadata`, `regs` and `dp_hash` are left zero
-/// (they belong to the pipeline, not the packet bytes).
+/// with the packet (`tun_src`/`tun_dst` for an IPv4 underlay,
+/// `tun_ipv6_*` for an IPv6 one; the GENEVE options the pop mapped into
+/// `tun_md`). `dp_hash` is left zero.
 #[inline]
 pub fn extract(packet: &Packet, key: &mut FlowKey) {
     extract_with_layout(packet, key);
@@ -74,12 +75,27 @@ pub fn extract_with_layout(packet: &Packet, key: &mut FlowKey) -> Layout {
     if t.flags != 0 {
         key.tun_id = t.id;
         key.tun_flags = t.flags;
-        if let (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) = (t.src, t.dst) {
-            key.tun_src = s.into();
-            key.tun_dst = d.into();
+        match (t.src, t.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                key.tun_src = s.into();
+                key.tun_dst = d.into();
+            }
+            (s, d) => {
+                key.tun_ipv6_src = ipv6_octets(s);
+                key.tun_ipv6_dst = ipv6_octets(d);
+            }
         }
+        key.tun_md_present = t.md_present;
+        key.tun_md = t.md;
     }
     layout
+}
+
+fn ipv6_octets(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V6(a) => a.octets(),
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+    }
 }
 
 /// Parse the header fields of a bare frame (starting at the Ethernet header)

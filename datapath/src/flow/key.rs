@@ -21,7 +21,11 @@
 use bytemuck::{Pod, Zeroable};
 
 /// Number of 64-bit words in a [`FlowKey`].
-pub const FLOW_WORDS: usize = 21;
+pub const FLOW_WORDS: usize = 25;
+
+/// Bytes of GENEVE option data a key holds ([`FlowKey::tun_md`]): the
+/// values of the options a bridge's TLV map names, packed in map order.
+pub const TUN_MD_BYTES: usize = 16;
 
 /// "A VLAN tag is present" bit in `vlan_tci` / `inner_vlan_tci`.
 pub const VLAN_CFI: u16 = 0x1000;
@@ -49,17 +53,24 @@ pub const TUN_OAM: u16 = 1 << 4;
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Pod, Zeroable, PartialEq, Eq, Hash, Default, Debug)]
 pub struct FlowKey {
-    // --- metadata (words 0..6) ---
+    // --- tunnel (words 0..8) ---
     pub tun_id: u64,
+    /// Outer IPv4 addresses (zero for an IPv6 underlay).
     pub tun_src: u32,
     pub tun_dst: u32,
-    pub metadata: u64,
-    pub regs: [u32; 4],
+    /// Outer IPv6 addresses (zero for an IPv4 underlay).
+    pub tun_ipv6_src: [u8; 16],
+    pub tun_ipv6_dst: [u8; 16],
+    /// Which `tun_metadata<N>` fields the packet carried (bit N), and
+    /// their values at the offsets the bridge's TLV map gives them.
+    pub tun_md_present: u64,
+    pub tun_md: [u8; TUN_MD_BYTES],
+    // --- packet metadata (words 9..10) ---
     pub in_port: u32,
     pub recirc_id: u32,
     pub pkt_mark: u32,
     pub dp_hash: u32,
-    // --- L2 (words 7..10) ---
+    // --- L2 (words 11..14) ---
     pub eth_dst: [u8; 6],
     pub eth_type: u16,
     pub eth_src: [u8; 6],
@@ -72,7 +83,7 @@ pub struct FlowKey {
     pub mpls_lse: u32,
     /// IPv6 flow label (20 bits).
     pub ipv6_label: u32,
-    // --- L3 (words 11..19) ---
+    // --- L3 (words 15..23) ---
     pub ipv4_src: u32,
     pub ipv4_dst: u32,
     pub ipv6_src: [u8; 16],
@@ -85,7 +96,7 @@ pub struct FlowKey {
     pub arp_tha: [u8; 6],
     pub nw_ttl: u8,
     pub nw_frag: u8,
-    // --- L4 (word 20) ---
+    // --- L4 (word 24) ---
     pub tp_src: u16,
     pub tp_dst: u16,
     pub tcp_flags: u16,
@@ -215,9 +226,9 @@ mod tests {
         let mut k = FlowKey::default();
         k.tun_id = 0x1122_3344_5566_7788;
         assert_eq!(k.words()[0], 0x1122_3344_5566_7788);
-        k.words_mut()[20] = 0;
+        k.words_mut()[24] = 0;
         k.tp_src = 80;
-        assert_ne!(k.words()[20], 0);
+        assert_ne!(k.words()[24], 0);
     }
 
     #[test]

@@ -11,11 +11,11 @@
 //! IPv4 header checksum, the UDP source port (a hash of the inner flow), the
 //! UDP or GRE checksum and the GRE sequence number.
 //!
-//! Decapsulation is `Action::TunnelPop { port, kind }` on a packet that
+//! Decapsulation is `Action::TunnelPop { port, kind, tlv }` on a packet that
 //! translation found addressed to a local endpoint. The outer headers are
 //! validated, stripped, and what they said is kept with the packet as
-//! [`TunnelMetadata`] (VNI or GRE key, outer addresses, flags, GENEVE
-//! options); the inner frame is then recirculated as if received on the
+//! [`TunnelMetadata`] (VNI or GRE key, outer addresses, flags, and the
+//! GENEVE options the bridge's [`TlvMap`] names); the inner frame is then recirculated as if received on the
 //! tunnel port `port`, with recirculation id 0, and flow extraction copies
 //! the metadata into the key's `tun_*` fields.
 //!
@@ -26,6 +26,7 @@
 mod header;
 mod pop;
 mod push;
+mod tlv;
 
 #[cfg(test)]
 mod tests;
@@ -35,8 +36,9 @@ pub(crate) use pop::pop_and_recirculate;
 pub use pop::{parse, parse_with, pop, Decap};
 pub(crate) use push::push_and_output;
 pub use push::{flow_hash, push, udp_src_port, UDP_SRC_PORT_MAX, UDP_SRC_PORT_MIN};
+pub use tlv::{TlvEntry, TlvError, TlvMap, MAX_OPTION_LEN, TUN_MD_FIELDS};
 
-use crate::wire::geneve::MAX_OPTIONS_LEN;
+use crate::flow::key::TUN_MD_BYTES;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -58,8 +60,10 @@ pub struct TunnelMetadata {
     /// Outer UDP ports (zero for GRE).
     pub tp_src: u16,
     pub tp_dst: u16,
-    /// GENEVE options, as on the wire.
-    pub geneve: GeneveOptions,
+    /// The GENEVE options the pop's TLV map named: bit N set for
+    /// `tun_metadata<N>`, values at the map's offsets (see [`tlv`]).
+    pub md_present: u64,
+    pub md: [u8; TUN_MD_BYTES],
 }
 
 impl Default for TunnelMetadata {
@@ -73,85 +77,25 @@ impl Default for TunnelMetadata {
             ttl: 0,
             tp_src: 0,
             tp_dst: 0,
-            geneve: GeneveOptions::default(),
+            md_present: 0,
+            md: [0; TUN_MD_BYTES],
         }
     }
 }
 
 impl TunnelMetadata {
-    /// Forget everything (the option buffer is kept for reuse).
+    /// Forget everything (nothing to forget when no pop filled it).
+    #[inline]
     pub fn clear(&mut self) {
-        let geneve = std::mem::take(&mut self.geneve);
-        *self = TunnelMetadata {
-            geneve,
-            ..TunnelMetadata::default()
-        };
-        self.geneve.clear();
+        if self.flags != 0 {
+            *self = TunnelMetadata::default();
+        }
     }
 
     pub fn is_present(&self) -> bool {
         self.flags & TUN_PRESENT != 0
     }
 }
-
-/// The GENEVE options of a received packet: the raw TLV chain, which
-/// `wire::geneve::Repr::parse` accepted (so a later matcher can walk it
-/// without checks). Kept in a box that the packet buffer keeps across
-/// reuse, so a steady stream of GENEVE packets with options allocates
-/// nothing, and a packet without options carries one pointer.
-#[derive(Debug, Default)]
-pub struct GeneveOptions {
-    len: u8,
-    buf: Option<Box<[u8; MAX_OPTIONS_LEN]>>,
-}
-
-impl GeneveOptions {
-    /// The option bytes (empty when none).
-    pub fn as_bytes(&self) -> &[u8] {
-        match &self.buf {
-            Some(b) => &b[..usize::from(self.len)],
-            None => &[],
-        }
-    }
-
-    /// Store `opts` (at most [`MAX_OPTIONS_LEN`] bytes; more is cut).
-    pub fn set(&mut self, opts: &[u8]) {
-        let n = opts.len().min(MAX_OPTIONS_LEN);
-        if n == 0 {
-            self.len = 0;
-            return;
-        }
-        let b = self
-            .buf
-            .get_or_insert_with(|| Box::new([0; MAX_OPTIONS_LEN]));
-        b[..n].copy_from_slice(&opts[..n]);
-        self.len = n as u8;
-    }
-
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
-impl Clone for GeneveOptions {
-    fn clone(&self) -> Self {
-        let mut o = GeneveOptions::default();
-        o.set(self.as_bytes());
-        o
-    }
-
-    fn clone_from(&mut self, other: &Self) {
-        self.set(other.as_bytes());
-    }
-}
-
-impl PartialEq for GeneveOptions {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for GeneveOptions {}
 
 /// Why a packet was dropped by a tunnel action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -178,8 +122,11 @@ pub enum TunnelDrop {
     VxlanFlags,
     /// Pop: a GENEVE version other than 0 or a broken option chain.
     GeneveHeader,
-    /// Pop: a GENEVE critical option nobody registered (RFC 8926 3.5).
+    /// Pop: a GENEVE critical option the TLV map does not name (RFC 8926
+    /// 3.5).
     GeneveCritical,
+    /// Pop: a GENEVE option the TLV map names, with another length.
+    GeneveOptionLength,
     /// Pop: GRE with a version, routing or recursion bit this datapath
     /// does not implement.
     GreFlags,
@@ -188,7 +135,7 @@ pub enum TunnelDrop {
 }
 
 impl TunnelDrop {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 15;
     pub const ALL: [TunnelDrop; Self::COUNT] = [
         Self::TooBig,
         Self::Offload,
@@ -202,6 +149,7 @@ impl TunnelDrop {
         Self::VxlanFlags,
         Self::GeneveHeader,
         Self::GeneveCritical,
+        Self::GeneveOptionLength,
         Self::GreFlags,
         Self::PayloadType,
     ];
@@ -221,6 +169,7 @@ impl TunnelDrop {
             Self::VxlanFlags => "pop_vxlan_flags",
             Self::GeneveHeader => "pop_geneve_header",
             Self::GeneveCritical => "pop_geneve_critical",
+            Self::GeneveOptionLength => "pop_geneve_option_length",
             Self::GreFlags => "pop_gre_flags",
             Self::PayloadType => "pop_payload_type",
         }

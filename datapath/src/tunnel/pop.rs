@@ -8,8 +8,11 @@
 //! start of the frame. So the fuzz target exercises exactly the code that
 //! reads peer bytes.
 
-use super::{TunnelDrop, TunnelKind, TUN_CSUM, TUN_DONT_FRAGMENT, TUN_KEY, TUN_OAM, TUN_PRESENT};
+use super::{
+    TlvMap, TunnelDrop, TunnelKind, TUN_CSUM, TUN_DONT_FRAGMENT, TUN_KEY, TUN_OAM, TUN_PRESENT,
+};
 use crate::exec::ExecSink;
+use crate::flow::key::TUN_MD_BYTES;
 use crate::packet::{Offload, Packet};
 use crate::wire::ethernet::{self, ether_type};
 use crate::wire::Error;
@@ -24,8 +27,6 @@ pub struct Decap {
     /// The inner Ethernet frame (Ethernet padding of the outer frame is
     /// excluded).
     pub inner: Range<usize>,
-    /// GENEVE options in the outer frame (empty otherwise).
-    pub options: Range<usize>,
     pub flags: u16,
     pub id: u64,
     pub src: IpAddr,
@@ -34,6 +35,9 @@ pub struct Decap {
     pub ttl: u8,
     pub tp_src: u16,
     pub tp_dst: u16,
+    /// The GENEVE options the TLV map named (see [`TlvMap::decode`]).
+    pub md_present: u64,
+    pub md: [u8; TUN_MD_BYTES],
 }
 
 /// GRE bits a receiver must not ignore (RFC 2784 section 2.3: routing,
@@ -51,17 +55,24 @@ fn short(_: Error) -> TunnelDrop {
     TunnelDrop::Truncated
 }
 
-/// Validate the outer headers of `frame` as a `kind` tunnel packet.
+/// Validate the outer headers of `frame` as a `kind` tunnel packet, with
+/// an empty TLV map (every critical GENEVE option is unknown).
 pub fn parse(frame: &[u8], kind: TunnelKind) -> Result<Decap, TunnelDrop> {
-    parse_with(frame, kind, false)
+    parse_with(frame, kind, false, &TlvMap::default())
 }
 
 /// [`parse`], with `l4_partial` saying the outer UDP or GRE checksum is
 /// still partial (a local stack's `CHECKSUM_PARTIAL`, announced by the
 /// receiving port's offload state): its sum is not verified, as Linux
 /// does not verify it either, because nothing between that stack and
-/// here could have corrupted the packet.
-pub fn parse_with(frame: &[u8], kind: TunnelKind, l4_partial: bool) -> Result<Decap, TunnelDrop> {
+/// here could have corrupted the packet; and GENEVE options mapped
+/// through `tlv`.
+pub fn parse_with(
+    frame: &[u8],
+    kind: TunnelKind,
+    l4_partial: bool,
+    tlv: &TlvMap,
+) -> Result<Decap, TunnelDrop> {
     let want = match kind {
         TunnelKind::Vxlan | TunnelKind::Geneve => protocol::UDP,
         TunnelKind::Gre => protocol::GRE,
@@ -71,7 +82,6 @@ pub fn parse_with(frame: &[u8], kind: TunnelKind, l4_partial: bool) -> Result<De
     let rest = frame.get(l3..).ok_or(TunnelDrop::Truncated)?;
     let mut d = Decap {
         inner: 0..0,
-        options: 0..0,
         flags: TUN_PRESENT,
         id: 0,
         src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -80,6 +90,8 @@ pub fn parse_with(frame: &[u8], kind: TunnelKind, l4_partial: bool) -> Result<De
         ttl: 0,
         tp_src: 0,
         tp_dst: 0,
+        md_present: 0,
+        md: [0; TUN_MD_BYTES],
     };
     let (l4, end, pseudo) = match walked.eth_type {
         ether_type::IPV4 => {
@@ -160,22 +172,12 @@ pub fn parse_with(frame: &[u8], kind: TunnelKind, l4_partial: bool) -> Result<De
                 if r.protocol != ether_type::TEB {
                     return Err(TunnelDrop::PayloadType);
                 }
-                // No option is registered yet (option matching comes with
-                // translation support), so any critical option is one this
-                // endpoint does not process: RFC 8926 3.5 says drop.
-                if r.critical
-                    || r.options()
-                        .any(|o| o.opt_type & geneve::OPTION_TYPE_CRITICAL != 0)
-                {
-                    return Err(TunnelDrop::GeneveCritical);
-                }
+                tlv.decode(r.options(), &mut d.md_present, &mut d.md)?;
                 d.id = u64::from(r.vni);
                 d.flags |= TUN_KEY;
                 if r.oam {
                     d.flags |= TUN_OAM;
                 }
-                let opts = after + geneve::HEADER_LEN;
-                d.options = opts..opts + r.options.len();
                 after + g.header_len()
             }
         }
@@ -211,9 +213,10 @@ pub fn parse_with(frame: &[u8], kind: TunnelKind, l4_partial: bool) -> Result<De
 /// Decapsulate `packet` in place: on success the frame is the inner
 /// Ethernet frame, `packet.tunnel` holds the metadata and only the inner
 /// packet's offload state is kept; on error the packet is unchanged.
-pub fn pop(packet: &mut Packet, kind: TunnelKind) -> Result<(), TunnelDrop> {
-    let d = parse_with(packet.data(), kind, packet.offload.csum_partial.is_some())?;
-    let (frame, t) = packet.frame_and_tunnel_mut();
+pub fn pop(packet: &mut Packet, kind: TunnelKind, tlv: &TlvMap) -> Result<(), TunnelDrop> {
+    let partial = packet.offload.csum_partial.is_some();
+    let d = parse_with(packet.data(), kind, partial, tlv)?;
+    let t = &mut packet.tunnel;
     t.flags = d.flags;
     t.id = d.id;
     t.src = d.src;
@@ -222,7 +225,8 @@ pub fn pop(packet: &mut Packet, kind: TunnelKind) -> Result<(), TunnelDrop> {
     t.ttl = d.ttl;
     t.tp_src = d.tp_src;
     t.tp_dst = d.tp_dst;
-    t.geneve.set(&frame[d.options.clone()]);
+    t.md_present = d.md_present;
+    t.md = d.md;
     packet.truncate(d.inner.end);
     packet.remove_bytes(0, d.inner.start);
     packet.offload = inner_offload(&packet.offload, d.inner.start);
@@ -257,10 +261,11 @@ fn inner_offload(o: &Offload, outer_len: usize) -> Offload {
 pub(crate) fn pop_and_recirculate(
     mut packet: Packet,
     kind: TunnelKind,
+    tlv: &TlvMap,
     port: PortNo,
     sink: &mut dyn ExecSink,
 ) {
-    match pop(&mut packet, kind) {
+    match pop(&mut packet, kind, tlv) {
         Ok(()) => {
             packet.in_port = port;
             sink.recirculate(packet, 0);

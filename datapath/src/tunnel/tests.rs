@@ -267,9 +267,10 @@ fn pop_each_kind() {
             TunnelKind::Gre,
         ),
     ];
+    let tlv = TlvMap::new(&[(1, 2, 8, 3)]).unwrap();
     for (h, kind) in cases {
         let mut p = pushed(&h);
-        pop(&mut p, kind).unwrap();
+        pop(&mut p, kind, &tlv).unwrap();
         assert_eq!(p.data(), &inner()[..], "{kind:?}");
         let m = &p.tunnel;
         assert!(m.is_present());
@@ -290,7 +291,17 @@ fn pop_each_kind() {
             TunnelKind::Geneve => {
                 assert_eq!(m.id, 43);
                 assert_ne!(m.flags & TUN_OAM, 0);
-                assert_eq!(m.geneve.as_bytes(), &opts[..]);
+                assert_eq!(m.md_present, 1 << 3, "the mapped option is tun_metadata3");
+                assert_eq!(m.md[..8], [9; 8]);
+                let mut key = crate::flow::FlowKey::default();
+                crate::flow::extract(&p, &mut key);
+                assert_eq!(
+                    key.tun_ipv6_src,
+                    t::V6_A,
+                    "IPv6 underlay addresses reach the key"
+                );
+                assert_eq!(key.tun_ipv6_dst, t::V6_B);
+                assert_eq!((key.tun_src, key.tun_md_present), (0, 1 << 3));
             }
             TunnelKind::Gre => assert_eq!((m.id, m.tp_dst), (44, 0)),
         }
@@ -322,7 +333,7 @@ fn every_drop_reason() {
     let f = vxlan4();
     let check = |f: &[u8], kind, want| {
         let mut p = Packet::from_bytes(f);
-        assert_eq!(pop(&mut p, kind), Err(want));
+        assert_eq!(pop(&mut p, kind, &TlvMap::default()), Err(want));
         assert_eq!(p.data(), f, "unchanged on error");
     };
     check(&f[..30], k, TunnelDrop::Truncated);
@@ -363,9 +374,12 @@ fn every_drop_reason() {
     let mut g = gf.clone();
     g[42] = 0x40;
     check(&g, TunnelKind::Geneve, TunnelDrop::GeneveHeader);
+    // The C flag alone (no option is critical) is no reason to drop: this
+    // endpoint parses every option.
     let mut g = gf.clone();
     g[43] = 0x40;
-    check(&g, TunnelKind::Geneve, TunnelDrop::GeneveCritical);
+    let mut p = Packet::from_bytes(&g);
+    assert!(pop(&mut p, TunnelKind::Geneve, &TlvMap::default()).is_ok());
     let mut opts = Vec::new();
     crate::wire::geneve::GeneveOption {
         class: 1,
@@ -386,9 +400,17 @@ fn every_drop_reason() {
     let mut p = pushed(&crit);
     assert_eq!(p.data()[43] & 0x40, 0x40, "C set on push");
     assert_eq!(
-        pop(&mut p, TunnelKind::Geneve),
+        pop(
+            &mut Packet::from_bytes(p.data()),
+            TunnelKind::Geneve,
+            &TlvMap::default()
+        ),
         Err(TunnelDrop::GeneveCritical)
     );
+    // The same critical option, once the map names it, is accepted.
+    let known = TlvMap::new(&[(1, 0x80, 4, 0)]).unwrap();
+    pop(&mut p, TunnelKind::Geneve, &known).unwrap();
+    assert_eq!(p.tunnel.md_present, 1);
     let mut g = gf.clone();
     g[44..46].copy_from_slice(&[0x08, 0x00]);
     check(&g, TunnelKind::Geneve, TunnelDrop::PayloadType);
@@ -456,7 +478,7 @@ proptest! {
         let h = header(ip, encap);
         let mut p = Packet::from_bytes(&frame);
         push(&mut p, &h, hash).unwrap();
-        pop(&mut p, k).unwrap();
+        pop(&mut p, k, &TlvMap::default()).unwrap();
         prop_assert_eq!(p.data(), &frame[..]);
         prop_assert_eq!(p.tunnel.id, u64::from(vni));
     }
@@ -554,6 +576,7 @@ mod through_exec {
         let pop = [Action::TunnelPop {
             port: 7,
             kind: TunnelKind::Vxlan,
+            tlv: Arc::default(),
         }];
         execute(&pop, seg, &FlowKey::default(), &mut sink);
         let (id, inner) = &sink.recirc[0];
@@ -578,13 +601,16 @@ fn a_partial_outer_checksum_from_a_local_stack_is_not_verified() {
     let mut f = vxlan4();
     f[40..42].copy_from_slice(&[0x12, 0x34]); // a pseudo-header sum, not a checksum
     let mut wire = Packet::from_bytes(&f);
-    assert_eq!(pop(&mut wire, TunnelKind::Vxlan), Err(TunnelDrop::Checksum));
+    assert_eq!(
+        pop(&mut wire, TunnelKind::Vxlan, &TlvMap::default()),
+        Err(TunnelDrop::Checksum)
+    );
     let mut local = Packet::from_bytes(&f);
     local.offload.csum_partial = Some(crate::packet::CsumPartial {
         start: 34,
         offset: 6,
     });
-    pop(&mut local, TunnelKind::Vxlan).unwrap();
+    pop(&mut local, TunnelKind::Vxlan, &TlvMap::default()).unwrap();
     assert_eq!(local.data(), &inner()[..]);
     assert!(local.offload.csum_partial.is_none());
 
@@ -595,7 +621,7 @@ fn a_partial_outer_checksum_from_a_local_stack_is_not_verified() {
         start: 50 + 34,
         offset: 16,
     });
-    pop(&mut lco, TunnelKind::Vxlan).unwrap();
+    pop(&mut lco, TunnelKind::Vxlan, &TlvMap::default()).unwrap();
     assert_eq!(
         lco.offload.csum_partial,
         Some(crate::packet::CsumPartial {

@@ -238,7 +238,7 @@ impl OfBridge {
         let mut key = FlowKey::default();
         datapath::flow::extract(&packet, &mut key);
         let snapshot = self.store.snapshot();
-        let env = super::Env::new(self);
+        let env = super::Env::new(self, snapshot.tlv.clone());
         // Output to TABLE runs the packet through the flow tables.
         let mut actions = Vec::new();
         let mut pending: Vec<Action> = Vec::new();

@@ -38,6 +38,7 @@ use datapath::flow::key::{VLAN_CFI, VLAN_VID_MASK};
 use datapath::flow::FlowKey;
 use datapath::netdev::Port;
 use datapath::packet::Packet;
+use datapath::tunnel::TlvMap;
 use datapath::upcall::{UpcallHandler, UpcallReply};
 use datapath::PortNo;
 use std::collections::HashMap;
@@ -462,8 +463,9 @@ impl OfBridge {
 
     /// Translate a packet; returns the translation and its cache.
     pub fn translate(&self, key: &FlowKey) -> (Vec<Dp>, FlowKey, XlateCache) {
-        let version = self.store.version();
-        let env = Env::new(self);
+        let snapshot = self.store.snapshot();
+        let version = snapshot.version;
+        let env = Env::new(self, snapshot.tlv.clone());
         let base = FlowKey {
             in_port: u32::MAX,
             recirc_id: u32::MAX,
@@ -473,7 +475,7 @@ impl OfBridge {
         let mut key = *key;
         let mut wc = base;
         if let Some(t) = env.tunnels {
-            if let Some(actions) = t.ingress(&self.name, &mut key, &mut wc) {
+            if let Some(actions) = t.ingress(&self.name, &snapshot.tlv, &mut key, &mut wc) {
                 return (actions, wc, XlateCache::empty(version, false));
             }
         }
@@ -497,7 +499,6 @@ impl OfBridge {
             cache.slow = env.verdict.get().slow;
             return (actions, wc, cache);
         }
-        let snapshot = self.store.snapshot();
         let mut x = xlate::translate(&snapshot, &env, key, 0);
         x.mask = x.mask.union(&wc);
         let cache = XlateCache {
@@ -543,15 +544,18 @@ struct Env<'a> {
     views: Arc<Vec<PortView>>,
     tunnels: Option<&'a crate::tunnel::TunnelPlane>,
     verdict: std::cell::Cell<crate::tunnel::Verdict>,
+    /// The TLV map of the pipeline version being translated.
+    tlv: Arc<TlvMap>,
 }
 
 impl<'a> Env<'a> {
-    fn new(bridge: &'a OfBridge) -> Self {
+    fn new(bridge: &'a OfBridge, tlv: Arc<TlvMap>) -> Self {
         Env {
             bridge,
             views: bridge.views.load_full(),
             tunnels: bridge.tunnels.get().map(|t| &**t),
             verdict: Default::default(),
+            tlv,
         }
     }
 }
@@ -606,7 +610,7 @@ impl XlateEnv for Env<'_> {
             return false;
         };
         let mut v = self.verdict.get();
-        let special = t.output(&self.bridge.name, port, key, wc, out, &mut v);
+        let special = t.output(&self.bridge.name, &self.tlv, port, key, wc, out, &mut v);
         self.verdict.set(v);
         special
     }

@@ -1,4 +1,4 @@
-//! Between OpenFlow's OXM fields and the datapath's [`FlowKey`].
+//! Between OpenFlow's OXM fields and the datapath's [`XKey`].
 //!
 //! A rule's match becomes a `(value, mask)` pair of flow keys, so matching
 //! a packet against a rule is the datapath's own word-wise compare, and the
@@ -15,13 +15,13 @@
 //! IPV6_EXTHDR have no key field yet: a match on them is refused with
 //! BAD_FIELD, and a set-field of them with BAD_SET_TYPE.
 //!
-//! The Nicira fields map the same way: `reg0`..`reg3` are `regs[0..4]`
-//! (the key has four registers; `reg4`..`reg15` are refused with
-//! BAD_FIELD), `tun_src`/`tun_dst` are `tun_src`/`tun_dst`, `tun_flags`'s
+//! The Nicira fields map the same way: `reg0`..`reg15` are the
+//! translation key's `regs` (see [`super::xkey`]: they never reach the
+//! datapath), `tun_src`/`tun_dst` and `tun_ipv6_src`/`tun_ipv6_dst` are
+//! the key's fields of those names, `tun_flags`'s
 //! `oam` bit is the key's [`TUN_OAM`], `pkt_mark` is `pkt_mark`, `ip_frag`
 //! is `nw_frag` (same bits as Open vSwitch), `NXM_OF_VLAN_TCI` is all of
-//! `vlan_tci` and `NXM_OF_IN_PORT` the low 16 bits of `in_port`. The IPv6
-//! tunnel addresses have no room in the key and are refused. Registers,
+//! `vlan_tci` and `NXM_OF_IN_PORT` the low 16 bits of `in_port`. Registers,
 //! metadata and tunnel fields are translation-time state: writing them
 //! changes the working key and emits no datapath action; `pkt_mark` is
 //! packet metadata the datapath has, so it is committed like a header.
@@ -30,13 +30,13 @@
 //! [`unwildcard_bits`] are the bit-range forms of [`get`], set-field and
 //! [`unwildcard`].
 
+use super::xkey::XKey;
 use crate::wire::error::{BadAction, BadMatch, WireError, WireResult};
 use crate::wire::nx::field::reg_index;
 use crate::wire::nx::FieldRef;
 use crate::wire::oxm::{Match, OxmField, OxmKind};
 use datapath::actions::{Action as DpAction, Field};
 use datapath::flow::key::TUN_OAM;
-use datapath::flow::FlowKey;
 
 /// Where an OXM field lives in the key: a bit range of one key field.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +75,8 @@ enum Slot {
     Reg(usize),
     TunSrc,
     TunDst,
+    TunIpv6Src,
+    TunIpv6Dst,
     /// `tun_flags` bits selected by the mask, value shifted left.
     TunFlags {
         shift: u32,
@@ -138,17 +140,11 @@ fn slot(kind: OxmKind) -> Option<Slot> {
             shift: 0,
             mask: 0xffff,
         },
-        K::Reg0 | K::Reg1 | K::Reg2 | K::Reg3 => Slot::Reg(reg_index(kind)?),
-        K::TunIpv4Src => Slot::TunSrc,
-        K::TunIpv4Dst => Slot::TunDst,
-        K::TunFlags => Slot::TunFlags {
-            shift: TUN_OAM.trailing_zeros(),
-            mask: TUN_OAM,
-        },
-        K::PktMark => Slot::PktMark,
-        K::IpFrag => Slot::NwFrag,
-        // Registers the key has no room for, IPv6 tunnel endpoints.
-        K::Reg4
+        K::Reg0
+        | K::Reg1
+        | K::Reg2
+        | K::Reg3
+        | K::Reg4
         | K::Reg5
         | K::Reg6
         | K::Reg7
@@ -159,9 +155,17 @@ fn slot(kind: OxmKind) -> Option<Slot> {
         | K::Reg12
         | K::Reg13
         | K::Reg14
-        | K::Reg15
-        | K::TunIpv6Src
-        | K::TunIpv6Dst => return None,
+        | K::Reg15 => Slot::Reg(reg_index(kind)?),
+        K::TunIpv4Src => Slot::TunSrc,
+        K::TunIpv4Dst => Slot::TunDst,
+        K::TunIpv6Src => Slot::TunIpv6Src,
+        K::TunIpv6Dst => Slot::TunIpv6Dst,
+        K::TunFlags => Slot::TunFlags {
+            shift: TUN_OAM.trailing_zeros(),
+            mask: TUN_OAM,
+        },
+        K::PktMark => Slot::PktMark,
+        K::IpFrag => Slot::NwFrag,
     })
 }
 
@@ -179,7 +183,7 @@ fn mac_u128(m: &[u8; 6]) -> u128 {
 }
 
 /// Write `value` under `mask` (both in OXM units) into key `k`.
-fn put(k: &mut FlowKey, s: Slot, value: u128, mask: u128) {
+fn put(k: &mut XKey, s: Slot, value: u128, mask: u128) {
     fn blend<T>(old: T, v: T, m: T) -> T
     where
         T: std::ops::BitAnd<Output = T>
@@ -231,6 +235,12 @@ fn put(k: &mut FlowKey, s: Slot, value: u128, mask: u128) {
         Slot::Reg(i) => k.regs[i] = blend(k.regs[i], value as u32, mask as u32),
         Slot::TunSrc => k.tun_src = blend(k.tun_src, value as u32, mask as u32),
         Slot::TunDst => k.tun_dst = blend(k.tun_dst, value as u32, mask as u32),
+        Slot::TunIpv6Src => {
+            k.tun_ipv6_src = blend(u128::from_be_bytes(k.tun_ipv6_src), value, mask).to_be_bytes()
+        }
+        Slot::TunIpv6Dst => {
+            k.tun_ipv6_dst = blend(u128::from_be_bytes(k.tun_ipv6_dst), value, mask).to_be_bytes()
+        }
         Slot::TunFlags { shift, mask: m } => {
             let v = ((value as u16) << shift) & m;
             let mm = ((mask as u16) << shift) & m;
@@ -242,7 +252,7 @@ fn put(k: &mut FlowKey, s: Slot, value: u128, mask: u128) {
 }
 
 /// Read a field's value (in OXM units) out of a key.
-pub fn get(k: &FlowKey, kind: OxmKind) -> Option<u128> {
+pub fn get(k: &XKey, kind: OxmKind) -> Option<u128> {
     let s = slot(kind)?;
     Some(match s {
         Slot::InPort => k.in_port as u128,
@@ -268,6 +278,8 @@ pub fn get(k: &FlowKey, kind: OxmKind) -> Option<u128> {
         Slot::Reg(i) => k.regs[i] as u128,
         Slot::TunSrc => k.tun_src as u128,
         Slot::TunDst => k.tun_dst as u128,
+        Slot::TunIpv6Src => u128::from_be_bytes(k.tun_ipv6_src),
+        Slot::TunIpv6Dst => u128::from_be_bytes(k.tun_ipv6_dst),
         Slot::TunFlags { shift, mask } => ((k.tun_flags & mask) >> shift) as u128,
         Slot::PktMark => k.pkt_mark as u128,
         Slot::NwFrag => k.nw_frag as u128,
@@ -275,16 +287,16 @@ pub fn get(k: &FlowKey, kind: OxmKind) -> Option<u128> {
 }
 
 /// Un-wildcard all of field `kind` in `mask`.
-pub fn unwildcard(mask: &mut FlowKey, kind: OxmKind) {
+pub fn unwildcard(mask: &mut XKey, kind: OxmKind) {
     if let Some(s) = slot(kind) {
         put(mask, s, u128::MAX, u128::MAX);
     }
 }
 
 /// A match as (value, mask) flow keys. Refuses fields with no key slot.
-pub fn match_to_key(m: &Match) -> WireResult<(FlowKey, FlowKey)> {
-    let mut key = FlowKey::default();
-    let mut mask = FlowKey::default();
+pub fn match_to_key(m: &Match) -> WireResult<(XKey, XKey)> {
+    let mut key = XKey::default();
+    let mut mask = XKey::default();
     for f in m.iter() {
         let kind = f.kind();
         let s = slot(kind).ok_or_else(|| {
@@ -363,13 +375,13 @@ pub fn check_set_field(f: &OxmField) -> WireResult<()> {
             "set-field of ip_proto is not supported",
         ));
     }
-    set_field(&mut FlowKey::default(), f).map(|_| ())
+    set_field(&mut XKey::default(), f).map(|_| ())
 }
 
 /// What a set-field does: the datapath action (if the field is in the
 /// packet) and the change to the working key. Fields with no slot are
 /// refused with BAD_SET_TYPE.
-pub fn set_field(key: &mut FlowKey, f: &OxmField) -> WireResult<Option<DpAction>> {
+pub fn set_field(key: &mut XKey, f: &OxmField) -> WireResult<Option<DpAction>> {
     let kind = f.kind();
     let s = slot(kind).ok_or_else(|| {
         WireError::new(
@@ -400,7 +412,7 @@ pub fn set_field(key: &mut FlowKey, f: &OxmField) -> WireResult<Option<DpAction>
 
 /// `(value >> r.ofs)` restricted to `r`'s bits, read from key `k`;
 /// `None` for a field with no key slot.
-pub fn read_bits(k: &FlowKey, r: &FieldRef) -> Option<u128> {
+pub fn read_bits(k: &XKey, r: &FieldRef) -> Option<u128> {
     let v = get(k, r.kind)?;
     Some((v & r.mask()) >> r.ofs)
 }
@@ -408,7 +420,7 @@ pub fn read_bits(k: &FlowKey, r: &FieldRef) -> Option<u128> {
 /// Write `value` (right-aligned) into `r`'s bits of the working key; the
 /// datapath action that does the same to the packet when the field is in
 /// the packet (a masked set when `r` is not the whole field).
-pub fn write_bits(key: &mut FlowKey, r: &FieldRef, value: u128) -> WireResult<Option<DpAction>> {
+pub fn write_bits(key: &mut XKey, r: &FieldRef, value: u128) -> WireResult<Option<DpAction>> {
     let kind = r.kind;
     check_write(kind)?;
     let s = slot(kind).ok_or_else(|| no_slot(kind))?;
@@ -426,7 +438,7 @@ pub fn write_bits(key: &mut FlowKey, r: &FieldRef, value: u128) -> WireResult<Op
 }
 
 /// Un-wildcard `r`'s bits in `mask`.
-pub fn unwildcard_bits(mask: &mut FlowKey, r: &FieldRef) {
+pub fn unwildcard_bits(mask: &mut XKey, r: &FieldRef) {
     if let Some(s) = slot(r.kind) {
         let bits = r.mask() & r.kind.ones();
         put(mask, s, bits, bits);
@@ -465,6 +477,7 @@ pub fn check_write(kind: OxmKind) -> WireResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datapath::flow::FlowKey;
     use std::net::Ipv4Addr;
 
     #[test]
@@ -496,10 +509,10 @@ mod tests {
 
     #[test]
     fn set_field_changes_the_working_key_and_emits_an_action() {
-        let mut k = FlowKey {
+        let mut k = XKey::from(FlowKey {
             vlan_tci: 0x1000 | 5,
             ..Default::default()
-        };
+        });
         let a = set_field(
             &mut k,
             &OxmField::VlanVid {

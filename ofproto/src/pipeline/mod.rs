@@ -19,12 +19,14 @@ pub mod meter;
 pub mod rule;
 pub mod table;
 pub mod transaction;
+pub mod xkey;
 
 use crate::wire::error::{BadRequest, WireError, WireResult};
 use crate::wire::flow_mod::{FlowMod, FlowModCommand, OFP_NO_BUFFER};
 use crate::wire::group::GroupMod;
 use crate::wire::meter::MeterMod;
 use arc_swap::ArcSwap;
+use datapath::tunnel::TlvMap;
 use group::GroupTable;
 use meter::MeterTable;
 use rule::Rule;
@@ -57,6 +59,8 @@ pub enum RemovedReason {
 pub struct Pipeline {
     pub tables: Vec<Arc<FlowTable>>,
     pub groups: GroupTable,
+    /// The GENEVE TLV map (`tun_metadata<N>` fields), NXT_TLV_TABLE_MOD's.
+    pub tlv: Arc<TlvMap>,
     pub version: u64,
 }
 
@@ -67,6 +71,7 @@ impl Default for Pipeline {
                 .map(|_| Arc::new(FlowTable::default()))
                 .collect(),
             groups: GroupTable::default(),
+            tlv: Arc::default(),
             version: 1,
         }
     }

@@ -5,11 +5,11 @@
 //! counters to be reset), so counters never jump backwards and a snapshot
 //! being read by a translation is never changed under it.
 
+use super::xkey::XKey;
 use crate::wire::action::{port_no, Action};
 use crate::wire::flow_mod::FlowModFlags;
 use crate::wire::instruction::Instruction;
 use crate::wire::oxm::Match;
-use datapath::flow::FlowKey;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,9 +58,9 @@ pub struct Rule {
     pub table_id: u8,
     pub priority: u16,
     pub matcher: Match,
-    /// The match as datapath key bits.
-    pub key: FlowKey,
-    pub mask: FlowKey,
+    /// The match as key bits.
+    pub key: XKey,
+    pub mask: XKey,
     pub cookie: u64,
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -73,18 +73,18 @@ pub struct Rule {
 impl Rule {
     /// Does a packet with this key match the rule?
     #[inline]
-    pub fn matches(&self, key: &FlowKey) -> bool {
+    pub fn matches(&self, key: &XKey) -> bool {
         key.matches(&self.key, &self.mask)
     }
 
     /// Same match and priority (the "strict" identity of a rule).
-    pub fn same_identity(&self, mask: &FlowKey, key: &FlowKey, priority: u16) -> bool {
+    pub fn same_identity(&self, mask: &XKey, key: &XKey, priority: u16) -> bool {
         self.priority == priority && self.mask == *mask && self.key == *key
     }
 
     /// Is this rule at least as specific as (`key`, `mask`), i.e. does the
     /// non-strict match of a modify/delete select it?
-    pub fn covered_by(&self, key: &FlowKey, mask: &FlowKey) -> bool {
+    pub fn covered_by(&self, key: &XKey, mask: &XKey) -> bool {
         let (rk, rm, k, m) = (
             self.key.words(),
             self.mask.words(),
@@ -95,7 +95,7 @@ impl Rule {
     }
 
     /// Could one packet match both this rule and (`key`, `mask`)?
-    pub fn overlaps(&self, key: &FlowKey, mask: &FlowKey) -> bool {
+    pub fn overlaps(&self, key: &XKey, mask: &XKey) -> bool {
         let (rk, rm, k, m) = (
             self.key.words(),
             self.mask.words(),

@@ -24,10 +24,10 @@
 mod cow_tree;
 
 use super::rule::{Rule, RuleStats};
+use super::xkey::{XKey, XKEY_WORDS};
 use crate::wire::error::{FlowModFailed, WireError, WireResult};
 use crate::wire::flow_mod::{FlowMod, FlowModFlags};
 use cow_tree::CowTree;
-use datapath::flow::{FlowKey, FLOW_WORDS};
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
@@ -117,12 +117,12 @@ impl FlowTable {
 
     /// The highest-priority rule matching `key`; widens `wc` as described
     /// in the module essay.
-    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowKey) -> Option<&Arc<Rule>> {
+    pub fn lookup(&self, key: &XKey, wc: &mut XKey) -> Option<&Arc<Rule>> {
         let k = key.words();
         for run in self.order.runs() {
             for (_, r) in run {
                 let (rk, rm) = (r.key.words(), r.mask.words());
-                match (0..FLOW_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
+                match (0..XKEY_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
                     None => {
                         *wc = wc.union(&r.mask);
                         return Some(r);
@@ -134,18 +134,12 @@ impl FlowTable {
         None
     }
 
-    fn match_hash(&self, key: &FlowKey, mask: &FlowKey) -> u64 {
+    fn match_hash(&self, key: &XKey, mask: &XKey) -> u64 {
         self.hasher.hash_one((key.words(), mask.words()))
     }
 
     /// The rank of the rule with this strict identity, if there is one.
-    fn find_identity(
-        &self,
-        priority: u16,
-        hash: u64,
-        key: &FlowKey,
-        mask: &FlowKey,
-    ) -> Option<Rank> {
+    fn find_identity(&self, priority: u16, hash: u64, key: &XKey, mask: &XKey) -> Option<Rank> {
         self.identity
             .range_from(&(priority, hash, 0))
             .take_while(|((p, h, _), _)| *p == priority && *h == hash)
@@ -169,8 +163,8 @@ impl FlowTable {
     pub fn add(
         &mut self,
         fm: &FlowMod,
-        key: FlowKey,
-        mask: FlowKey,
+        key: XKey,
+        mask: XKey,
         now: Instant,
         max_rules: usize,
     ) -> WireResult<Option<Arc<Rule>>> {
@@ -228,8 +222,8 @@ impl FlowTable {
         &self,
         fm: &FlowMod,
         strict: bool,
-        key: &FlowKey,
-        mask: &FlowKey,
+        key: &XKey,
+        mask: &XKey,
         extra: impl Fn(&Rule) -> bool,
     ) -> Vec<Rank> {
         let chosen = |r: &Rule| r.cookie_matches(fm.cookie, fm.cookie_mask) && extra(r);
@@ -257,7 +251,7 @@ impl FlowTable {
 
     /// OFPFC_MODIFY(_STRICT): new instructions for every selected rule;
     /// returns how many changed.
-    pub fn modify(&mut self, fm: &FlowMod, strict: bool, key: &FlowKey, mask: &FlowKey) -> usize {
+    pub fn modify(&mut self, fm: &FlowMod, strict: bool, key: &XKey, mask: &XKey) -> usize {
         let now = Instant::now();
         let chosen = self.select(fm, strict, key, mask, |_| true);
         if self.cheaper_to_rebuild(chosen.len()) {
@@ -315,7 +309,7 @@ impl FlowTable {
     }
 
     /// OFPFC_DELETE(_STRICT) with the out_port/out_group filters.
-    pub fn delete(&mut self, fm: &FlowMod, strict: bool, key: &FlowKey, mask: &FlowKey) -> Removed {
+    pub fn delete(&mut self, fm: &FlowMod, strict: bool, key: &XKey, mask: &XKey) -> Removed {
         let doomed = self.select(fm, strict, key, mask, |r| {
             r.outputs_to(fm.out_port) && r.uses_group(fm.out_group)
         });
@@ -340,8 +334,9 @@ mod tests {
     use crate::pipeline::key_map::match_to_key;
     use crate::wire::flow_mod::FlowModCommand;
     use crate::wire::oxm::{Match, OxmField};
+    use datapath::flow::FlowKey;
 
-    fn fm(priority: u16, m: Match) -> (FlowMod, FlowKey, FlowKey) {
+    fn fm(priority: u16, m: Match) -> (FlowMod, XKey, XKey) {
         let (k, mk) = match_to_key(&m).unwrap();
         (
             FlowMod {
@@ -377,14 +372,14 @@ mod tests {
         t.add(&c, ck, cm, now, 100).unwrap();
         assert_eq!(t.rules().iter().next().map(|r| r.priority), Some(100));
 
-        let pkt = FlowKey {
+        let pkt = XKey::from(FlowKey {
             eth_type: 0x0800,
             nw_proto: 6,
             tp_dst: 80,
             tp_src: 5555,
             ..Default::default()
-        };
-        let mut wc = FlowKey::default();
+        });
+        let mut wc = XKey::default();
         let r = t.lookup(&pkt, &mut wc).unwrap();
         assert_eq!(r.priority, 10);
         assert_eq!(wc.eth_type, 0xffff);
@@ -392,11 +387,11 @@ mod tests {
         assert_eq!(wc.tp_src, 0, "source port never consulted");
 
         // An ARP packet: both IP rules are ruled out by eth_type alone.
-        let arp = FlowKey {
+        let arp = XKey::from(FlowKey {
             eth_type: 0x0806,
             ..Default::default()
-        };
-        let mut wc = FlowKey::default();
+        });
+        let mut wc = XKey::default();
         assert_eq!(t.lookup(&arp, &mut wc).unwrap().priority, 0);
         assert_eq!(wc.eth_type, 0xffff);
         assert_eq!(wc.nw_proto, 0);
@@ -448,11 +443,11 @@ mod tests {
     }
 
     impl Naive {
-        fn lookup(&self, key: &FlowKey, wc: &mut FlowKey) -> Option<&Arc<Rule>> {
+        fn lookup(&self, key: &XKey, wc: &mut XKey) -> Option<&Arc<Rule>> {
             let k = key.words();
             for r in &self.rules {
                 let (rk, rm) = (r.key.words(), r.mask.words());
-                match (0..FLOW_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
+                match (0..XKEY_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
                     None => {
                         *wc = wc.union(&r.mask);
                         return Some(r);
@@ -466,8 +461,8 @@ mod tests {
         fn add(
             &mut self,
             fm: &FlowMod,
-            key: FlowKey,
-            mask: FlowKey,
+            key: XKey,
+            mask: XKey,
             now: Instant,
             max_rules: usize,
         ) -> WireResult<Option<Arc<Rule>>> {
@@ -511,7 +506,7 @@ mod tests {
             Ok(old)
         }
 
-        fn selects(fm: &FlowMod, strict: bool, key: &FlowKey, mask: &FlowKey, r: &Rule) -> bool {
+        fn selects(fm: &FlowMod, strict: bool, key: &XKey, mask: &XKey, r: &Rule) -> bool {
             let by_match = if strict {
                 r.same_identity(mask, key, fm.priority)
             } else {
@@ -520,7 +515,7 @@ mod tests {
             by_match && r.cookie_matches(fm.cookie, fm.cookie_mask)
         }
 
-        fn modify(&mut self, fm: &FlowMod, strict: bool, key: &FlowKey, mask: &FlowKey) -> usize {
+        fn modify(&mut self, fm: &FlowMod, strict: bool, key: &XKey, mask: &XKey) -> usize {
             let now = Instant::now();
             let mut n = 0;
             for r in self.rules.iter_mut() {
@@ -544,7 +539,7 @@ mod tests {
             removed
         }
 
-        fn delete(&mut self, fm: &FlowMod, strict: bool, key: &FlowKey, mask: &FlowKey) -> Removed {
+        fn delete(&mut self, fm: &FlowMod, strict: bool, key: &XKey, mask: &XKey) -> Removed {
             self.remove_where(|r| {
                 Self::selects(fm, strict, key, mask, r)
                     && r.outputs_to(fm.out_port)
@@ -562,7 +557,7 @@ mod tests {
         /// What a test compares of a rule: everything but the clock, and
         /// its packet counter (lookups count a packet on the rule they hit,
         /// so a counter kept or reset by a replace or modify shows).
-        type Seen = (u16, FlowKey, FlowKey, u64, Vec<Instruction>, u64);
+        type Seen = (u16, XKey, XKey, u64, Vec<Instruction>, u64);
 
         fn seen(r: &Arc<Rule>) -> Seen {
             (
@@ -605,17 +600,19 @@ mod tests {
                 })
         }
 
-        fn packet() -> impl Strategy<Value = FlowKey> {
+        fn packet() -> impl Strategy<Value = XKey> {
             (
                 0u32..5,
                 prop_oneof![Just(0x0800u16), Just(0x0806), Just(0x86dd)],
                 0u8..3,
             )
-                .prop_map(|(in_port, eth_type, d)| FlowKey {
-                    in_port,
-                    eth_type,
-                    eth_dst: [2, 0, 0, 0, 0, d],
-                    ..Default::default()
+                .prop_map(|(in_port, eth_type, d)| {
+                    XKey::from(FlowKey {
+                        in_port,
+                        eth_type,
+                        eth_dst: [2, 0, 0, 0, 0, d],
+                        ..Default::default()
+                    })
                 })
         }
 
@@ -625,7 +622,7 @@ mod tests {
             Modify { fm: FlowMod, strict: bool },
             Delete { fm: FlowMod, strict: bool },
             RemoveCookie(u64),
-            Lookup(FlowKey),
+            Lookup(XKey),
             Snapshot,
         }
 
@@ -715,7 +712,7 @@ mod tests {
                             prop_assert_eq!(seen_all(&a), seen_all(&b));
                         }
                         Op::Lookup(pkt) => {
-                            let (mut wa, mut wb) = (FlowKey::default(), FlowKey::default());
+                            let (mut wa, mut wb) = (XKey::default(), XKey::default());
                             let a = t.lookup(&pkt, &mut wa);
                             let b = n.lookup(&pkt, &mut wb);
                             prop_assert_eq!(a.map(seen), b.map(seen));

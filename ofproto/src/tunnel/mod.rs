@@ -67,11 +67,12 @@ pub use route::{kernel_routes, network, parse_prefix, Origin, Route, RouteTable}
 use crate::xlate::LOCAL_DP_PORT;
 use datapath::actions::Action as Dp;
 use datapath::dpif::Dpif;
+use datapath::flow::key::TUN_MD_BYTES;
 use datapath::flow::FlowKey;
 use datapath::netdev::addr::{interface_info, InterfaceInfo};
 use datapath::netdev::link::LinkPort;
 use datapath::packet::Packet;
-use datapath::tunnel::{Encap, OuterIp, TunnelHeader, TunnelKind, TunnelSpec, TUN_PRESENT};
+use datapath::tunnel::{Encap, OuterIp, TlvMap, TunnelHeader, TunnelKind, TunnelSpec, TUN_PRESENT};
 use datapath::PortNo;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

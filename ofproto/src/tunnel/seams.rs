@@ -11,7 +11,14 @@ impl TunnelPlane {
     /// link enters as from LOCAL (`key.in_port` rewritten); one from an
     /// underlay's link is popped (`Some` actions); one on a tunnel port
     /// with a fixed key is dropped (`Some` empty) if its VNI differs.
-    pub fn ingress(&self, bridge: &str, key: &mut FlowKey, wc: &mut FlowKey) -> Option<Vec<Dp>> {
+    /// `tlv` is the bridge's TLV map, which the pop uses for GENEVE options.
+    pub fn ingress(
+        &self,
+        bridge: &str,
+        tlv: &Arc<TlvMap>,
+        key: &mut FlowKey,
+        wc: &mut FlowKey,
+    ) -> Option<Vec<Dp>> {
         let bridges = read(&self.bridges);
         let b = bridges.get(bridge)?;
         if b.downlinks.values().any(|l| l.port == key.in_port) {
@@ -24,7 +31,8 @@ impl TunnelPlane {
                 self.counters.no_tunnel_port.fetch_add(1, Relaxed);
                 return Some(Vec::new());
             };
-            return Some(vec![Dp::TunnelPop { port, kind }]);
+            let tlv = tlv.clone();
+            return Some(vec![Dp::TunnelPop { port, kind, tlv }]);
         }
         if let Some(t) = b.tunnels.get(&key.in_port) {
             if let FromFlow::Fixed(k) = t.config.key {
@@ -43,9 +51,11 @@ impl TunnelPlane {
     /// Output to `port` of `bridge` when it is a tunnel port or a LOCAL
     /// port that terminates tunnels: push the actions (none: a drop) and
     /// return true; false for a plain output.
+    #[allow(clippy::too_many_arguments)]
     pub fn output(
         &self,
         bridge: &str,
+        tlv: &TlvMap,
         port: PortNo,
         key: &FlowKey,
         wc: &mut FlowKey,
@@ -72,7 +82,7 @@ impl TunnelPlane {
         };
         // The map stays read-locked: encapsulation takes only the route,
         // neighbour and interface locks, which no writer of the map holds.
-        if let Some(a) = self.encap(&t.config, &b.uplinks, key, wc, verdict) {
+        if let Some(a) = self.encap(&t.config, &b.uplinks, tlv, key, wc, verdict) {
             out.push(a);
         }
         true
@@ -156,6 +166,7 @@ impl TunnelPlane {
         &self,
         cfg: &TunnelConfig,
         links: &HashMap<String, LinkEnd>,
+        tlv: &TlvMap,
         key: &FlowKey,
         wc: &mut FlowKey,
         verdict: &mut Verdict,
@@ -164,12 +175,16 @@ impl TunnelPlane {
         let remote = match cfg.remote_ip {
             FromFlow::Fixed(ip) => ip,
             FromFlow::Flow => {
-                wc.tun_dst = u32::MAX;
-                if key.tun_dst == 0 {
+                let Some(ip) = flow_addr(key.tun_dst, key.tun_ipv6_dst, |w| {
+                    wc.tun_dst = u32::MAX;
+                    if w {
+                        wc.tun_ipv6_dst = [0xff; 16];
+                    }
+                }) else {
                     c.no_remote.fetch_add(1, Relaxed);
                     return None;
-                }
-                IpAddr::V4(Ipv4Addr::from(key.tun_dst))
+                };
+                ip
             }
         };
         let id = match cfg.key {
@@ -192,10 +207,12 @@ impl TunnelPlane {
         let local = self.local_info(&route.dev);
         let src = match cfg.local_ip {
             Some(FromFlow::Fixed(ip)) => Some(ip),
-            Some(FromFlow::Flow) => {
+            Some(FromFlow::Flow) => flow_addr(key.tun_src, key.tun_ipv6_src, |w| {
                 wc.tun_src = u32::MAX;
-                (key.tun_src != 0).then(|| IpAddr::V4(Ipv4Addr::from(key.tun_src)))
-            }
+                if w {
+                    wc.tun_ipv6_src = [0xff; 16];
+                }
+            }),
             None => route.src.or_else(|| {
                 local
                     .addresses
@@ -273,6 +290,14 @@ impl TunnelPlane {
             c.bad_header.fetch_add(1, Relaxed);
             return None;
         };
+        // GENEVE carries the options the flow has (received ones, or set
+        // with set_field), as the bridge's TLV map names them.
+        let mut options = Vec::new();
+        if cfg.kind == TunnelKind::Geneve && !tlv.is_empty() {
+            wc.tun_md_present = u64::MAX;
+            wc.tun_md = [0xff; TUN_MD_BYTES];
+            tlv.encode(key.tun_md_present, &key.tun_md, &mut options);
+        }
         let encap = match cfg.kind {
             TunnelKind::Vxlan => Encap::Vxlan {
                 vni: id,
@@ -284,7 +309,7 @@ impl TunnelPlane {
                 dst_port: cfg.dst_port,
                 csum: cfg.csum,
                 oam: false,
-                options: &[],
+                options: &options,
             },
             TunnelKind::Gre => Encap::Gre {
                 key: (cfg.key != FromFlow::Fixed(0)).then_some(id),
@@ -310,6 +335,18 @@ impl TunnelPlane {
             }
         }
     }
+}
+
+/// A tunnel address the flow set: the IPv4 one when it is set, else the
+/// IPv6 one (Open vSwitch's order), else none. `unwildcard(v6)` is told
+/// whether the IPv6 field was consulted too.
+fn flow_addr(v4: u32, v6: [u8; 16], unwildcard: impl FnOnce(bool)) -> Option<IpAddr> {
+    if v4 != 0 {
+        unwildcard(false);
+        return Some(IpAddr::V4(Ipv4Addr::from(v4)));
+    }
+    unwildcard(true);
+    (v6 != [0; 16]).then(|| IpAddr::V6(Ipv6Addr::from(v6)))
 }
 
 fn is_link_local(a: IpAddr) -> bool {
@@ -377,4 +414,25 @@ fn receiving_port(
         }
     }
     flow_based
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `remote_ip=flow` reads `tun_dst`, or `tun_ipv6_dst` when the IPv4
+    /// field is zero, and says which fields it consulted.
+    #[test]
+    fn flow_addresses_prefer_ipv4_then_ipv6() {
+        let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+        let mut consulted = None;
+        let a = flow_addr(0x0a00_0001, v6.octets(), |w| consulted = Some(w));
+        assert_eq!(
+            (a, consulted),
+            (Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))), Some(false))
+        );
+        let a = flow_addr(0, v6.octets(), |w| consulted = Some(w));
+        assert_eq!((a, consulted), (Some(IpAddr::V6(v6)), Some(true)));
+        assert_eq!(flow_addr(0, [0; 16], |_| {}), None);
+    }
 }

@@ -252,6 +252,7 @@ fn a_bridge_that_is_nobodys_underlay_neither_snoops_nor_terminates() {
     let (mut wc, mut out, mut verdict) = (FlowKey::default(), Vec::new(), Verdict::default());
     assert!(!plane.output(
         "lonely",
+        &TlvMap::default(),
         LOCAL_DP_PORT,
         &key,
         &mut wc,
@@ -327,6 +328,7 @@ fn tos_ttl_df_and_csum_options_shape_the_outer_header() {
     let mut v = Verdict::default();
     plane.output(
         "phyo",
+        &TlvMap::default(),
         LOCAL_DP_PORT,
         &arp,
         &mut FlowKey::default(),
@@ -342,7 +344,15 @@ fn tos_ttl_df_and_csum_options_shape_the_outer_header() {
     key.nw_ttl = 33;
     key.nw_tos = 0xb8;
     let (mut wc, mut out, mut v) = (FlowKey::default(), Vec::new(), Verdict::default());
-    assert!(plane.output("into", 2, &key, &mut wc, &mut out, &mut v));
+    assert!(plane.output(
+        "into",
+        &TlvMap::default(),
+        2,
+        &key,
+        &mut wc,
+        &mut out,
+        &mut v
+    ));
     assert!(!v.slow);
     // Inherited fields are part of the megaflow.
     assert_eq!((wc.nw_ttl, wc.nw_tos), (u8::MAX, u8::MAX));

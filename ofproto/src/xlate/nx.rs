@@ -41,7 +41,7 @@ impl Ctx<'_> {
                 let Some(v) = key_map::read_bits(&self.key, src) else {
                     return;
                 };
-                key_map::unwildcard_bits(&mut self.out.mask, src);
+                key_map::unwildcard_bits(&mut self.wc, src);
                 if let Ok(Some(dp)) = key_map::write_bits(&mut self.key, dst, v) {
                     out.push(dp);
                 }
@@ -50,7 +50,7 @@ impl Ctx<'_> {
                 let Some(v) = key_map::read_bits(&self.key, src) else {
                     return;
                 };
-                key_map::unwildcard_bits(&mut self.out.mask, src);
+                key_map::unwildcard_bits(&mut self.wc, src);
                 // The register holds an OpenFlow 1.0 (16-bit) port number,
                 // as in Open vSwitch.
                 let Ok(p16) = u16::try_from(v) else {

@@ -287,14 +287,13 @@ mod tests {
             m.check_prerequisites().unwrap_err().error,
             BadMatch::BAD_PREREQ
         );
-        // The key has four registers: reg4 is refused, as are the IPv6
-        // tunnel endpoints.
-        for s in [
-            "00010804 00000001",
-            "0001da10 00000000000000000000000000000001",
-        ] {
-            let m = Match::new().with(tlv(s));
-            assert_eq!(match_to_key(&m).unwrap_err().error, BadMatch::BAD_FIELD);
-        }
+        // All sixteen registers and the IPv6 tunnel endpoints have a place.
+        let m = Match::new()
+            .with(tlv("00011e04 00000007"))
+            .with(tlv("0001dc10 20010db8000000000000000000000001"));
+        let (k, mk) = match_to_key(&m).unwrap();
+        assert_eq!((k.regs[15], mk.regs[15]), (7, u32::MAX));
+        assert_eq!(u128::from_be_bytes(k.tun_ipv6_dst), 0x2001_0db8 << 96 | 1);
+        assert_eq!(mk.tun_ipv6_dst, [0xff; 16]);
     }
 }

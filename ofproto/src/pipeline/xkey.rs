@@ -1,0 +1,133 @@
+//! [`XKey`]: the key translation works on, the datapath's [`FlowKey`] plus
+//! the pipeline state the datapath never sees.
+//!
+//! OpenFlow's `metadata` and Open vSwitch's sixteen registers are
+//! scratch space of one translation: rules match them and actions write
+//! them, but no packet carries them and no megaflow depends on them (a
+//! translation that wrote `reg0` before matching it wrote the same value
+//! for every packet of the megaflow). Keeping them out of `FlowKey` keeps
+//! the key the exact-match cache hashes and compares per packet small;
+//! keeping them in one flat, `Pod` struct with the flow key lets the
+//! classifier match the whole thing word by word, as it matches a
+//! `FlowKey`.
+//!
+//! `XKey` dereferences to its `FlowKey`, so code that reads and writes
+//! packet fields does not care which key it holds; the translator's
+//! megaflow mask is [`XKey::flow`] of its wildcards, and the extra words
+//! are dropped there, by construction rather than by clearing fields.
+
+use bytemuck::{Pod, Zeroable};
+use datapath::flow::{FlowKey, FLOW_WORDS};
+use std::ops::{Deref, DerefMut};
+
+/// Number of registers (`reg0`..`reg15`).
+pub const N_REGS: usize = 16;
+
+/// Words in an [`XKey`]: the flow key, `metadata`, eight words of registers.
+pub const XKEY_WORDS: usize = FLOW_WORDS + 1 + N_REGS / 2;
+
+/// A flow key with translation-only state. A mask over `XKey`s is an `XKey`.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Pod, Zeroable, PartialEq, Eq, Hash, Default, Debug)]
+pub struct XKey {
+    pub flow: FlowKey,
+    /// OpenFlow metadata (write-metadata, OXM_OF_METADATA).
+    pub metadata: u64,
+    /// `NXM_NX_REG0`..`NXM_NX_REG15`.
+    pub regs: [u32; N_REGS],
+}
+
+const _: () = assert!(std::mem::size_of::<XKey>() == XKEY_WORDS * 8);
+
+impl From<FlowKey> for XKey {
+    fn from(flow: FlowKey) -> Self {
+        XKey {
+            flow,
+            ..XKey::default()
+        }
+    }
+}
+
+impl Deref for XKey {
+    type Target = FlowKey;
+    fn deref(&self) -> &FlowKey {
+        &self.flow
+    }
+}
+
+impl DerefMut for XKey {
+    fn deref_mut(&mut self) -> &mut FlowKey {
+        &mut self.flow
+    }
+}
+
+impl XKey {
+    #[inline]
+    pub fn words(&self) -> &[u64; XKEY_WORDS] {
+        bytemuck::cast_ref(self)
+    }
+
+    #[inline]
+    pub fn words_mut(&mut self) -> &mut [u64; XKEY_WORDS] {
+        bytemuck::cast_mut(self)
+    }
+
+    /// A mask with every bit of the flow key and the extra state set.
+    pub fn exact() -> XKey {
+        XKey {
+            flow: FlowKey::exact(),
+            metadata: u64::MAX,
+            regs: [u32::MAX; N_REGS],
+        }
+    }
+
+    /// `self & mask`, word by word.
+    pub fn masked(&self, mask: &XKey) -> XKey {
+        let mut out = *self;
+        for (o, m) in out.words_mut().iter_mut().zip(mask.words()) {
+            *o &= m;
+        }
+        out
+    }
+
+    /// True if `self` and `other` agree on every bit of `mask`.
+    #[inline]
+    pub fn matches(&self, other: &XKey, mask: &XKey) -> bool {
+        let (a, b, m) = (self.words(), other.words(), mask.words());
+        (0..XKEY_WORDS).all(|i| (a[i] ^ b[i]) & m[i] == 0)
+    }
+
+    /// Bitwise OR of two masks.
+    pub fn union(&self, other: &XKey) -> XKey {
+        let mut out = *self;
+        for (o, b) in out.words_mut().iter_mut().zip(other.words()) {
+            *o |= b;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_state_is_outside_the_flow_key_words() {
+        let mut k = XKey::default();
+        k.regs[15] = 7;
+        k.metadata = 1;
+        assert!(
+            k.flow.is_zero(),
+            "registers and metadata are not packet bits"
+        );
+        k.ipv4_src = 1;
+        assert_eq!(k.flow.ipv4_src, 1, "XKey derefs to its flow key");
+        let mut m = XKey::default();
+        m.regs[15] = u32::MAX;
+        let mut other = k;
+        other.regs[15] = 8;
+        assert!(!k.matches(&other, &m));
+        other.regs[15] = 7;
+        assert!(k.matches(&other, &m));
+    }
+}
