@@ -29,7 +29,7 @@ fn flows(n: u32, command: FlowModCommand) -> Vec<(FlowMod, FlowKey, FlowKey)> {
                     value: Ipv4Addr::from(0x0a00_0000 | i),
                     mask: None,
                 });
-            let (key, mask) = match_to_key(&m).expect("a valid match");
+            let (key, mask) = match_to_key(&m, &Default::default()).expect("a valid match");
             let fm = FlowMod {
                 priority: 100 * (1 + (i % 4) as u16),
                 match_: m,

@@ -49,6 +49,31 @@ fn ofctl_nicira_fields_and_actions_program_a_forwarding_pipeline() -> Result<(),
     let n1 = port_number(&show, p1).expect("port 1 in show");
     let n2 = port_number(&show, p2).expect("port 2 in show");
 
+    // GENEVE options become fields through the TLV map.
+    ofctl.run(
+        "add-tlv-map",
+        &["{class=0xffff,type=0x80,len=4}->tun_metadata0"],
+    )?;
+    let map = ofctl.run("dump-tlv-map", &[])?;
+    assert!(
+        map.contains("0xffff") && map.contains("0x80") && map.contains("tun_metadata0"),
+        "{map}"
+    );
+    let again = ofctl.output(
+        "add-tlv-map",
+        &["{class=0xffff,type=0x80,len=4}->tun_metadata0"],
+    )?;
+    assert!(
+        !again.status.success()
+            && String::from_utf8_lossy(&again.stderr).contains("NXTTMFC_ALREADY_MAPPED"),
+        "{again:?}"
+    );
+    let unmapped = ofctl.output("add-flow", &["table=9,tun_metadata5=1,actions=drop"])?;
+    assert!(
+        String::from_utf8_lossy(&unmapped.stderr).contains("NXFMFC_INVALID_TLV_FIELD"),
+        "{unmapped:?}"
+    );
+
     // Every field, in a table no packet reaches (table 9): accepted, and
     // dumped back as Open vSwitch prints it.
     let fields = [
@@ -62,6 +87,7 @@ fn ofctl_nicira_fields_and_actions_program_a_forwarding_pipeline() -> Result<(),
         ("tun_ipv6_src=2001:db8::1", "tun_ipv6_src=2001:db8::1"),
         ("tun_ipv6_dst=2001:db8::/64", "tun_ipv6_dst=2001:db8::/64"),
         ("tun_flags=+oam", "tun_flags=+oam"),
+        ("tun_metadata0=0xa/0xf", "tun_metadata0=0xa/0xf"),
         ("pkt_mark=0x2a", "pkt_mark=0x2a"),
         ("ip,ip_frag=later", "ip,nw_frag=later"),
         ("tcp,tp_dst=0x1000/0xf000", "tcp,tp_dst=0x1000/0xf000"),
@@ -78,6 +104,7 @@ fn ofctl_nicira_fields_and_actions_program_a_forwarding_pipeline() -> Result<(),
         "set_field:0x7->reg0",
         "load:0x2a->NXM_NX_REG12[]",
         "set_field:2001:db8::2->tun_ipv6_dst",
+        "set_field:0xb->tun_metadata0",
         "move:NXM_OF_ETH_SRC[0..15]->NXM_NX_REG3[0..15]",
         "output:NXM_NX_REG1[0..15]",
         "note:01.02.03.04.05.06",
@@ -110,6 +137,13 @@ fn ofctl_nicira_fields_and_actions_program_a_forwarding_pipeline() -> Result<(),
         };
         assert!(f.actions.contains(want), "{a}: dumped as {:?}", f.actions);
     }
+    // A mapping flows use cannot go.
+    let busy = ofctl.output("del-tlv-map", &[])?;
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("NXTTMFC_INVALID_TLV_DEL"),
+        "{busy:?}"
+    );
+
     // A field switchd has no place for is refused, with Open vSwitch's
     // error, and leaves the tables as they were.
     let out = ofctl.output("add-flow", &["table=9,tun_gbp_id=1,actions=drop"])?;

@@ -13,9 +13,11 @@
 //! bridges on both sides, so nothing floods from one tunnel into the
 //! other). The GRE pair is a learning bridge over a fixed-remote tunnel on
 //! both sides; the GENEVE pair is flow-based (`remote_ip=flow,key=flow`)
-//! on both sides, programmed with the same ovs-ofctl flows (NX `tun_dst`
-//! and `tunnel_id` out, `tunnel_id` and `tun_src` matched in). The
-//! underlay is captured on the far side and decoded by tshark.
+//! on both sides, programmed with the same ovs-ofctl flows (NX `tun_dst`,
+//! `tunnel_id` and a GENEVE option as `tun_metadata0` out; `tunnel_id`,
+//! `tun_src` and the other side's option matched in), after the same
+//! `add-tlv-map`. The underlay is captured on the far side and decoded by
+//! tshark.
 
 use std::time::Duration;
 
@@ -134,16 +136,27 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
     let phy_name = format!("{p}phy");
     let phy = BridgeConfig::underlay(&phy_name, &hv);
     let switch = Switch::start(&BridgeConfig::all_to_toml(&[&gv, &gr, &phy]))?;
-    let flows = |far: &str| {
+    // Each side also puts a GENEVE option on what it sends (class 0xffff,
+    // critical type 0x80, 4 bytes: its own value) and forwards only what
+    // carries the other side's value, so a ping crosses only if the option
+    // set on one side is matched on the other, both ways.
+    let flows = |far: &str, mine: &str, theirs: &str| {
         vec![
-            format!("in_port=1,actions=set_field:100->tun_id,set_field:{far}->tun_dst,output:2"),
-            format!("in_port=2,tun_id=100,tun_src={far},actions=output:1"),
+            format!(
+                "in_port=1,actions=set_field:100->tun_id,set_field:{far}->tun_dst,\
+                 set_field:{mine}->tun_metadata0,output:2"
+            ),
+            format!("in_port=2,tun_id=100,tun_src={far},tun_metadata0={theirs},actions=output:1"),
         ]
     };
+    let tlv_map = "{class=0xffff,type=0x80,len=4}->tun_metadata0";
     let ofctl = Ofctl::new(of_port)?;
     ofctl.wait_listening(Duration::from_secs(10))?;
-    ofctl.add_flows(&flows("198.18.78.2"))?;
-    ovs.ofctl("ovsgv")?.add_flows(&flows("198.18.78.1"))?;
+    ofctl.run("add-tlv-map", &[tlv_map])?;
+    ofctl.add_flows(&flows("198.18.78.2", "0x5d", "0xf5"))?;
+    let ovs_gv = ovs.ofctl("ovsgv")?;
+    ovs_gv.run("add-tlv-map", &[tlv_map])?;
+    ovs_gv.add_flows(&flows("198.18.78.1", "0xf5", "0x5d"))?;
     let mut underlay = Capture::start(&hv, "eth0")?;
     ip(&["addr", "add", "198.18.78.1/24", "dev", &phy_name])?;
     ip(&["link", "set", "dev", &phy_name, "up"])?;
@@ -181,11 +194,17 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
         f[12..14].copy_from_slice(&[0x08, 0x06]);
         f
     };
-    // GENEVE: version 0, 2 words of options, protocol TEB, VNI 100; one
-    // option of class 0xffff, type 0x80 (critical), 4 bytes of data.
-    let mut geneve = vec![0x02, 0x00, 0x65, 0x58, 0, 0, 100, 0];
-    geneve.extend_from_slice(&[0xff, 0xff, 0x80, 0x01, 1, 2, 3, 4]);
-    geneve.extend_from_slice(&inner);
+    // GENEVE: version 0, protocol TEB, VNI 100, and one option of class
+    // 0xffff: type 0x81 (critical, not in the TLV map), or the mapped type
+    // 0x80 with 8 bytes where the map says 4.
+    let geneve = |opt: &[u8]| {
+        let mut g = vec![(opt.len() / 4) as u8, 0x00, 0x65, 0x58, 0, 0, 100, 0];
+        g.extend_from_slice(opt);
+        g.extend_from_slice(&inner);
+        g
+    };
+    let unknown_critical = geneve(&[0xff, 0xff, 0x81, 0x01, 1, 2, 3, 4]);
+    let wrong_length = geneve(&[0xff, 0xff, 0x80, 0x02, 1, 2, 3, 4, 5, 6, 7, 8]);
     // GRE: key present, version 1 (PPTP's), protocol TEB.
     let mut gre = vec![0x20, 0x01, 0x65, 0x58, 0, 0, 0, 200];
     gre.extend_from_slice(&inner);
@@ -198,9 +217,20 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
                 here,
                 there,
                 17,
-                &craft::udp(40000, 6081, &geneve),
+                &craft::udp(40000, 6081, &unknown_critical),
             ),
             "pop_geneve_critical",
+        ),
+        (
+            craft::ipv4(
+                dst_mac,
+                src_mac,
+                here,
+                there,
+                17,
+                &craft::udp(40000, 6081, &wrong_length),
+            ),
+            "pop_geneve_option_length",
         ),
         (
             craft::ipv4(dst_mac, src_mac, here, there, 47, &gre),
@@ -214,8 +244,14 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
     }
 
     let count = |f: &str| underlay.count(f);
-    let geneve_there = count("ip.src == 198.18.78.1 && geneve.vni == 100 && icmp.type == 8")?;
-    let geneve_back = count("ip.src == 198.18.78.2 && geneve.vni == 100 && icmp.type == 0")?;
+    let option = "geneve.option.class == 0xffff && geneve.option.type == 0x80 \
+                  && geneve.flags.critical == 1";
+    let geneve_there = count(&format!(
+        "ip.src == 198.18.78.1 && geneve.vni == 100 && icmp.type == 8 && {option}"
+    ))?;
+    let geneve_back = count(&format!(
+        "ip.src == 198.18.78.2 && geneve.vni == 100 && icmp.type == 0 && {option}"
+    ))?;
     let gre_there = count("ip.src == 198.18.78.1 && gre.key == 200 && icmp.type == 8")?;
     let gre_back = count("ip.src == 198.18.78.2 && gre.key == 200 && icmp.type == 0")?;
     assert!(
@@ -231,10 +267,13 @@ fn geneve_and_gre_interoperate_with_open_vswitch() -> Result<(), Error> {
     assert!(dumped.iter().all(|f| f.n_packets >= 6), "{dumped:#?}");
     let text = ofctl.run("dump-flows", &[])?;
     assert!(
-        text.contains("tun_id=0x64") && text.contains("tun_src=198.18.78.2"),
+        text.contains("tun_id=0x64")
+            && text.contains("tun_src=198.18.78.2")
+            && text.contains("tun_metadata0=0xf5"),
         "{text}"
     );
     assert!(text.contains("set_field:198.18.78.2->tun_dst"), "{text}");
+    assert!(text.contains("set_field:0x5d->tun_metadata0"), "{text}");
     drop(switch);
     Ok(())
 }

@@ -537,7 +537,7 @@ impl Ctx<'_> {
 
     fn set_field(&mut self, f: &OxmField, out: &mut Vec<Dp>) {
         // Validated at flow-mod time; a field without a slot is ignored.
-        if let Ok(Some(dp)) = key_map::set_field(&mut self.key, f) {
+        if let Ok(Some(dp)) = key_map::set_field(&mut self.key, f, &self.pipeline.tlv) {
             out.push(dp);
         }
     }

@@ -128,11 +128,11 @@ pub fn select_rules(bridge: &Bridge, r: &v1::DumpFlowsRequest) -> SwitchResult<V
         }
         (None, t) => t,
     };
-    let (key, mask) = ofproto::pipeline::key_map::match_to_key(&m)
-        .map_err(|e| SwitchError::Invalid(format!("filter: {e}")))?;
     // Counters are exact at read time: credit the cached megaflows first.
     bridge.ofbridge.credit_all();
     let snapshot = bridge.ofbridge.store.snapshot();
+    let (key, mask) = ofproto::pipeline::key_map::match_to_key(&m, &snapshot.tlv)
+        .map_err(|e| SwitchError::Invalid(format!("filter: {e}")))?;
     let mut rules: Vec<Arc<Rule>> = snapshot
         .rules()
         .filter(|x| table.is_none_or(|t| x.table_id == t))

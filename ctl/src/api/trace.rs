@@ -41,7 +41,8 @@ fn key_of(bridge: &crate::bridge::Bridge, r: &v1::TraceRequest) -> SwitchResult<
     }
     let names = port_names(bridge);
     let (m, _) = parse_match(&r.flow, &names)?;
-    let (mut key, _) = ofproto::pipeline::key_map::match_to_key(&m)
+    let tlv = bridge.ofbridge.store.snapshot().tlv.clone();
+    let (mut key, _) = ofproto::pipeline::key_map::match_to_key(&m, &tlv)
         .map_err(|e| SwitchError::Invalid(format!("flow: {e}")))?;
     // The key holds datapath port numbers.
     if let Some(ofproto::wire::oxm::OxmField::InPort(p)) =

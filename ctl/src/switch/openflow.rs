@@ -96,6 +96,10 @@ impl PersistentIds {
                     self.meters.contains(&mm.meter_id)
                         || (mm.meter_id == all && !self.meters.is_empty())
                 }
+                // The TLV map is a controller's state, like its flows (and
+                // no stored flow can use it: the flow syntax has no
+                // tun_metadata fields).
+                PipelineMod::Tlv(_) => false,
             })
     }
 }

@@ -6,8 +6,10 @@
 //! with Open vSwitch's TLV map (`ovs-ofctl add-tlv-map br
 //! "{class=0x102,type=0x80,len=4}->tun_metadata0"`, NXT_TLV_TABLE_MOD).
 //! Here that map is [`TlvMap`]: each entry gets a fixed place in the key's
-//! [`tun_md`](crate::flow::FlowKey::tun_md) bytes (entries packed in index
-//! order), and bit N of `tun_md_present` says the packet carried option N.
+//! [`tun_md`](crate::flow::FlowKey::tun_md) bytes (the first free bytes
+//! when it is added; it never moves while mapped, since installed flows'
+//! keys were built against it), and bit N of `tun_md_present` says the
+//! packet carried option N.
 //!
 //! The one idea: the map travels *with the actions that use it*. A
 //! `TunnelPop` action carries the map its translation saw, and the push
@@ -80,7 +82,14 @@ impl TlvMap {
     /// Build a map from `(class, type, len, index)` mappings, checking them
     /// as one (duplicates, lengths, total space).
     pub fn new(maps: &[(u16, u8, u8, u16)]) -> Result<TlvMap, TlvError> {
-        let mut entries: Vec<TlvEntry> = Vec::with_capacity(maps.len());
+        TlvMap::default().with_added(maps)
+    }
+
+    /// This map plus `maps`, all or nothing. Entries already in the map
+    /// keep their place in `tun_md` (installed flows were built against
+    /// it); new ones take the first free run of bytes that fits.
+    pub fn with_added(&self, maps: &[(u16, u8, u8, u16)]) -> Result<TlvMap, TlvError> {
+        let mut entries = self.entries.clone();
         for &(class, opt_type, len, index) in maps {
             if len % 4 != 0 || len > MAX_OPTION_LEN {
                 return Err(TlvError::BadLength(len));
@@ -98,24 +107,29 @@ impl TlvMap {
             {
                 return Err(TlvError::Duplicate { class, opt_type });
             }
+            let offset = free_run(&entries, len).ok_or(TlvError::Full)?;
             entries.push(TlvEntry {
                 class,
                 opt_type,
                 len,
                 index,
-                offset: 0,
+                offset,
             });
         }
         entries.sort_by_key(|e| e.index);
-        let mut offset = 0usize;
-        for e in &mut entries {
-            e.offset = offset as u8;
-            offset += usize::from(e.len);
-            if offset > TUN_MD_BYTES {
-                return Err(TlvError::Full);
-            }
-        }
         Ok(TlvMap { entries })
+    }
+
+    /// This map without `tun_metadata<index>` (no change if unmapped).
+    pub fn without(&self, index: u8) -> TlvMap {
+        TlvMap {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.index != index)
+                .copied()
+                .collect(),
+        }
     }
 
     /// Every entry, in index order.
@@ -189,6 +203,20 @@ impl TlvMap {
     }
 }
 
+/// The first offset where `len` bytes of `tun_md` are free of `entries`.
+fn free_run(entries: &[TlvEntry], len: u8) -> Option<u8> {
+    let len = usize::from(len);
+    (0..=TUN_MD_BYTES.checked_sub(len)?)
+        .step_by(4)
+        .find(|&at| {
+            entries.iter().all(|e| {
+                let (s, n) = (usize::from(e.offset), usize::from(e.len));
+                at + len <= s || s + n <= at
+            })
+        })
+        .map(|at| at as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,10 +246,29 @@ mod tests {
     }
 
     #[test]
-    fn entries_are_packed_in_index_order() {
+    fn entries_take_the_first_free_bytes_in_the_order_given() {
         let m = TlvMap::new(&[(0xffff, 1, 8, 5), (0x0102, 0x80, 4, 0)]).unwrap();
         let e: Vec<_> = m.entries().iter().map(|e| (e.index, e.offset)).collect();
-        assert_eq!(e, [(0, 0), (5, 4)]);
+        assert_eq!(e, [(0, 8), (5, 0)], "listed by index, placed in order");
+    }
+
+    #[test]
+    fn adding_keeps_installed_entries_in_place_and_reuses_freed_space() {
+        let m = TlvMap::new(&[(1, 1, 4, 5), (1, 2, 8, 6)]).unwrap();
+        let m = m.with_added(&[(1, 3, 4, 0)]).unwrap();
+        let at = |m: &TlvMap, i| m.entry(i).map(|e| e.offset);
+        assert_eq!(
+            (at(&m, 5), at(&m, 6), at(&m, 0)),
+            (Some(0), Some(4), Some(12))
+        );
+        assert_eq!(m.with_added(&[(1, 4, 4, 1)]), Err(TlvError::Full));
+        let m = m.without(5).with_added(&[(1, 4, 4, 1)]).unwrap();
+        assert_eq!(at(&m, 1), Some(0), "the freed bytes are reused");
+        assert_eq!(
+            m.without(9),
+            m,
+            "removing an unmapped index changes nothing"
+        );
     }
 
     #[test]

@@ -23,8 +23,11 @@ use crate::wire::multipart::{
 };
 use crate::wire::oxm;
 use crate::wire::queue::QueueGetConfigReply;
-use crate::wire::switch::{ErrorMsg, FeaturesReply, SwitchConfig};
+use crate::wire::switch::{
+    ErrorMsg, Experimenter, FeaturesReply, SwitchConfig, NX_EXPERIMENTER_ID,
+};
 use crate::xlate;
+use datapath::flow::key::TUN_MD_BYTES;
 use datapath::flow::FlowKey;
 use datapath::packet::Packet;
 use std::sync::atomic::Ordering;
@@ -190,12 +193,7 @@ impl OfBridge {
                     queues: Vec::new(),
                 })]
             }
-            Message::Experimenter(_) => {
-                return Err(WireError::new(
-                    BadRequest::BAD_EXPERIMENTER,
-                    "no experimenter extensions",
-                ))
-            }
+            Message::Experimenter(e) => self.experimenter(e)?,
             // Replies and switch-to-controller messages are not requests.
             _ => {
                 return Err(WireError::new(
@@ -266,6 +264,59 @@ impl OfBridge {
         Ok(())
     }
 
+    /// Nicira's TLV table messages (`wire::nx::tlv`); every other
+    /// experimenter message is BAD_EXPERIMENTER (so `ovs-ofctl` falls back
+    /// from extensions this switch does not have, e.g.
+    /// NXT_SET_PACKET_IN_FORMAT).
+    fn experimenter(&self, e: &Experimenter) -> Result<Vec<Message>, WireError> {
+        use crate::wire::nx::tlv::{self, TlvMapping, TlvTableMod, TlvTableReply};
+        match (e.experimenter, e.exp_type) {
+            (NX_EXPERIMENTER_ID, tlv::NXT_TLV_TABLE_MOD) => {
+                let tm = TlvTableMod::decode(&e.data)?;
+                self.commit(&[PipelineMod::Tlv(tm)], Durability::Keep)
+                    .map_err(|r| r.error)?;
+                Ok(vec![])
+            }
+            (NX_EXPERIMENTER_ID, tlv::NXT_TLV_TABLE_REQUEST) => {
+                if !e.data.is_empty() {
+                    return Err(WireError::new(
+                        BadRequest::BAD_LEN,
+                        "NXT_TLV_TABLE_REQUEST has no body",
+                    ));
+                }
+                let map = self.store.snapshot().tlv.clone();
+                let reply = TlvTableReply {
+                    max_option_space: TUN_MD_BYTES as u32,
+                    max_fields: u16::from(datapath::tunnel::TUN_MD_FIELDS),
+                    mappings: map
+                        .entries()
+                        .iter()
+                        .map(|m| TlvMapping {
+                            class: m.class,
+                            opt_type: m.opt_type,
+                            len: m.len,
+                            index: u16::from(m.index),
+                        })
+                        .collect(),
+                };
+                let mut data = Vec::new();
+                reply.encode(&mut data);
+                Ok(vec![Message::Experimenter(Experimenter {
+                    experimenter: NX_EXPERIMENTER_ID,
+                    exp_type: tlv::NXT_TLV_TABLE_REPLY,
+                    data,
+                })])
+            }
+            _ => Err(WireError::new(
+                BadRequest::BAD_EXPERIMENTER,
+                format!(
+                    "experimenter {:#010x} message {} is not supported",
+                    e.experimenter, e.exp_type
+                ),
+            )),
+        }
+    }
+
     fn multipart(&self, req: &MultipartRequest) -> Result<Vec<Message>, WireError> {
         // Statistics are exact at read time: credit the cached megaflows'
         // traffic to rules, tables and groups before reading them.
@@ -288,7 +339,7 @@ impl OfBridge {
                 dp_desc: self.name.clone(),
             })),
             MultipartRequestBody::Flow(r) | MultipartRequestBody::Aggregate(r) => {
-                let (key, mask) = crate::pipeline::key_map::match_to_key(&r.r#match)?;
+                let (key, mask) = crate::pipeline::key_map::match_to_key(&r.r#match, &p.tlv)?;
                 if r.table_id != OFPTT_ALL && r.table_id >= N_TABLES {
                     return Err(WireError::new(BadRequest::BAD_TABLE_ID, "no such table"));
                 }

@@ -75,10 +75,14 @@ pub fn default_async_config() -> AsyncConfig {
 /// not do (spec §6.3.5): FLOW_MOD, GROUP_MOD, PORT_MOD, TABLE_MOD,
 /// METER_MOD, PACKET_OUT, and a TABLE_FEATURES multipart request with a
 /// body (which reconfigures the tables). SET_CONFIG, SET_ASYNC, ROLE_REQUEST
-/// and read-only multipart requests are allowed. Experimenter messages are
-/// the handler's to judge (it sees `may_modify` in its connection info).
+/// and read-only multipart requests are allowed. Of the experimenter
+/// messages, Nicira's TLV table mod changes state.
 pub fn is_state_changing(msg: &Message) -> bool {
     match msg {
+        Message::Experimenter(e) => {
+            e.experimenter == crate::wire::switch::NX_EXPERIMENTER_ID
+                && e.exp_type == crate::wire::nx::tlv::NXT_TLV_TABLE_MOD
+        }
         Message::FlowMod(_)
         | Message::GroupMod(_)
         | Message::PortMod(_)

@@ -31,12 +31,13 @@
 //! [`unwildcard`].
 
 use super::xkey::XKey;
-use crate::wire::error::{BadAction, BadMatch, WireError, WireResult};
+use crate::wire::error::{BadAction, BadMatch, NxError, OfError, WireError, WireResult};
 use crate::wire::nx::field::reg_index;
 use crate::wire::nx::FieldRef;
 use crate::wire::oxm::{Match, OxmField, OxmKind};
 use datapath::actions::{Action as DpAction, Field};
 use datapath::flow::key::TUN_OAM;
+use datapath::tunnel::TlvMap;
 
 /// Where an OXM field lives in the key: a bit range of one key field.
 #[derive(Clone, Copy, Debug)]
@@ -84,10 +85,26 @@ enum Slot {
     },
     PktMark,
     NwFrag,
+    /// `tun_metadata<index>`: `len` bytes of `tun_md` from `offset`, and
+    /// bit `index` of `tun_md_present` (set by any write: a match on the
+    /// field, or a set-field of it, means the option is present).
+    TunMd {
+        index: u8,
+        offset: u8,
+        len: u8,
+    },
 }
 
-fn slot(kind: OxmKind) -> Option<Slot> {
+fn slot(kind: OxmKind, tlv: &TlvMap) -> Option<Slot> {
     use OxmKind as K;
+    if let Some(index) = kind.tun_metadata_index() {
+        let e = tlv.entry(index)?;
+        return Some(Slot::TunMd {
+            index,
+            offset: e.offset,
+            len: e.len,
+        });
+    }
     Some(match kind {
         K::InPort | K::InPhyPort => Slot::InPort,
         K::Metadata => Slot::Metadata,
@@ -166,6 +183,8 @@ fn slot(kind: OxmKind) -> Option<Slot> {
         },
         K::PktMark => Slot::PktMark,
         K::IpFrag => Slot::NwFrag,
+        // tun_metadataN, answered above.
+        _ => return None,
     })
 }
 
@@ -248,12 +267,32 @@ fn put(k: &mut XKey, s: Slot, value: u128, mask: u128) {
         }
         Slot::PktMark => k.pkt_mark = blend(k.pkt_mark, value as u32, mask as u32),
         Slot::NwFrag => k.nw_frag = blend(k.nw_frag, value as u8, mask as u8),
+        Slot::TunMd { index, offset, len } => {
+            let bytes = &mut k.tun_md[usize::from(offset)..usize::from(offset + len)];
+            let new = blend(be(bytes), value, mask);
+            bytes.copy_from_slice(&new.to_be_bytes()[16 - bytes.len()..]);
+            k.tun_md_present |= 1 << index;
+        }
+    }
+}
+
+/// A big-endian byte string (at most 16 bytes) as a number.
+fn be(bytes: &[u8]) -> u128 {
+    bytes.iter().fold(0, |a, &b| a << 8 | u128::from(b))
+}
+
+/// The bits a slot holds, in OXM units (the value bits of a mapped
+/// `tun_metadata` field: its option length).
+fn slot_ones(s: Slot) -> u128 {
+    match s {
+        Slot::TunMd { len, .. } if len < 16 => (1u128 << (8 * u32::from(len))) - 1,
+        _ => u128::MAX,
     }
 }
 
 /// Read a field's value (in OXM units) out of a key.
-pub fn get(k: &XKey, kind: OxmKind) -> Option<u128> {
-    let s = slot(kind)?;
+pub fn get(k: &XKey, kind: OxmKind, tlv: &TlvMap) -> Option<u128> {
+    let s = slot(kind, tlv)?;
     Some(match s {
         Slot::InPort => k.in_port as u128,
         Slot::Metadata => k.metadata as u128,
@@ -283,30 +322,43 @@ pub fn get(k: &XKey, kind: OxmKind) -> Option<u128> {
         Slot::TunFlags { shift, mask } => ((k.tun_flags & mask) >> shift) as u128,
         Slot::PktMark => k.pkt_mark as u128,
         Slot::NwFrag => k.nw_frag as u128,
+        Slot::TunMd { offset, len, .. } => {
+            be(&k.tun_md[usize::from(offset)..usize::from(offset + len)])
+        }
     })
 }
 
 /// Un-wildcard all of field `kind` in `mask`.
-pub fn unwildcard(mask: &mut XKey, kind: OxmKind) {
-    if let Some(s) = slot(kind) {
+pub fn unwildcard(mask: &mut XKey, kind: OxmKind, tlv: &TlvMap) {
+    if let Some(s) = slot(kind, tlv) {
         put(mask, s, u128::MAX, u128::MAX);
     }
 }
 
-/// A match as (value, mask) flow keys. Refuses fields with no key slot.
-pub fn match_to_key(m: &Match) -> WireResult<(XKey, XKey)> {
+/// A match as (value, mask) flow keys, `tun_metadata` fields placed by
+/// `tlv`. Refuses fields with no key slot (BAD_FIELD; an unmapped
+/// `tun_metadata` field is Open vSwitch's INVALID_TLV_FIELD) and values
+/// wider than their option (BAD_VALUE).
+pub fn match_to_key(m: &Match, tlv: &TlvMap) -> WireResult<(XKey, XKey)> {
     let mut key = XKey::default();
     let mut mask = XKey::default();
     for f in m.iter() {
         let kind = f.kind();
-        let s = slot(kind).ok_or_else(|| {
-            WireError::new(
+        let s = slot(kind, tlv).ok_or_else(|| {
+            no_slot(
+                kind,
                 BadMatch::BAD_FIELD,
                 format!("matching on {} is not supported", kind.name()),
             )
         })?;
         let (mut value, fmask) = f.raw();
-        let fmask = fmask.unwrap_or(kind.ones());
+        let fmask = fmask.unwrap_or(kind.ones()) & slot_ones(s);
+        if value & !slot_ones(s) != 0 {
+            return Err(WireError::new(
+                BadMatch::BAD_VALUE,
+                format!("{} value is wider than its option", kind.name()),
+            ));
+        }
         if matches!(kind, OxmKind::InPort | OxmKind::InPhyPort) && value == 0xffff_fffe
             || kind == OxmKind::NxmInPort && value == 0xfffe
         {
@@ -367,7 +419,7 @@ fn dp_field(kind: OxmKind) -> Option<Field> {
 /// the key (BAD_SET_TYPE), or `ip_proto`, which the datapath cannot rewrite
 /// (it would leave the old protocol's header behind; BAD_SET_ARGUMENT, the
 /// answer Open vSwitch gives too).
-pub fn check_set_field(f: &OxmField) -> WireResult<()> {
+pub fn check_set_field(f: &OxmField, tlv: &TlvMap) -> WireResult<()> {
     let kind = f.kind();
     if kind == OxmKind::IpProto {
         return Err(WireError::new(
@@ -375,20 +427,27 @@ pub fn check_set_field(f: &OxmField) -> WireResult<()> {
             "set-field of ip_proto is not supported",
         ));
     }
-    set_field(&mut XKey::default(), f).map(|_| ())
+    set_field(&mut XKey::default(), f, tlv).map(|_| ())
 }
 
 /// What a set-field does: the datapath action (if the field is in the
 /// packet) and the change to the working key. Fields with no slot are
 /// refused with BAD_SET_TYPE.
-pub fn set_field(key: &mut XKey, f: &OxmField) -> WireResult<Option<DpAction>> {
+pub fn set_field(key: &mut XKey, f: &OxmField, tlv: &TlvMap) -> WireResult<Option<DpAction>> {
     let kind = f.kind();
-    let s = slot(kind).ok_or_else(|| {
-        WireError::new(
+    let s = slot(kind, tlv).ok_or_else(|| {
+        no_slot(
+            kind,
             BadAction::BAD_SET_TYPE,
             format!("set-field of {} is not supported", kind.name()),
         )
     })?;
+    if f.raw().0 & !slot_ones(s) != 0 {
+        return Err(WireError::new(
+            BadAction::BAD_SET_ARGUMENT,
+            format!("{} value is wider than its option", kind.name()),
+        ));
+    }
     let (value, _) = f.raw();
     let value = if kind == OxmKind::VlanVid {
         // Setting the VLAN id never changes whether a tag is present.
@@ -399,7 +458,7 @@ pub fn set_field(key: &mut XKey, f: &OxmField) -> WireResult<Option<DpAction>> {
     let fmask = if kind == OxmKind::VlanVid {
         0x0fff
     } else {
-        kind.ones()
+        kind.ones() & slot_ones(s)
     };
     put(key, s, value, fmask);
     let dp_value = if kind == OxmKind::VlanVid {
@@ -412,18 +471,23 @@ pub fn set_field(key: &mut XKey, f: &OxmField) -> WireResult<Option<DpAction>> {
 
 /// `(value >> r.ofs)` restricted to `r`'s bits, read from key `k`;
 /// `None` for a field with no key slot.
-pub fn read_bits(k: &XKey, r: &FieldRef) -> Option<u128> {
-    let v = get(k, r.kind)?;
+pub fn read_bits(k: &XKey, r: &FieldRef, tlv: &TlvMap) -> Option<u128> {
+    let v = get(k, r.kind, tlv)?;
     Some((v & r.mask()) >> r.ofs)
 }
 
 /// Write `value` (right-aligned) into `r`'s bits of the working key; the
 /// datapath action that does the same to the packet when the field is in
 /// the packet (a masked set when `r` is not the whole field).
-pub fn write_bits(key: &mut XKey, r: &FieldRef, value: u128) -> WireResult<Option<DpAction>> {
+pub fn write_bits(
+    key: &mut XKey,
+    r: &FieldRef,
+    value: u128,
+    tlv: &TlvMap,
+) -> WireResult<Option<DpAction>> {
     let kind = r.kind;
-    check_write(kind)?;
-    let s = slot(kind).ok_or_else(|| no_slot(kind))?;
+    check_write(kind, tlv)?;
+    let s = slot(kind, tlv).ok_or_else(|| unsupported(kind))?;
     let mask = r.mask() & kind.ones();
     let v = (value << r.ofs) & mask;
     put(key, s, v, mask);
@@ -438,32 +502,47 @@ pub fn write_bits(key: &mut XKey, r: &FieldRef, value: u128) -> WireResult<Optio
 }
 
 /// Un-wildcard `r`'s bits in `mask`.
-pub fn unwildcard_bits(mask: &mut XKey, r: &FieldRef) {
-    if let Some(s) = slot(r.kind) {
+pub fn unwildcard_bits(mask: &mut XKey, r: &FieldRef, tlv: &TlvMap) {
+    if let Some(s) = slot(r.kind, tlv) {
         let bits = r.mask() & r.kind.ones();
         put(mask, s, bits, bits);
     }
 }
 
-fn no_slot(kind: OxmKind) -> WireError {
-    WireError::new(
+/// The error for a field with no slot: `code` with `detail`, or for a
+/// `tun_metadata` field the TLV map does not name, Open vSwitch's
+/// INVALID_TLV_FIELD.
+fn no_slot(kind: OxmKind, code: OfError, detail: String) -> WireError {
+    match kind.tun_metadata_index() {
+        Some(i) => WireError::new(
+            NxError::INVALID_TLV_FIELD,
+            format!("tun_metadata{i} is not in the TLV map (add-tlv-map first)"),
+        ),
+        None => WireError::new(code, detail),
+    }
+}
+
+fn unsupported(kind: OxmKind) -> WireError {
+    no_slot(
+        kind,
         BadMatch::BAD_FIELD,
         format!("{} is not supported by this switch", kind.name()),
     )
 }
 
 /// Refuse, at flow-mod time, an NX action's field that translation could
-/// not read (`BadMatch::BAD_FIELD`: no key slot, e.g. `reg4`).
-pub fn check_read(kind: OxmKind) -> WireResult<()> {
-    slot(kind).map(|_| ()).ok_or_else(|| no_slot(kind))
+/// not read (`BadMatch::BAD_FIELD`: no key slot, e.g. `pbb_isid`;
+/// INVALID_TLV_FIELD for an unmapped `tun_metadata`).
+pub fn check_read(kind: OxmKind, tlv: &TlvMap) -> WireResult<()> {
+    slot(kind, tlv).map(|_| ()).ok_or_else(|| unsupported(kind))
 }
 
 /// Refuse, at flow-mod time, a destination translation could not write:
 /// no key slot (BAD_FIELD), a read-only field (`in_port`, `ip_frag`,
 /// `NXM_OF_VLAN_TCI`, whose CFI bit is not a header bit) or `ip_proto`
 /// (BAD_SET_ARGUMENT).
-pub fn check_write(kind: OxmKind) -> WireResult<()> {
-    check_read(kind)?;
+pub fn check_write(kind: OxmKind, tlv: &TlvMap) -> WireResult<()> {
+    check_read(kind, tlv)?;
     let writable = kind.settable() && kind != OxmKind::IpProto || kind == OxmKind::Metadata;
     if !writable {
         return Err(WireError::new(
@@ -478,6 +557,7 @@ pub fn check_write(kind: OxmKind) -> WireResult<()> {
 mod tests {
     use super::*;
     use datapath::flow::FlowKey;
+    use datapath::tunnel::TlvMap;
     use std::net::Ipv4Addr;
 
     #[test]
@@ -494,7 +574,7 @@ mod tests {
             })
             .with(OxmField::IpDscp(46))
             .with(OxmField::MplsTc(5));
-        let (k, mk) = match_to_key(&m).unwrap();
+        let (k, mk) = match_to_key(&m, &TlvMap::default()).unwrap();
         assert_eq!(k.eth_type, 0x0800);
         assert_eq!(k.ipv4_dst, 0x0a00_0000);
         assert_eq!(mk.ipv4_dst, 0xffff_ff00);
@@ -503,8 +583,8 @@ mod tests {
         assert_eq!(k.nw_tos, 46 << 2);
         assert_eq!(mk.nw_tos, 0xfc);
         assert_eq!(k.mpls_lse, 5 << 9);
-        assert_eq!(get(&k, OxmKind::IpDscp), Some(46));
-        assert_eq!(get(&k, OxmKind::MplsTc), Some(5));
+        assert_eq!(get(&k, OxmKind::IpDscp, &TlvMap::default()), Some(46));
+        assert_eq!(get(&k, OxmKind::MplsTc, &TlvMap::default()), Some(5));
     }
 
     #[test]
@@ -519,6 +599,7 @@ mod tests {
                 value: 0x1000 | 20,
                 mask: None,
             },
+            &TlvMap::default(),
         )
         .unwrap();
         assert_eq!(k.vlan_tci, 0x1000 | 20);
@@ -529,6 +610,7 @@ mod tests {
                 value: 7,
                 mask: None,
             },
+            &TlvMap::default(),
         )
         .unwrap();
         assert_eq!(a, None);
@@ -538,7 +620,9 @@ mod tests {
     #[test]
     fn set_fields_translation_cannot_honour_are_refused() {
         assert_eq!(
-            check_set_field(&OxmField::IpProto(17)).unwrap_err().error,
+            check_set_field(&OxmField::IpProto(17), &TlvMap::default())
+                .unwrap_err()
+                .error,
             BadAction::BAD_SET_ARGUMENT
         );
         let isid = OxmField::PbbIsid {
@@ -546,10 +630,12 @@ mod tests {
             mask: None,
         };
         assert_eq!(
-            check_set_field(&isid).unwrap_err().error,
+            check_set_field(&isid, &TlvMap::default())
+                .unwrap_err()
+                .error,
             BadAction::BAD_SET_TYPE
         );
-        assert!(check_set_field(&OxmField::IpDscp(8)).is_ok());
+        assert!(check_set_field(&OxmField::IpDscp(8), &TlvMap::default()).is_ok());
     }
 
     #[test]
@@ -558,6 +644,9 @@ mod tests {
             value: 1,
             mask: None,
         });
-        assert_eq!(match_to_key(&m).unwrap_err().error, BadMatch::BAD_FIELD);
+        assert_eq!(
+            match_to_key(&m, &TlvMap::default()).unwrap_err().error,
+            BadMatch::BAD_FIELD
+        );
     }
 }

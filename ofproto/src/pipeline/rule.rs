@@ -9,7 +9,8 @@ use super::xkey::XKey;
 use crate::wire::action::{port_no, Action};
 use crate::wire::flow_mod::FlowModFlags;
 use crate::wire::instruction::Instruction;
-use crate::wire::oxm::Match;
+use crate::wire::nx::NxAction;
+use crate::wire::oxm::{Match, OxmKind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -116,6 +117,18 @@ impl Rule {
             Instruction::ApplyActions(a) | Instruction::WriteActions(a) => a.as_slice(),
             _ => &[],
         })
+    }
+
+    /// Does the rule match on `kind`, or read or write it in an action?
+    pub fn uses_field(&self, kind: OxmKind) -> bool {
+        self.matcher.get(kind).is_some()
+            || self.actions().any(|a| match a {
+                Action::SetField(f) => f.kind() == kind,
+                Action::Nx(NxAction::RegLoad { dst, .. }) => dst.kind == kind,
+                Action::Nx(NxAction::RegMove { src, dst }) => src.kind == kind || dst.kind == kind,
+                Action::Nx(NxAction::OutputReg { src, .. }) => src.kind == kind,
+                _ => false,
+            })
     }
 
     /// The out_port filter: does the rule output to `port` (ANY = yes)?

@@ -335,9 +335,10 @@ mod tests {
     use crate::wire::flow_mod::FlowModCommand;
     use crate::wire::oxm::{Match, OxmField};
     use datapath::flow::FlowKey;
+    use datapath::tunnel::TlvMap;
 
     fn fm(priority: u16, m: Match) -> (FlowMod, XKey, XKey) {
-        let (k, mk) = match_to_key(&m).unwrap();
+        let (k, mk) = match_to_key(&m, &TlvMap::default()).unwrap();
         (
             FlowMod {
                 priority,
@@ -685,7 +686,7 @@ mod tests {
                 for op in ops {
                     match op {
                         Op::Add { fm, max_rules } => {
-                            let (k, m) = match_to_key(&fm.match_).unwrap();
+                            let (k, m) = match_to_key(&fm.match_, &TlvMap::default()).unwrap();
                             let a = t.add(&fm, k, m, now, max_rules);
                             let b = n.add(&fm, k, m, now, max_rules);
                             match (a, b) {
@@ -697,11 +698,11 @@ mod tests {
                             }
                         }
                         Op::Modify { fm, strict } => {
-                            let (k, m) = match_to_key(&fm.match_).unwrap();
+                            let (k, m) = match_to_key(&fm.match_, &TlvMap::default()).unwrap();
                             prop_assert_eq!(t.modify(&fm, strict, &k, &m), n.modify(&fm, strict, &k, &m));
                         }
                         Op::Delete { fm, strict } => {
-                            let (k, m) = match_to_key(&fm.match_).unwrap();
+                            let (k, m) = match_to_key(&fm.match_, &TlvMap::default()).unwrap();
                             let a = t.delete(&fm, strict, &k, &m);
                             let b = n.delete(&fm, strict, &k, &m);
                             prop_assert_eq!(seen_all(&a), seen_all(&b));

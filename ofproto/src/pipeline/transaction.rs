@@ -26,14 +26,17 @@ use super::rule::Rule;
 use super::{key_map, Pipeline, RemovedReason, MAX_RULES_PER_TABLE, N_TABLES, OFPTT_ALL};
 use crate::wire::action::{group_no, port_no, Action};
 use crate::wire::error::{
-    BadAction, BadInstruction, FlowModFailed, MeterModFailed, WireError, WireResult,
+    BadAction, BadInstruction, FlowModFailed, MeterModFailed, NxError, WireError, WireResult,
 };
 use crate::wire::flow_mod::{FlowMod, FlowModCommand};
 use crate::wire::group::GroupMod;
 use crate::wire::instruction::Instruction;
 use crate::wire::meter::{MeterMod, MeterModCommand};
+use crate::wire::nx::tlv::{TlvCommand, TlvTableMod};
 use crate::wire::nx::NxAction;
 use crate::wire::oxm::Match;
+use crate::wire::oxm::OxmKind;
+use datapath::tunnel::{TlvError, TlvMap};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,6 +47,8 @@ pub enum PipelineMod {
     Flow(FlowMod),
     Group(GroupMod),
     Meter(MeterMod),
+    /// A change of the GENEVE TLV map (`NXT_TLV_TABLE_MOD`).
+    Tlv(TlvTableMod),
 }
 
 /// The identity of a flow entry: what ADD replaces and DELETE_STRICT
@@ -138,6 +143,7 @@ impl Work {
             PipelineMod::Flow(fm) => self.flow_mod(fm)?,
             PipelineMod::Group(gm) => self.group_mod(gm)?,
             PipelineMod::Meter(mm) => self.meter_mod(mm)?,
+            PipelineMod::Tlv(tm) => self.tlv_mod(tm)?,
         };
         self.out.touched.push(touched);
         Ok(())
@@ -145,7 +151,7 @@ impl Work {
 
     fn flow_mod(&mut self, fm: &FlowMod) -> WireResult<usize> {
         fm.match_.check_prerequisites()?;
-        let (key, mask) = key_map::match_to_key(&fm.match_)?;
+        let (key, mask) = key_map::match_to_key(&fm.match_, &self.pipeline.tlv)?;
         let bad_table = || {
             WireError::new(
                 FlowModFailed::BAD_TABLE_ID,
@@ -257,6 +263,50 @@ impl Work {
         Ok(1)
     }
 
+    /// A TLV map change, Open vSwitch's way: ADD all or nothing (an index
+    /// or option already mapped, or no room left, refuses it); DELETE by
+    /// index and CLEAR refused while an installed flow uses a field they
+    /// would remove (a flow's key was built against the mapping).
+    fn tlv_mod(&mut self, tm: &TlvTableMod) -> WireResult<usize> {
+        let tlv = &self.pipeline.tlv;
+        let next = match tm.command {
+            TlvCommand::Add => {
+                let maps: Vec<_> = tm
+                    .mappings
+                    .iter()
+                    .map(|m| (m.class, m.opt_type, m.len, m.index))
+                    .collect();
+                tlv.with_added(&maps).map_err(tlv_error)?
+            }
+            TlvCommand::Delete | TlvCommand::Clear => {
+                let gone: Vec<u8> = match tm.command {
+                    TlvCommand::Clear => tlv.entries().iter().map(|e| e.index).collect(),
+                    _ => tm
+                        .mappings
+                        .iter()
+                        .filter_map(|m| u8::try_from(m.index).ok())
+                        .filter(|&i| tlv.entry(i).is_some())
+                        .collect(),
+                };
+                if let Some(i) = gone.iter().copied().find(|&i| self.field_in_use(i)) {
+                    return Err(WireError::new(
+                        NxError::TLV_INVALID_DEL,
+                        format!("tun_metadata{i} is used by an installed flow"),
+                    ));
+                }
+                gone.iter().fold((**tlv).clone(), |m, &i| m.without(i))
+            }
+        };
+        self.pipeline.tlv = Arc::new(next);
+        Ok(tm.mappings.len())
+    }
+
+    /// Does any installed rule match on or act on `tun_metadata<index>`?
+    fn field_in_use(&self, index: u8) -> bool {
+        OxmKind::tun_metadata(index)
+            .is_some_and(|kind| self.pipeline.rules().any(|r| r.uses_field(kind)))
+    }
+
     fn check_actions(&self, actions: &[Action]) -> WireResult<()> {
         for a in actions {
             match a {
@@ -274,8 +324,8 @@ impl Work {
                         format!("group {g} does not exist"),
                     ))
                 }
-                Action::SetField(f) => key_map::check_set_field(f)?,
-                Action::Nx(nx) => check_nx(nx)?,
+                Action::SetField(f) => key_map::check_set_field(f, &self.pipeline.tlv)?,
+                Action::Nx(nx) => check_nx(nx, &self.pipeline.tlv)?,
                 Action::PushPbb(_) | Action::PopPbb => {
                     return Err(WireError::new(
                         BadAction::BAD_TYPE,
@@ -328,23 +378,36 @@ impl Work {
     }
 }
 
+/// The TLV table-mod error for a map that cannot be built.
+fn tlv_error(e: TlvError) -> WireError {
+    let code = match e {
+        TlvError::BadLength(_) => NxError::TLV_BAD_OPT_LEN,
+        TlvError::BadIndex(_) => NxError::TLV_BAD_FIELD_IDX,
+        TlvError::AlreadyMapped(_) => NxError::TLV_ALREADY_MAPPED,
+        TlvError::Duplicate { .. } => NxError::TLV_DUP_ENTRY,
+        TlvError::Full => NxError::TLV_TABLE_FULL,
+        TlvError::NotMapped(_) => NxError::TLV_INVALID_DEL,
+    };
+    WireError::new(code, e.to_string())
+}
+
 /// What an NX action needs from the key: its fields readable (source) or
 /// writable (destination), bit ranges checked again for hand-built ones.
-fn check_nx(nx: &NxAction) -> WireResult<()> {
+fn check_nx(nx: &NxAction, tlv: &TlvMap) -> WireResult<()> {
     match nx {
         NxAction::RegLoad { dst, .. } => {
             dst.check()?;
-            key_map::check_write(dst.kind)
+            key_map::check_write(dst.kind, tlv)
         }
         NxAction::RegMove { src, dst } => {
             src.check()?;
             dst.check()?;
-            key_map::check_read(src.kind)?;
-            key_map::check_write(dst.kind)
+            key_map::check_read(src.kind, tlv)?;
+            key_map::check_write(dst.kind, tlv)
         }
         NxAction::OutputReg { src, .. } => {
             src.check()?;
-            key_map::check_read(src.kind)
+            key_map::check_read(src.kind, tlv)
         }
         NxAction::Resubmit { .. } | NxAction::Note(_) => Ok(()),
     }

@@ -69,6 +69,14 @@ error_type!(TableFeaturesFailed = 13;
 /// `OFPET_EXPERIMENTER`.
 pub const OFPET_EXPERIMENTER: u16 = 0xffff;
 
+// Open vSwitch's Nicira errors, sent in OpenFlow 1.2+ as type
+// OFPET_EXPERIMENTER with the Nicira experimenter id and these exp_types
+// (`ofp-errors.h`, "NX1.2+(n)"): see `ErrorMsg::reply_to`.
+error_type!(NxError = OFPET_EXPERIMENTER;
+    TLV_BAD_COMMAND = 16, TLV_BAD_OPT_LEN = 17, TLV_BAD_FIELD_IDX = 18,
+    TLV_TABLE_FULL = 19, TLV_ALREADY_MAPPED = 20, TLV_DUP_ENTRY = 21,
+    INVALID_TLV_FIELD = 37, TLV_INVALID_DEL = 38);
+
 /// A decoding or validation failure: what to answer, and why (for logs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireError {

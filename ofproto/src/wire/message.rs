@@ -228,10 +228,7 @@ impl DecodeFailure {
                 data,
             } => Some((
                 header.xid,
-                Message::Error(ErrorMsg::Standard {
-                    error: error.error,
-                    data: data.clone(),
-                }),
+                Message::Error(ErrorMsg::new(error.error, data.clone())),
             )),
         }
     }

@@ -157,10 +157,24 @@ impl ErrorMsg {
     /// The error answering `offending` (the whole request as received):
     /// its first 64 bytes go in `data`.
     pub fn reply_to(error: OfError, offending: &[u8]) -> ErrorMsg {
-        ErrorMsg::Standard {
+        ErrorMsg::new(
             error,
-            data: offending[..offending.len().min(ERROR_DATA_LEN)].to_vec(),
+            offending[..offending.len().min(ERROR_DATA_LEN)].to_vec(),
+        )
+    }
+
+    /// The message for `error`: a standard one, or for an
+    /// `OFPET_EXPERIMENTER` kind (the Nicira errors of `NxError`) the
+    /// experimenter form with Nicira's id, as Open vSwitch sends them.
+    pub fn new(error: OfError, data: Vec<u8>) -> ErrorMsg {
+        if error.kind == OFPET_EXPERIMENTER {
+            return ErrorMsg::Experimenter {
+                exp_type: error.code,
+                experimenter: NX_EXPERIMENTER_ID,
+                data,
+            };
         }
+        ErrorMsg::Standard { error, data }
     }
 
     pub fn decode(r: &mut Reader<'_>) -> WireResult<ErrorMsg> {

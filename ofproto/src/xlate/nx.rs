@@ -33,24 +33,27 @@ impl Ctx<'_> {
             }
             NxAction::RegLoad { dst, value } => {
                 // Checked at flow-mod time; an unwritable field is ignored.
-                if let Ok(Some(dp)) = key_map::write_bits(&mut self.key, dst, u128::from(*value)) {
+                if let Ok(Some(dp)) =
+                    key_map::write_bits(&mut self.key, dst, u128::from(*value), &self.pipeline.tlv)
+                {
                     out.push(dp);
                 }
             }
             NxAction::RegMove { src, dst } => {
-                let Some(v) = key_map::read_bits(&self.key, src) else {
+                let Some(v) = key_map::read_bits(&self.key, src, &self.pipeline.tlv) else {
                     return;
                 };
-                key_map::unwildcard_bits(&mut self.wc, src);
-                if let Ok(Some(dp)) = key_map::write_bits(&mut self.key, dst, v) {
+                key_map::unwildcard_bits(&mut self.wc, src, &self.pipeline.tlv);
+                if let Ok(Some(dp)) = key_map::write_bits(&mut self.key, dst, v, &self.pipeline.tlv)
+                {
                     out.push(dp);
                 }
             }
             NxAction::OutputReg { src, max_len, .. } => {
-                let Some(v) = key_map::read_bits(&self.key, src) else {
+                let Some(v) = key_map::read_bits(&self.key, src, &self.pipeline.tlv) else {
                     return;
                 };
-                key_map::unwildcard_bits(&mut self.wc, src);
+                key_map::unwildcard_bits(&mut self.wc, src, &self.pipeline.tlv);
                 // The register holds an OpenFlow 1.0 (16-bit) port number,
                 // as in Open vSwitch.
                 let Ok(p16) = u16::try_from(v) else {

@@ -680,4 +680,89 @@ mod nicira {
         let x = translate(&s.snapshot(), &Env::new(4), &tcp_pkt(1, [1, 1, 1, 1], 1), 0);
         assert_eq!(x.actions, vec![Dp::Output(2)]);
     }
+
+    /// GENEVE options as `tun_metadata` fields: a match needs the option
+    /// present and equal; set-field writes it and marks it present; flows
+    /// need the field mapped; a used mapping cannot be deleted.
+    #[test]
+    fn tun_metadata_follows_the_tlv_map() {
+        use crate::pipeline::PipelineMod;
+        use crate::wire::error::NxError;
+        use crate::wire::nx::tlv::{TlvCommand, TlvMapping, TlvTableMod};
+        let s = PipelineStore::default();
+        let md0 = |value: u128| OxmField::Nx {
+            kind: OxmKind::TunMetadata0,
+            value,
+            mask: None,
+        };
+        let flow = |m: Match, a: Vec<Action>| FlowMod {
+            match_: m,
+            instructions: apply(a),
+            command: FlowModCommand::Add,
+            priority: 10,
+            ..Default::default()
+        };
+        let e = s.flow_mod(&flow(Match::new().with(md0(0xa)), vec![out(2)]));
+        assert_eq!(e.unwrap_err().error, NxError::INVALID_TLV_FIELD, "unmapped");
+        let map = |command, index| {
+            PipelineMod::Tlv(TlvTableMod {
+                command,
+                mappings: vec![TlvMapping {
+                    class: 0xffff,
+                    opt_type: 0x80,
+                    len: 4,
+                    index,
+                }],
+            })
+        };
+        s.commit(&[map(TlvCommand::Add, 0)]).unwrap();
+        let again = s.commit(&[map(TlvCommand::Add, 0)]).unwrap_err();
+        assert_eq!(again.error.error, NxError::TLV_ALREADY_MAPPED);
+        let wide = s.flow_mod(&flow(Match::new().with(md0(0x1_0000_0000)), vec![out(2)]));
+        assert_eq!(
+            wide.unwrap_err().error,
+            crate::wire::error::BadMatch::BAD_VALUE,
+            "wider than 4 bytes"
+        );
+        s.flow_mod(&flow(Match::new().with(md0(0xa)), vec![out(2)]))
+            .unwrap();
+
+        let tlv = s.snapshot().tlv.clone();
+        let at = usize::from(tlv.entry(0).unwrap().offset);
+        let mut key = tcp_pkt(1, [1, 1, 1, 1], 1);
+        let x = translate(&s.snapshot(), &Env::new(4), &key, 0);
+        assert!(x.actions.is_empty(), "no option, no match: {:?}", x.actions);
+        assert_eq!(x.mask.tun_md_present & 1, 1, "presence was consulted");
+        key.tun_md_present = 1;
+        key.tun_md[at..at + 4].copy_from_slice(&[0, 0, 0, 0xa]);
+        let x = translate(&s.snapshot(), &Env::new(4), &key, 0);
+        assert_eq!(x.actions, vec![Dp::Output(2)]);
+        assert_eq!(x.mask.tun_md[at..at + 4], [0xff; 4]);
+
+        // set_field writes the option and its presence into the working key
+        // (what a GENEVE output encodes), and nothing into the packet.
+        let setter = FlowMod {
+            table_id: 1,
+            ..flow(Match::new(), vec![Action::SetField(md0(0xb)), resubmit(2)])
+        };
+        s.flow_mod(&setter).unwrap();
+        let reader = FlowMod {
+            table_id: 2,
+            ..flow(Match::new().with(md0(0xb)), vec![out(3)])
+        };
+        s.flow_mod(&reader).unwrap();
+        let x = translate(&s.snapshot(), &Env::new(4), &tcp_pkt(1, [1, 1, 1, 1], 1), 1);
+        assert_eq!(x.actions, vec![Dp::Output(3)]);
+
+        let del = s.commit(&[map(TlvCommand::Delete, 0)]).unwrap_err();
+        assert_eq!(del.error.error, NxError::TLV_INVALID_DEL, "flows use it");
+        s.flow_mod(&FlowMod {
+            command: FlowModCommand::Delete,
+            table_id: crate::pipeline::OFPTT_ALL,
+            ..Default::default()
+        })
+        .unwrap();
+        s.commit(&[map(TlvCommand::Delete, 0)]).unwrap();
+        assert!(s.snapshot().tlv.is_empty());
+    }
 }

@@ -189,7 +189,10 @@ fn decode_ref_header(b: &mut Reader<'_>) -> WireResult<(OxmHeader, OxmKind)> {
             format!("unknown field header {:#010x} in an NX action", header.0),
         )
     })?;
-    if header.has_mask() || usize::from(header.length()) != kind.width() {
+    // A tun_metadata field's length depends on the TLV map, which the
+    // sender may not know: Open vSwitch names it with length 124.
+    let variable = kind.tun_metadata_index().is_some();
+    if header.has_mask() || !variable && usize::from(header.length()) != kind.width() {
         return Err(err(
             BadAction::BAD_ARGUMENT,
             format!(

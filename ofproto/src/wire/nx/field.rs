@@ -32,7 +32,7 @@ macro_rules! nx_kinds {
        $width:literal $bits:literal $mask:literal $set:literal;)*) => {
         /// The Nicira fields, in [`OxmKind`] discriminant order from
         /// `NxmInPort`.
-        pub(crate) static NX_KINDS: [KindInfo; 25] = [$(KindInfo {
+        pub(crate) static NX_KINDS: [KindInfo; 89] = [$(KindInfo {
             kind: OxmKind::$kind,
             class: $class,
             field: $field,
@@ -72,6 +72,70 @@ nx_kinds! {
     TunFlags     OFPXMC_NXM_1 104 "NXM_NX_TUN_FLAGS"      2    1  true  true;
     PktMark      OFPXMC_NXM_1  33 "NXM_NX_PKT_MARK"       4   32  true  true;
     IpFrag       OFPXMC_NXM_1  26 "NXM_NX_IP_FRAG"        1    2  true  false;
+    TunMetadata0   OFPXMC_NXM_1  40 "NXM_NX_TUN_METADATA0" 16  128  true  true;
+    TunMetadata1   OFPXMC_NXM_1  41 "NXM_NX_TUN_METADATA1" 16  128  true  true;
+    TunMetadata2   OFPXMC_NXM_1  42 "NXM_NX_TUN_METADATA2" 16  128  true  true;
+    TunMetadata3   OFPXMC_NXM_1  43 "NXM_NX_TUN_METADATA3" 16  128  true  true;
+    TunMetadata4   OFPXMC_NXM_1  44 "NXM_NX_TUN_METADATA4" 16  128  true  true;
+    TunMetadata5   OFPXMC_NXM_1  45 "NXM_NX_TUN_METADATA5" 16  128  true  true;
+    TunMetadata6   OFPXMC_NXM_1  46 "NXM_NX_TUN_METADATA6" 16  128  true  true;
+    TunMetadata7   OFPXMC_NXM_1  47 "NXM_NX_TUN_METADATA7" 16  128  true  true;
+    TunMetadata8   OFPXMC_NXM_1  48 "NXM_NX_TUN_METADATA8" 16  128  true  true;
+    TunMetadata9   OFPXMC_NXM_1  49 "NXM_NX_TUN_METADATA9" 16  128  true  true;
+    TunMetadata10  OFPXMC_NXM_1  50 "NXM_NX_TUN_METADATA10" 16  128  true  true;
+    TunMetadata11  OFPXMC_NXM_1  51 "NXM_NX_TUN_METADATA11" 16  128  true  true;
+    TunMetadata12  OFPXMC_NXM_1  52 "NXM_NX_TUN_METADATA12" 16  128  true  true;
+    TunMetadata13  OFPXMC_NXM_1  53 "NXM_NX_TUN_METADATA13" 16  128  true  true;
+    TunMetadata14  OFPXMC_NXM_1  54 "NXM_NX_TUN_METADATA14" 16  128  true  true;
+    TunMetadata15  OFPXMC_NXM_1  55 "NXM_NX_TUN_METADATA15" 16  128  true  true;
+    TunMetadata16  OFPXMC_NXM_1  56 "NXM_NX_TUN_METADATA16" 16  128  true  true;
+    TunMetadata17  OFPXMC_NXM_1  57 "NXM_NX_TUN_METADATA17" 16  128  true  true;
+    TunMetadata18  OFPXMC_NXM_1  58 "NXM_NX_TUN_METADATA18" 16  128  true  true;
+    TunMetadata19  OFPXMC_NXM_1  59 "NXM_NX_TUN_METADATA19" 16  128  true  true;
+    TunMetadata20  OFPXMC_NXM_1  60 "NXM_NX_TUN_METADATA20" 16  128  true  true;
+    TunMetadata21  OFPXMC_NXM_1  61 "NXM_NX_TUN_METADATA21" 16  128  true  true;
+    TunMetadata22  OFPXMC_NXM_1  62 "NXM_NX_TUN_METADATA22" 16  128  true  true;
+    TunMetadata23  OFPXMC_NXM_1  63 "NXM_NX_TUN_METADATA23" 16  128  true  true;
+    TunMetadata24  OFPXMC_NXM_1  64 "NXM_NX_TUN_METADATA24" 16  128  true  true;
+    TunMetadata25  OFPXMC_NXM_1  65 "NXM_NX_TUN_METADATA25" 16  128  true  true;
+    TunMetadata26  OFPXMC_NXM_1  66 "NXM_NX_TUN_METADATA26" 16  128  true  true;
+    TunMetadata27  OFPXMC_NXM_1  67 "NXM_NX_TUN_METADATA27" 16  128  true  true;
+    TunMetadata28  OFPXMC_NXM_1  68 "NXM_NX_TUN_METADATA28" 16  128  true  true;
+    TunMetadata29  OFPXMC_NXM_1  69 "NXM_NX_TUN_METADATA29" 16  128  true  true;
+    TunMetadata30  OFPXMC_NXM_1  70 "NXM_NX_TUN_METADATA30" 16  128  true  true;
+    TunMetadata31  OFPXMC_NXM_1  71 "NXM_NX_TUN_METADATA31" 16  128  true  true;
+    TunMetadata32  OFPXMC_NXM_1  72 "NXM_NX_TUN_METADATA32" 16  128  true  true;
+    TunMetadata33  OFPXMC_NXM_1  73 "NXM_NX_TUN_METADATA33" 16  128  true  true;
+    TunMetadata34  OFPXMC_NXM_1  74 "NXM_NX_TUN_METADATA34" 16  128  true  true;
+    TunMetadata35  OFPXMC_NXM_1  75 "NXM_NX_TUN_METADATA35" 16  128  true  true;
+    TunMetadata36  OFPXMC_NXM_1  76 "NXM_NX_TUN_METADATA36" 16  128  true  true;
+    TunMetadata37  OFPXMC_NXM_1  77 "NXM_NX_TUN_METADATA37" 16  128  true  true;
+    TunMetadata38  OFPXMC_NXM_1  78 "NXM_NX_TUN_METADATA38" 16  128  true  true;
+    TunMetadata39  OFPXMC_NXM_1  79 "NXM_NX_TUN_METADATA39" 16  128  true  true;
+    TunMetadata40  OFPXMC_NXM_1  80 "NXM_NX_TUN_METADATA40" 16  128  true  true;
+    TunMetadata41  OFPXMC_NXM_1  81 "NXM_NX_TUN_METADATA41" 16  128  true  true;
+    TunMetadata42  OFPXMC_NXM_1  82 "NXM_NX_TUN_METADATA42" 16  128  true  true;
+    TunMetadata43  OFPXMC_NXM_1  83 "NXM_NX_TUN_METADATA43" 16  128  true  true;
+    TunMetadata44  OFPXMC_NXM_1  84 "NXM_NX_TUN_METADATA44" 16  128  true  true;
+    TunMetadata45  OFPXMC_NXM_1  85 "NXM_NX_TUN_METADATA45" 16  128  true  true;
+    TunMetadata46  OFPXMC_NXM_1  86 "NXM_NX_TUN_METADATA46" 16  128  true  true;
+    TunMetadata47  OFPXMC_NXM_1  87 "NXM_NX_TUN_METADATA47" 16  128  true  true;
+    TunMetadata48  OFPXMC_NXM_1  88 "NXM_NX_TUN_METADATA48" 16  128  true  true;
+    TunMetadata49  OFPXMC_NXM_1  89 "NXM_NX_TUN_METADATA49" 16  128  true  true;
+    TunMetadata50  OFPXMC_NXM_1  90 "NXM_NX_TUN_METADATA50" 16  128  true  true;
+    TunMetadata51  OFPXMC_NXM_1  91 "NXM_NX_TUN_METADATA51" 16  128  true  true;
+    TunMetadata52  OFPXMC_NXM_1  92 "NXM_NX_TUN_METADATA52" 16  128  true  true;
+    TunMetadata53  OFPXMC_NXM_1  93 "NXM_NX_TUN_METADATA53" 16  128  true  true;
+    TunMetadata54  OFPXMC_NXM_1  94 "NXM_NX_TUN_METADATA54" 16  128  true  true;
+    TunMetadata55  OFPXMC_NXM_1  95 "NXM_NX_TUN_METADATA55" 16  128  true  true;
+    TunMetadata56  OFPXMC_NXM_1  96 "NXM_NX_TUN_METADATA56" 16  128  true  true;
+    TunMetadata57  OFPXMC_NXM_1  97 "NXM_NX_TUN_METADATA57" 16  128  true  true;
+    TunMetadata58  OFPXMC_NXM_1  98 "NXM_NX_TUN_METADATA58" 16  128  true  true;
+    TunMetadata59  OFPXMC_NXM_1  99 "NXM_NX_TUN_METADATA59" 16  128  true  true;
+    TunMetadata60  OFPXMC_NXM_1 100 "NXM_NX_TUN_METADATA60" 16  128  true  true;
+    TunMetadata61  OFPXMC_NXM_1 101 "NXM_NX_TUN_METADATA61" 16  128  true  true;
+    TunMetadata62  OFPXMC_NXM_1 102 "NXM_NX_TUN_METADATA62" 16  128  true  true;
+    TunMetadata63  OFPXMC_NXM_1 103 "NXM_NX_TUN_METADATA63" 16  128  true  true;
 }
 
 /// NXM headers that name an OpenFlow-basic field of the same width:
@@ -155,10 +219,81 @@ pub fn reg_index(kind: OxmKind) -> Option<usize> {
         .then(|| usize::from(d - r0))
 }
 
+/// `ovs-ofctl`'s names of the `tun_metadataN` fields.
+static TUN_METADATA_NAMES: [&str; 64] = [
+    "tun_metadata0",
+    "tun_metadata1",
+    "tun_metadata2",
+    "tun_metadata3",
+    "tun_metadata4",
+    "tun_metadata5",
+    "tun_metadata6",
+    "tun_metadata7",
+    "tun_metadata8",
+    "tun_metadata9",
+    "tun_metadata10",
+    "tun_metadata11",
+    "tun_metadata12",
+    "tun_metadata13",
+    "tun_metadata14",
+    "tun_metadata15",
+    "tun_metadata16",
+    "tun_metadata17",
+    "tun_metadata18",
+    "tun_metadata19",
+    "tun_metadata20",
+    "tun_metadata21",
+    "tun_metadata22",
+    "tun_metadata23",
+    "tun_metadata24",
+    "tun_metadata25",
+    "tun_metadata26",
+    "tun_metadata27",
+    "tun_metadata28",
+    "tun_metadata29",
+    "tun_metadata30",
+    "tun_metadata31",
+    "tun_metadata32",
+    "tun_metadata33",
+    "tun_metadata34",
+    "tun_metadata35",
+    "tun_metadata36",
+    "tun_metadata37",
+    "tun_metadata38",
+    "tun_metadata39",
+    "tun_metadata40",
+    "tun_metadata41",
+    "tun_metadata42",
+    "tun_metadata43",
+    "tun_metadata44",
+    "tun_metadata45",
+    "tun_metadata46",
+    "tun_metadata47",
+    "tun_metadata48",
+    "tun_metadata49",
+    "tun_metadata50",
+    "tun_metadata51",
+    "tun_metadata52",
+    "tun_metadata53",
+    "tun_metadata54",
+    "tun_metadata55",
+    "tun_metadata56",
+    "tun_metadata57",
+    "tun_metadata58",
+    "tun_metadata59",
+    "tun_metadata60",
+    "tun_metadata61",
+    "tun_metadata62",
+    "tun_metadata63",
+];
+
 /// The name `ovs-ofctl` prints for a field in matches and `set_field`
-/// (`reg0`, `tun_src`, ...).
+/// (`reg0`, `tun_src`, `tun_metadata0`, ...).
 pub fn ofctl_name(kind: OxmKind) -> Option<&'static str> {
     use OxmKind as K;
+    if let Some(i) = kind.tun_metadata_index() {
+        return Some(TUN_METADATA_NAMES[usize::from(i)]);
+    }
     const REGS: [&str; 16] = [
         "reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7", "reg8", "reg9", "reg10",
         "reg11", "reg12", "reg13", "reg14", "reg15",
@@ -191,6 +326,7 @@ mod tests {
     use crate::wire::error::BadMatch;
     use crate::wire::oxm::tests::hex;
     use crate::wire::oxm::{Match, OxmField};
+    use datapath::tunnel::TlvMap;
 
     fn tlv(s: &str) -> OxmField {
         let bytes = hex(s);
@@ -267,7 +403,7 @@ mod tests {
             .with(OxmField::EthType(0x0800))
             .with(tlv("00013502 03 03"));
         m.check_prerequisites().unwrap();
-        let (k, mk) = match_to_key(&m).unwrap();
+        let (k, mk) = match_to_key(&m, &TlvMap::default()).unwrap();
         assert_eq!((k.regs[0], mk.regs[0]), (5, u32::MAX));
         assert_eq!((k.regs[3], mk.regs[3]), (0x10, 0xf0));
         assert_eq!(k.tun_src, 0x0a00_0001);
@@ -291,9 +427,47 @@ mod tests {
         let m = Match::new()
             .with(tlv("00011e04 00000007"))
             .with(tlv("0001dc10 20010db8000000000000000000000001"));
-        let (k, mk) = match_to_key(&m).unwrap();
+        let (k, mk) = match_to_key(&m, &TlvMap::default()).unwrap();
         assert_eq!((k.regs[15], mk.regs[15]), (7, u32::MAX));
         assert_eq!(u128::from_be_bytes(k.tun_ipv6_dst), 0x2001_0db8 << 96 | 1);
         assert_eq!(mk.tun_ipv6_dst, [0xff; 16]);
+    }
+
+    /// The match `ovs-ofctl -O OpenFlow13 add-flow
+    /// "tun_metadata0=0xb/0xf,tun_metadata1,tun_metadata2=0,tun_metadata3=0x1234"`
+    /// sends (captured from Open vSwitch 3.1): leading zero bytes dropped, a
+    /// bare field a masked TLV of length 0.
+    #[test]
+    fn tun_metadata_takes_the_lengths_ovs_ofctl_sends() {
+        let got = |s: &str| {
+            let f = tlv(s);
+            (f.kind(), f.raw())
+        };
+        assert_eq!(
+            got("00015102 0b 0f"),
+            (OxmKind::TunMetadata0, (0xb, Some(0xf)))
+        );
+        assert_eq!(got("00015300"), (OxmKind::TunMetadata1, (0, Some(0))));
+        assert_eq!(got("00015400"), (OxmKind::TunMetadata2, (0, None)));
+        assert_eq!(
+            got("00015602 1234"),
+            (OxmKind::TunMetadata3, (0x1234, None))
+        );
+        assert_eq!(got("0001ce01 07"), (OxmKind::TunMetadata63, (7, None)));
+        // A full 124-byte value is fine while only its low 16 bytes are set.
+        let wide = format!("0001507c {}01", "00".repeat(123));
+        assert_eq!(got(&wide), (OxmKind::TunMetadata0, (1, None)));
+        let too_wide = hex(&format!("00015011 01{}", "00".repeat(16)));
+        let mut r = Reader::new(&too_wide, BadMatch::BAD_LEN);
+        assert_eq!(
+            OxmField::decode(&mut r).unwrap_err().error,
+            BadMatch::BAD_VALUE
+        );
+        let odd = hex("00015103 0b0f00");
+        let mut r = Reader::new(&odd, BadMatch::BAD_LEN);
+        assert_eq!(
+            OxmField::decode(&mut r).unwrap_err().error,
+            BadMatch::BAD_LEN
+        );
     }
 }

@@ -12,10 +12,12 @@
 //! ([`action::NxAction`]) follows the `OFPAT_EXPERIMENTER` header with
 //! vendor [`NX_VENDOR_ID`]. The pipeline maps the fields onto the datapath's
 //! `FlowKey` (`pipeline::key_map`) and translation executes the actions
-//! (`xlate`).
+//! (`xlate`). The TLV table messages that name GENEVE options as
+//! `tun_metadata` fields are [`tlv`].
 
 pub mod action;
 pub mod field;
+pub mod tlv;
 
 pub use action::{FieldRef, NxAction};
 

@@ -16,6 +16,7 @@ use super::kind::{
 use crate::wire::action::port_no;
 use crate::wire::bytes::{Put, Reader};
 use crate::wire::error::{BadMatch, WireError, WireResult};
+use datapath::tunnel::MAX_OPTION_LEN;
 
 /// Bytes <-> the right-aligned `u128` raw view.
 fn read_uint(r: &mut Reader<'_>, width: usize) -> WireResult<u128> {
@@ -347,6 +348,9 @@ impl OxmField {
                 format!("{} cannot be masked", kind.name()),
             ));
         }
+        if kind.tun_metadata_index().is_some() {
+            return decode_tun_metadata(kind, header, r);
+        }
         let width = kind.width();
         let want = if header.has_mask() { 2 * width } else { width };
         if usize::from(header.length()) != want {
@@ -388,6 +392,52 @@ impl OxmField {
             put_uint(out, mask, width);
         }
     }
+}
+
+/// A `tun_metadataN` TLV: variable length, as Open vSwitch sends it
+/// (`ovs-ofctl` drops leading zero bytes; a bare `tun_metadata0` is a
+/// masked TLV of length 0, a presence-only match). The value is
+/// right-aligned; up to 124 bytes are accepted, but only the low 16 may be
+/// non-zero (the switch's whole option space, see `datapath::tunnel::tlv`).
+fn decode_tun_metadata(
+    kind: OxmKind,
+    header: OxmHeader,
+    r: &mut Reader<'_>,
+) -> WireResult<OxmField> {
+    let len = usize::from(header.length());
+    let n = if header.has_mask() { len / 2 } else { len };
+    if header.has_mask() && len % 2 != 0 || n > usize::from(MAX_OPTION_LEN) {
+        return Err(WireError::new(
+            BadMatch::BAD_LEN,
+            format!("{} has length {len}", kind.name()),
+        ));
+    }
+    let mut part = || -> WireResult<u128> {
+        let bytes = r.bytes(n, "tun_metadata payload").map_err(|_| {
+            WireError::new(
+                BadMatch::BAD_LEN,
+                format!("{} needs {len} payload bytes", kind.name()),
+            )
+        })?;
+        let (high, low) = bytes.split_at(n.saturating_sub(16));
+        if high.iter().any(|&b| b != 0) {
+            return Err(WireError::new(
+                BadMatch::BAD_VALUE,
+                format!(
+                    "{} is wider than the switch's 16-byte option space",
+                    kind.name()
+                ),
+            ));
+        }
+        Ok(low.iter().fold(0u128, |a, &b| a << 8 | u128::from(b)))
+    };
+    let value = part()?;
+    let mask = if header.has_mask() {
+        Some(part()?)
+    } else {
+        None
+    };
+    OxmField::from_raw(kind, value, mask)
 }
 
 /// `BAD_FIELD` for a header we do not know.

@@ -174,7 +174,76 @@ pub enum OxmKind {
     TunFlags = 62,
     PktMark = 63,
     IpFrag = 64,
+    /// `NXM_NX_TUN_METADATA0..63`: GENEVE options, as the bridge's TLV map
+    /// names them (variable length on the wire; see `wire::nx::field`).
+    TunMetadata0 = 65,
+    TunMetadata1 = 66,
+    TunMetadata2 = 67,
+    TunMetadata3 = 68,
+    TunMetadata4 = 69,
+    TunMetadata5 = 70,
+    TunMetadata6 = 71,
+    TunMetadata7 = 72,
+    TunMetadata8 = 73,
+    TunMetadata9 = 74,
+    TunMetadata10 = 75,
+    TunMetadata11 = 76,
+    TunMetadata12 = 77,
+    TunMetadata13 = 78,
+    TunMetadata14 = 79,
+    TunMetadata15 = 80,
+    TunMetadata16 = 81,
+    TunMetadata17 = 82,
+    TunMetadata18 = 83,
+    TunMetadata19 = 84,
+    TunMetadata20 = 85,
+    TunMetadata21 = 86,
+    TunMetadata22 = 87,
+    TunMetadata23 = 88,
+    TunMetadata24 = 89,
+    TunMetadata25 = 90,
+    TunMetadata26 = 91,
+    TunMetadata27 = 92,
+    TunMetadata28 = 93,
+    TunMetadata29 = 94,
+    TunMetadata30 = 95,
+    TunMetadata31 = 96,
+    TunMetadata32 = 97,
+    TunMetadata33 = 98,
+    TunMetadata34 = 99,
+    TunMetadata35 = 100,
+    TunMetadata36 = 101,
+    TunMetadata37 = 102,
+    TunMetadata38 = 103,
+    TunMetadata39 = 104,
+    TunMetadata40 = 105,
+    TunMetadata41 = 106,
+    TunMetadata42 = 107,
+    TunMetadata43 = 108,
+    TunMetadata44 = 109,
+    TunMetadata45 = 110,
+    TunMetadata46 = 111,
+    TunMetadata47 = 112,
+    TunMetadata48 = 113,
+    TunMetadata49 = 114,
+    TunMetadata50 = 115,
+    TunMetadata51 = 116,
+    TunMetadata52 = 117,
+    TunMetadata53 = 118,
+    TunMetadata54 = 119,
+    TunMetadata55 = 120,
+    TunMetadata56 = 121,
+    TunMetadata57 = 122,
+    TunMetadata58 = 123,
+    TunMetadata59 = 124,
+    TunMetadata60 = 125,
+    TunMetadata61 = 126,
+    TunMetadata62 = 127,
+    TunMetadata63 = 128,
 }
+
+/// Number of `tun_metadataN` fields.
+pub const TUN_METADATA_FIELDS: u8 = 64;
 
 /// The first Nicira kind's discriminant.
 pub(crate) const FIRST_NX: u8 = OxmKind::NxmInPort as u8;
@@ -330,6 +399,20 @@ impl OxmKind {
     /// Set-Field may write this field.
     pub fn settable(self) -> bool {
         self.info().settable
+    }
+
+    /// `N` for `tun_metadataN`.
+    pub fn tun_metadata_index(self) -> Option<u8> {
+        let first = OxmKind::TunMetadata0 as u8;
+        (self as u8)
+            .checked_sub(first)
+            .filter(|&i| i < TUN_METADATA_FIELDS)
+    }
+
+    /// `tun_metadataN`, for `N` below 64.
+    pub fn tun_metadata(index: u8) -> Option<OxmKind> {
+        let first = usize::from(OxmKind::TunMetadata0 as u8 - FIRST_NX);
+        (index < TUN_METADATA_FIELDS).then(|| nx::NX_KINDS[first + usize::from(index)].kind)
     }
 
     /// The OXM header of this field, unmasked or masked.

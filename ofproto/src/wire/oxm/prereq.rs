@@ -102,6 +102,8 @@ fn requirement(kind: OxmKind) -> Requirement {
         K::Ipv6NdTll => R::Icmpv6Type(&[136]),
         K::MplsLabel | K::MplsTc | K::MplsBos => R::EthType(&[ETH_MPLS, ETH_MPLS_MCAST]),
         K::PbbIsid => R::EthType(&[ETH_PBB]),
+        // The rest are tun_metadataN: GENEVE options, no protocol.
+        _ => R::Nothing,
     }
 }
 
