@@ -535,7 +535,7 @@ impl Ctx<'_> {
         matches!(self.key.eth_type, 0x8847 | 0x8848)
     }
 
-    fn set_field(&mut self, f: &OxmField, out: &mut Vec<Dp>) {
+    pub(super) fn set_field(&mut self, f: &OxmField, out: &mut Vec<Dp>) {
         // Validated at flow-mod time; a field without a slot is ignored.
         if let Ok(Some(dp)) = key_map::set_field(&mut self.key, f, &self.pipeline.tlv) {
             out.push(dp);

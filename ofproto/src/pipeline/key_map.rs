@@ -430,8 +430,9 @@ pub fn check_set_field(f: &OxmField, tlv: &TlvMap) -> WireResult<()> {
     set_field(&mut XKey::default(), f, tlv).map(|_| ())
 }
 
-/// What a set-field does: the datapath action (if the field is in the
-/// packet) and the change to the working key. Fields with no slot are
+/// What a set-field (or a masked NXAST_REG_LOAD2) does: the datapath
+/// action (if the field is in the packet) and the change to the working
+/// key. Fields with no slot are
 /// refused with BAD_SET_TYPE.
 pub fn set_field(key: &mut XKey, f: &OxmField, tlv: &TlvMap) -> WireResult<Option<DpAction>> {
     let kind = f.kind();
@@ -448,25 +449,29 @@ pub fn set_field(key: &mut XKey, f: &OxmField, tlv: &TlvMap) -> WireResult<Optio
             format!("{} value is wider than its option", kind.name()),
         ));
     }
-    let (value, _) = f.raw();
+    let (value, mask) = f.raw();
     let value = if kind == OxmKind::VlanVid {
         // Setting the VLAN id never changes whether a tag is present.
         (value & 0x0fff) | (key.vlan_tci as u128 & 0x1000)
     } else {
         value
     };
-    let fmask = if kind == OxmKind::VlanVid {
+    // OpenFlow 1.3's set-field has no mask; NXAST_REG_LOAD2's may.
+    let ones = if kind == OxmKind::VlanVid {
         0x0fff
     } else {
         kind.ones() & slot_ones(s)
     };
+    let fmask = mask.unwrap_or(ones) & ones;
     put(key, s, value, fmask);
-    let dp_value = if kind == OxmKind::VlanVid {
-        value & 0x0fff
-    } else {
-        value & kind.ones()
-    };
-    Ok(dp_field(kind).map(|field| DpAction::set(field, dp_value)))
+    let dp_value = value & ones;
+    Ok(dp_field(kind).map(|field| {
+        if fmask == ones {
+            DpAction::set(field, dp_value)
+        } else {
+            DpAction::set_masked(field, dp_value & fmask, fmask)
+        }
+    }))
 }
 
 /// `(value >> r.ofs)` restricted to `r`'s bits, read from key `k`;

@@ -123,7 +123,7 @@ impl Rule {
     pub fn uses_field(&self, kind: OxmKind) -> bool {
         self.matcher.get(kind).is_some()
             || self.actions().any(|a| match a {
-                Action::SetField(f) => f.kind() == kind,
+                Action::SetField(f) | Action::Nx(NxAction::RegLoad2(f)) => f.kind() == kind,
                 Action::Nx(NxAction::RegLoad { dst, .. }) => dst.kind == kind,
                 Action::Nx(NxAction::RegMove { src, dst }) => src.kind == kind || dst.kind == kind,
                 Action::Nx(NxAction::OutputReg { src, .. }) => src.kind == kind,

@@ -409,6 +409,7 @@ fn check_nx(nx: &NxAction, tlv: &TlvMap) -> WireResult<()> {
             src.check()?;
             key_map::check_read(src.kind, tlv)
         }
+        NxAction::RegLoad2(f) => key_map::check_set_field(f, tlv),
         NxAction::Resubmit { .. } | NxAction::Note(_) => Ok(()),
     }
 }

@@ -64,6 +64,7 @@ impl Ctx<'_> {
                     self.output(port, *max_len, out);
                 }
             }
+            NxAction::RegLoad2(f) => self.set_field(f, out),
             NxAction::Note(_) => {}
         }
     }

@@ -4,7 +4,9 @@
 //!
 //! Every NX action starts `type=0xffff len:16 vendor:32 subtype:16`; the
 //! rest depends on the subtype. Supported: `resubmit` (NXAST_RESUBMIT and
-//! NXAST_RESUBMIT_TABLE), `load` (NXAST_REG_LOAD), `move`
+//! NXAST_RESUBMIT_TABLE), `load` (NXAST_REG_LOAD, and NXAST_REG_LOAD2:
+//! one OXM TLV, maybe masked, which `ovs-ofctl` sends for a `load` into a
+//! variable-length field such as `tun_metadata0`), `move`
 //! (NXAST_REG_MOVE), `output:<field>` (NXAST_OUTPUT_REG and
 //! NXAST_OUTPUT_REG2) and `note` (NXAST_NOTE). Another subtype is
 //! `BAD_EXP_TYPE`; another vendor stays `BAD_EXPERIMENTER` (in
@@ -28,7 +30,7 @@ use super::field::nxm_header_name;
 use super::NX_VENDOR_ID;
 use crate::wire::bytes::{Put, Reader};
 use crate::wire::error::{BadAction, BadMatch, WireError, WireResult};
-use crate::wire::oxm::{OxmHeader, OxmKind, OFPXMC_EXPERIMENTER};
+use crate::wire::oxm::{OxmField, OxmHeader, OxmKind, OFPXMC_EXPERIMENTER};
 
 /// `NXAST_*` subtypes.
 pub mod subtype {
@@ -39,6 +41,7 @@ pub mod subtype {
     pub const RESUBMIT_TABLE: u16 = 14;
     pub const OUTPUT_REG: u16 = 15;
     pub const OUTPUT_REG2: u16 = 32;
+    pub const REG_LOAD2: u16 = 33;
 }
 
 /// OpenFlow 1.0's `OFPP_IN_PORT`: `resubmit`'s "keep the ingress port".
@@ -158,6 +161,8 @@ pub enum NxAction {
     RegMove { src: FieldRef, dst: FieldRef },
     /// Write `value` into `dst`'s bits.
     RegLoad { dst: FieldRef, value: u64 },
+    /// Write the field's value under its mask (none: all of it).
+    RegLoad2(OxmField),
     /// Output to the port number held in `src`'s bits. `v2` records the
     /// NXAST_OUTPUT_REG2 layout.
     OutputReg {
@@ -222,6 +227,7 @@ impl NxAction {
             NxAction::Resubmit { .. } => subtype::RESUBMIT_TABLE,
             NxAction::RegMove { .. } => subtype::REG_MOVE,
             NxAction::RegLoad { .. } => subtype::REG_LOAD,
+            NxAction::RegLoad2(_) => subtype::REG_LOAD2,
             NxAction::OutputReg { v2: false, .. } => subtype::OUTPUT_REG,
             NxAction::OutputReg { v2: true, .. } => subtype::OUTPUT_REG2,
             NxAction::Note(_) => subtype::NOTE,
@@ -233,6 +239,7 @@ impl NxAction {
         match self {
             NxAction::Resubmit { .. } => 16,
             NxAction::Note(n) => (NX_HEADER_LEN + n.len()).next_multiple_of(8).max(16),
+            NxAction::RegLoad2(f) => (NX_HEADER_LEN + f.wire_len()).next_multiple_of(8),
             _ => 24,
         }
     }
@@ -336,6 +343,24 @@ impl NxAction {
                 }
             }
             subtype::NOTE => NxAction::Note(b.rest().to_vec()),
+            subtype::REG_LOAD2 => {
+                let field = OxmField::decode(b).map_err(|e| {
+                    let code = match e.error {
+                        BadMatch::BAD_FIELD => BadAction::BAD_SET_TYPE,
+                        BadMatch::BAD_LEN => BadAction::BAD_SET_LEN,
+                        _ => BadAction::BAD_SET_ARGUMENT,
+                    };
+                    err(code, format!("load: {}", e.detail))
+                })?;
+                if !field.kind().settable() {
+                    return Err(err(
+                        BadAction::BAD_SET_TYPE,
+                        format!("{} cannot be loaded", field.kind().name()),
+                    ));
+                }
+                zeros(b, "reg_load2")?;
+                NxAction::RegLoad2(field)
+            }
             s => {
                 return Err(err(
                     BadAction::BAD_EXP_TYPE,
@@ -394,6 +419,7 @@ impl NxAction {
                     out.put_zeros(6 - note.len());
                 }
             }
+            NxAction::RegLoad2(field) => field.encode(out),
         }
     }
 }
@@ -418,6 +444,14 @@ impl fmt::Display for NxAction {
             }
             NxAction::RegMove { src, dst } => write!(f, "move:{src}->{dst}"),
             NxAction::RegLoad { dst, value } => write!(f, "load:{value:#x}->{dst}"),
+            NxAction::RegLoad2(field) => {
+                let (v, m) = field.raw();
+                let name = super::field::ofctl_name(field.kind()).unwrap_or(field.kind().name());
+                match m {
+                    Some(m) => write!(f, "set_field:{v:#x}/{m:#x}->{name}"),
+                    None => write!(f, "set_field:{v:#x}->{name}"),
+                }
+            }
             NxAction::OutputReg { src, max_len, .. } => {
                 if *max_len == u16::MAX {
                     write!(f, "output:{src}")

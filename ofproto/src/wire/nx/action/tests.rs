@@ -260,3 +260,48 @@ proptest! {
         let _ = decode(&bytes);
     }
 }
+
+#[test]
+fn fixture_reg_load2() {
+    // NXAST_REG_LOAD2 with a masked register TLV: one OXM entry, padded.
+    fixture(
+        "ffff 0018 00002320 0021 00010508 00000001 0000ffff 0000",
+        NxAction::RegLoad2(OxmField::Nx {
+            kind: reg(2),
+            value: 1,
+            mask: Some(0xffff),
+        }),
+        "set_field:0x1/0xffff->reg2",
+    );
+    // What ovs-ofctl 3.1 sends for load:0x1->tun_metadata2[0..31] and
+    // load:0x11223344->tun_metadata3 (captured): minimal-length values.
+    let got = decode(&hex(
+        "ffff 0018 00002320 0021 00015508 00000001 ffffffff 0000",
+    ))
+    .unwrap();
+    assert_eq!(
+        got,
+        vec![Action::Nx(NxAction::RegLoad2(OxmField::Nx {
+            kind: OxmKind::TunMetadata2,
+            value: 1,
+            mask: Some(0xffff_ffff),
+        }))]
+    );
+    let got = decode(&hex(
+        "ffff 0018 00002320 0021 00015604 11223344 000000000000",
+    ))
+    .unwrap();
+    let Action::Nx(a) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(a.to_string(), "set_field:0x11223344->tun_metadata3");
+    // A field that cannot be set, and non-zero padding.
+    assert_eq!(
+        code("ffff 0018 00002320 0021 00013401 01 000000000000000000"),
+        BadAction::BAD_SET_TYPE
+    );
+    assert_eq!(
+        code("ffff 0018 00002320 0021 00015604 11223344 000000000001"),
+        BadAction::BAD_ARGUMENT
+    );
+}
