@@ -105,6 +105,10 @@ pub struct FlowKey {
 
 const _: () = assert!(std::mem::size_of::<FlowKey>() == FLOW_WORDS * 8);
 
+/// The words before `in_port`: the tunnel fields.
+const TUNNEL_WORDS: usize = 9;
+const _: () = assert!(std::mem::offset_of!(FlowKey, in_port) == TUNNEL_WORDS * 8);
+
 /// A mask over flow keys: a set bit means the bit of the key matters.
 pub type Mask = FlowKey;
 
@@ -147,11 +151,17 @@ impl FlowKey {
         (0..FLOW_WORDS).all(|i| (a[i] ^ b[i]) & m[i] == 0)
     }
 
-    /// Hash of every word (the exact-match cache's hash).
+    /// Hash of the key (the exact-match cache's hash, once per packet).
+    /// A key without tunnel metadata has every tunnel word zero
+    /// (extraction writes them only from what a tunnel pop left), so its
+    /// hash skips them: the common packet pays nothing for the tunnel
+    /// fields. The choice depends only on the key, so equal keys hash
+    /// equal.
     #[inline]
     pub fn hash(&self) -> u32 {
+        let from = if self.tun_flags == 0 { TUNNEL_WORDS } else { 0 };
         let mut h = HashState::new(0);
-        for &w in self.words() {
+        for &w in &self.words()[from..] {
             h.add(w);
         }
         h.finish()
