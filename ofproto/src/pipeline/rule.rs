@@ -5,7 +5,7 @@
 //! counters to be reset), so counters never jump backwards and a snapshot
 //! being read by a translation is never changed under it.
 
-use super::xkey::XKey;
+use super::xkey::{SparseMatch, XKey};
 use crate::wire::action::{port_no, Action};
 use crate::wire::flow_mod::FlowModFlags;
 use crate::wire::instruction::Instruction;
@@ -59,9 +59,8 @@ pub struct Rule {
     pub table_id: u8,
     pub priority: u16,
     pub matcher: Match,
-    /// The match as key bits.
-    pub key: XKey,
-    pub mask: XKey,
+    /// The match as key bits, only the words it looks at.
+    pub bits: SparseMatch,
     pub cookie: u64,
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -75,35 +74,24 @@ impl Rule {
     /// Does a packet with this key match the rule?
     #[inline]
     pub fn matches(&self, key: &XKey) -> bool {
-        key.matches(&self.key, &self.mask)
+        self.bits.matches(key)
     }
 
-    /// Same match and priority (the "strict" identity of a rule).
-    pub fn same_identity(&self, mask: &XKey, key: &XKey, priority: u16) -> bool {
-        self.priority == priority && self.mask == *mask && self.key == *key
+    /// Same match and priority (the "strict" identity of a rule): `bits`
+    /// is what [`SparseMatch::new`] makes of the match.
+    pub fn same_identity(&self, bits: &SparseMatch, priority: u16) -> bool {
+        self.priority == priority && self.bits == *bits
     }
 
     /// Is this rule at least as specific as (`key`, `mask`), i.e. does the
     /// non-strict match of a modify/delete select it?
     pub fn covered_by(&self, key: &XKey, mask: &XKey) -> bool {
-        let (rk, rm, k, m) = (
-            self.key.words(),
-            self.mask.words(),
-            key.words(),
-            mask.words(),
-        );
-        (0..rk.len()).all(|i| (m[i] & !rm[i]) == 0 && ((rk[i] ^ k[i]) & m[i]) == 0)
+        self.bits.covered_by(key, mask)
     }
 
     /// Could one packet match both this rule and (`key`, `mask`)?
     pub fn overlaps(&self, key: &XKey, mask: &XKey) -> bool {
-        let (rk, rm, k, m) = (
-            self.key.words(),
-            self.mask.words(),
-            key.words(),
-            mask.words(),
-        );
-        (0..rk.len()).all(|i| ((rk[i] ^ k[i]) & rm[i] & m[i]) == 0)
+        self.bits.overlaps(key, mask)
     }
 
     /// The cookie filter of modify/delete and flow stats requests.

@@ -7,7 +7,9 @@
 //! higher-priority rule that did *not* match, only the mask bits of the one
 //! key word that ruled it out. Any packet that agrees on those bits fails
 //! the same rules and matches the same one, which is exactly the megaflow
-//! contract, and the megaflow stays as wide as the rules allow.
+//! contract, and the megaflow stays as wide as the rules allow. A rule
+//! keeps only the key words its mask has bits in (`xkey::SparseMatch`), so
+//! the scan compares those and a rule costs memory for what it matches.
 //!
 //! The rules live in two [`CowTree`]s, so that loading N flows costs
 //! O(N log N) and a copy of the table (the next pipeline version) costs O(1):
@@ -24,7 +26,7 @@
 mod cow_tree;
 
 use super::rule::{Rule, RuleStats};
-use super::xkey::{XKey, XKEY_WORDS};
+use super::xkey::{SparseMatch, XKey};
 use crate::wire::error::{FlowModFailed, WireError, WireResult};
 use crate::wire::flow_mod::{FlowMod, FlowModFlags};
 use cow_tree::CowTree;
@@ -89,8 +91,7 @@ fn reinstructed(r: &Rule, fm: &FlowMod, now: Instant) -> Arc<Rule> {
         table_id: r.table_id,
         priority: r.priority,
         matcher: r.matcher.clone(),
-        key: r.key,
-        mask: r.mask,
+        bits: r.bits.clone(),
         cookie: r.cookie,
         idle_timeout: r.idle_timeout,
         hard_timeout: r.hard_timeout,
@@ -118,28 +119,26 @@ impl FlowTable {
     /// The highest-priority rule matching `key`; widens `wc` as described
     /// in the module essay.
     pub fn lookup(&self, key: &XKey, wc: &mut XKey) -> Option<&Arc<Rule>> {
-        let k = key.words();
         for run in self.order.runs() {
             for (_, r) in run {
-                let (rk, rm) = (r.key.words(), r.mask.words());
-                match (0..XKEY_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
+                match r.bits.first_miss(key) {
                     None => {
-                        *wc = wc.union(&r.mask);
+                        r.bits.widen(wc);
                         return Some(r);
                     }
-                    Some(i) => wc.words_mut()[i] |= rm[i],
+                    Some((i, mask)) => wc.words_mut()[i] |= mask,
                 }
             }
         }
         None
     }
 
-    fn match_hash(&self, key: &XKey, mask: &XKey) -> u64 {
-        self.hasher.hash_one((key.words(), mask.words()))
+    fn match_hash(&self, bits: &SparseMatch) -> u64 {
+        self.hasher.hash_one(bits)
     }
 
     /// The rank of the rule with this strict identity, if there is one.
-    fn find_identity(&self, priority: u16, hash: u64, key: &XKey, mask: &XKey) -> Option<Rank> {
+    fn find_identity(&self, priority: u16, hash: u64, bits: &SparseMatch) -> Option<Rank> {
         self.identity
             .range_from(&(priority, hash, 0))
             .take_while(|((p, h, _), _)| *p == priority && *h == hash)
@@ -147,7 +146,7 @@ impl FlowTable {
             .find(|rank| {
                 self.order
                     .get(rank)
-                    .is_some_and(|r| r.same_identity(mask, key, priority))
+                    .is_some_and(|r| r.same_identity(bits, priority))
             })
     }
 
@@ -168,18 +167,19 @@ impl FlowTable {
         now: Instant,
         max_rules: usize,
     ) -> WireResult<Option<Arc<Rule>>> {
+        let bits = SparseMatch::new(&key, &mask);
         if fm.flags.contains(FlowModFlags::CHECK_OVERLAP)
             && self
                 .band(fm.priority)
-                .any(|r| !r.same_identity(&mask, &key, fm.priority) && r.overlaps(&key, &mask))
+                .any(|r| !r.same_identity(&bits, fm.priority) && r.overlaps(&key, &mask))
         {
             return Err(WireError::new(
                 FlowModFailed::OVERLAP,
                 "an overlapping flow with the same priority exists",
             ));
         }
-        let hash = self.match_hash(&key, &mask);
-        let existing = self.find_identity(fm.priority, hash, &key, &mask);
+        let hash = self.match_hash(&bits);
+        let existing = self.find_identity(fm.priority, hash, &bits);
         if existing.is_none() && self.len() >= max_rules {
             return Err(WireError::new(FlowModFailed::TABLE_FULL, "table is full"));
         }
@@ -202,8 +202,7 @@ impl FlowTable {
                 table_id: fm.table_id,
                 priority: fm.priority,
                 matcher: fm.match_.clone(),
-                key,
-                mask,
+                bits,
                 cookie: fm.cookie,
                 idle_timeout: fm.idle_timeout,
                 hard_timeout: fm.hard_timeout,
@@ -228,8 +227,9 @@ impl FlowTable {
     ) -> Vec<Rank> {
         let chosen = |r: &Rule| r.cookie_matches(fm.cookie, fm.cookie_mask) && extra(r);
         if strict {
-            let hash = self.match_hash(key, mask);
-            self.find_identity(fm.priority, hash, key, mask)
+            let bits = SparseMatch::new(key, mask);
+            let hash = self.match_hash(&bits);
+            self.find_identity(fm.priority, hash, &bits)
                 .filter(|rank| self.order.get(rank).is_some_and(|r| chosen(r)))
                 .into_iter()
                 .collect()
@@ -301,7 +301,7 @@ impl FlowTable {
             .into_iter()
             .filter_map(|rank| {
                 let r = self.order.remove(&rank)?;
-                let hash = self.match_hash(&r.key, &r.mask);
+                let hash = self.match_hash(&r.bits);
                 self.identity.remove(&(r.priority, hash, rank.1));
                 Some(r)
             })
@@ -331,6 +331,7 @@ impl FlowTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::xkey::XKEY_WORDS;
     use crate::pipeline::key_map::match_to_key;
     use crate::wire::flow_mod::FlowModCommand;
     use crate::wire::oxm::{Match, OxmField};
@@ -447,16 +448,22 @@ mod tests {
         fn lookup(&self, key: &XKey, wc: &mut XKey) -> Option<&Arc<Rule>> {
             let k = key.words();
             for r in &self.rules {
-                let (rk, rm) = (r.key.words(), r.mask.words());
+                let (rk, rm) = r.bits.key_mask();
+                let (rk, rm) = (rk.words(), rm.words());
                 match (0..XKEY_WORDS).find(|&i| (k[i] ^ rk[i]) & rm[i] != 0) {
                     None => {
-                        *wc = wc.union(&r.mask);
+                        *wc = wc.union(&r.bits.key_mask().1);
                         return Some(r);
                     }
                     Some(i) => wc.words_mut()[i] |= rm[i],
                 }
             }
             None
+        }
+
+        /// The strict identity, compared densely.
+        fn same(r: &Rule, key: &XKey, mask: &XKey, priority: u16) -> bool {
+            r.priority == priority && r.bits.key_mask() == (*key, *mask)
         }
 
         fn add(
@@ -470,7 +477,7 @@ mod tests {
             if fm.flags.contains(FlowModFlags::CHECK_OVERLAP)
                 && self.rules.iter().any(|r| {
                     r.priority == fm.priority
-                        && !r.same_identity(&mask, &key, fm.priority)
+                        && !Self::same(r, &key, &mask, fm.priority)
                         && r.overlaps(&key, &mask)
                 })
             {
@@ -479,7 +486,7 @@ mod tests {
             let existing = self
                 .rules
                 .iter()
-                .position(|r| r.same_identity(&mask, &key, fm.priority));
+                .position(|r| Self::same(r, &key, &mask, fm.priority));
             if existing.is_none() && self.rules.len() >= max_rules {
                 return Err(WireError::new(FlowModFailed::TABLE_FULL, "full"));
             }
@@ -492,8 +499,7 @@ mod tests {
                 table_id: fm.table_id,
                 priority: fm.priority,
                 matcher: fm.match_.clone(),
-                key,
-                mask,
+                bits: SparseMatch::new(&key, &mask),
                 cookie: fm.cookie,
                 idle_timeout: fm.idle_timeout,
                 hard_timeout: fm.hard_timeout,
@@ -509,7 +515,7 @@ mod tests {
 
         fn selects(fm: &FlowMod, strict: bool, key: &XKey, mask: &XKey, r: &Rule) -> bool {
             let by_match = if strict {
-                r.same_identity(mask, key, fm.priority)
+                Self::same(r, key, mask, fm.priority)
             } else {
                 r.covered_by(key, mask)
             };
@@ -561,10 +567,11 @@ mod tests {
         type Seen = (u16, XKey, XKey, u64, Vec<Instruction>, u64);
 
         fn seen(r: &Arc<Rule>) -> Seen {
+            let (key, mask) = r.bits.key_mask();
             (
                 r.priority,
-                r.key,
-                r.mask,
+                key,
+                mask,
                 r.cookie,
                 r.instructions.clone(),
                 r.stats.packets.load(std::sync::atomic::Ordering::Relaxed),
