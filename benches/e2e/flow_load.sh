@@ -100,7 +100,8 @@ PY
     r_ovs=$(rss_kb "$OVS_PID")
     r_sw=$(rss_kb "$SW_PID")
     ovs-ofctl -O OpenFlow13 del-flows "tcp:127.0.0.1:$SW_PORT"
-    t_swctl=$(secs "$SWCTL" add-flows "$BR" "$TMP/flows.$n" || echo nan)
+    # A million flows in one batch takes longer than swctl's 10 s default deadline.
+    t_swctl=$(secs "$SWCTL" --timeout 600 add-flows "$BR" "$TMP/flows.$n" || echo nan)
     c_swctl=$(count "tcp:127.0.0.1:$SW_PORT")
     [[ $c_ovs == "$n" && $c_sw == "$n" ]] || echo "WARNING: loaded ovs=$c_ovs switchd=$c_sw of $n" >&2
     [[ $c_swctl == "$n" ]] || echo "WARNING: swctl loaded $c_swctl of $n" >&2

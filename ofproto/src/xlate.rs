@@ -12,8 +12,10 @@
 //! The mask (`wc`) starts empty and grows only with what was consulted:
 //! the table lookups' bits (see `pipeline::table`), the fields a SELECT
 //! group hashes, the fields NORMAL learns from, the VLAN TCI a push copies.
-//! `in_port` and `recirc_id` are always exact; pipeline-internal fields
-//! (metadata) are removed at the end, since the datapath never sees them.
+//! `in_port` and `recirc_id` are always exact. The working key is an
+//! [`XKey`]: the packet's `FlowKey` plus the pipeline's own registers and
+//! metadata, which the megaflow mask (the `FlowKey` part of the wildcards)
+//! never carries, since the datapath never sees them.
 //!
 //! Nicira actions (`xlate::nx`): `resubmit` runs another lookup in the
 //! middle of an action list (its rule's write-actions go into the same

@@ -16,7 +16,13 @@
 //! * `nw_proto` also holds the low 8 bits of the ARP opcode; `tp_src` /
 //!   `tp_dst` hold the ICMP type / code for ICMPv4 and ICMPv6;
 //! * `arp_sha`/`arp_tha` double as the IPv6 ND source / target link-layer
-//!   addresses, `ipv4_src`/`ipv4_dst` as ARP SPA/TPA.
+//!   addresses, `ipv4_src`/`ipv4_dst` as ARP SPA/TPA;
+//! * the tunnel words (0..9) are zero unless a tunnel pop filled them; GENEVE
+//!   options sit in `tun_md` where the bridge's TLV map puts them
+//!   (`crate::tunnel::TlvMap`).
+//!
+//! What only the OpenFlow pipeline uses (registers, metadata) is not here:
+//! ofproto's translation key extends this one.
 
 use bytemuck::{Pod, Zeroable};
 

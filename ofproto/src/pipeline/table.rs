@@ -331,8 +331,8 @@ impl FlowTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::xkey::XKEY_WORDS;
     use crate::pipeline::key_map::match_to_key;
+    use crate::pipeline::xkey::XKEY_WORDS;
     use crate::wire::flow_mod::FlowModCommand;
     use crate::wire::oxm::{Match, OxmField};
     use datapath::flow::FlowKey;

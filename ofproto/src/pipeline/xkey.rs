@@ -234,6 +234,9 @@ mod tests {
         let mut wc = XKey::default();
         m.widen(&mut wc);
         assert_eq!(wc, mask);
-        assert!(SparseMatch::default().matches(&pkt), "the empty match matches all");
+        assert!(
+            SparseMatch::default().matches(&pkt),
+            "the empty match matches all"
+        );
     }
 }

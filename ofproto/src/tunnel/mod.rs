@@ -10,7 +10,9 @@
 //! translator ([`TunnelPlane::ingress`] and [`TunnelPlane::output`]):
 //!
 //! * **Encapsulation.** Output to a tunnel port resolves the far endpoint
-//!   (`remote_ip`, or the flow's `tun_dst`), the route to it (which must go
+//!   (`remote_ip`, or the flow's `tun_dst` or else `tun_ipv6_dst`), the
+//!   GENEVE options the flow has (through the bridge's TLV map), the route
+//!   to it (which must go
 //!   out of a bridge's LOCAL port, as in Open vSwitch), the source address
 //!   and the next hop's MAC, builds the outer header once and emits
 //!   `TunnelPush` onto the *link* to that underlay bridge. The underlay
