@@ -19,9 +19,10 @@ section() {
 #   python3-os-ken          (OpenFlow controller and switch test tool)
 #   dpdk                    (dpdk-testpmd as a virtio-user guest)
 #   qemu-system-x86         (vhost-user guests)
+#   mininet, iperf          (Mininet on switchd: integration/mininet/)
 # ---------------------------------------------------------------------------
 BASE_PACKAGES=(iproute2 iputils-ping iperf3 ethtool tcpdump python3)
-EXTRA_PACKAGES=(python3-yaml python3-os-ken openvswitch-switch python3-pip openvswitch-common dpdk dpdk-dev qemu-system-x86 busybox-static tshark)
+EXTRA_PACKAGES=(python3-yaml python3-os-ken openvswitch-switch python3-pip openvswitch-common dpdk dpdk-dev qemu-system-x86 busybox-static tshark mininet iperf)
 
 section "system packages"
 missing=()
