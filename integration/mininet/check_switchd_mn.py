@@ -96,6 +96,7 @@ def leftovers(names):
 def run(name, net, body):
     """Start `net`, run `body(net)`, stop it, and check nothing is left."""
     nodes = [n.name for n in net.hosts + net.switches]
+    all_nodes = list(net.hosts + net.switches)
     daemon = None
     try:
         net.start()
@@ -111,6 +112,9 @@ def run(name, net, body):
         check(not os.path.exists(daemon.dir), name + ": its state directory is gone")
     left = leftovers(nodes)
     check(not left, name + ": no interfaces left (%s)" % ", ".join(left))
+    # Each host's shell held its network namespace; none may survive.
+    alive = [n.name for n in all_nodes if n.shell is not None and n.shell.poll() is None]
+    check(not alive, name + ": no node process left (%s)" % ", ".join(alive))
 
 
 def iperf_tcp(client, server, seconds):

@@ -162,13 +162,15 @@ class SwitchdSwitch(Switch):
     def __init__(self, name, failMode="secure", protocols=None, batch=False,
                  portType="afpacket", reconnectms=1000, **params):
         """failMode: secure|standalone (what the bridge does with no controller)
-           protocols: accepted for OVSSwitch compatibility (switchd speaks
-                      OpenFlow 1.3)
+           protocols: as for OVSSwitch; must include OpenFlow13 (the
+                      version switchd speaks)
            batch: start in batchStartup (Mininet sets it for classes that have one)
            portType: switchd port type for the veths (afpacket or afxdp)"""
         Switch.__init__(self, name, **params)
         if failMode not in ("secure", "standalone"):
             raise ValueError("failMode must be secure or standalone, not %r" % failMode)
+        if protocols and "OpenFlow13" not in protocols.split(","):
+            raise ValueError("switchd speaks OpenFlow13, not only %s" % protocols)
         self.failMode = failMode
         self.protocols = protocols
         self.batch = batch
