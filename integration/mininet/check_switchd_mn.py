@@ -31,7 +31,7 @@ from mininet.node import RemoteController  # noqa: E402
 from mininet.topo import LinearTopo, SingleSwitchTopo  # noqa: E402
 from mininet.topolib import TreeTopo  # noqa: E402
 
-from switchd_mn import SwitchdDaemon, SwitchdSwitch  # noqa: E402
+from switchd_mn import SwitchdDaemon, SwitchdSwitch, free_port  # noqa: E402
 
 APP = os.path.join(os.path.dirname(HERE), "osken", "learning_switch.py")
 FAILURES = []
@@ -41,14 +41,6 @@ def check(ok, what):
     print(("ok   " if ok else "FAIL ") + what, flush=True)
     if not ok:
         FAILURES.append(what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class OsKen:

@@ -64,7 +64,8 @@ def _die_with_parent():
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _free_port():
+def free_port():
+    """A TCP port on 127.0.0.1 that is free now."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -178,7 +179,7 @@ class SwitchdSwitch(Switch):
         self.daemon = None
         self.pending = None
         if not self.listenPort:
-            self.listenPort = _free_port()
+            self.listenPort = free_port()
 
     @classmethod
     def setup(cls):

@@ -542,6 +542,23 @@ pub fn check_read(kind: OxmKind, tlv: &TlvMap) -> WireResult<()> {
     slot(kind, tlv).map(|_| ()).ok_or_else(|| unsupported(kind))
 }
 
+/// Refuse, at flow-mod time, a bit range beyond what the field holds here:
+/// for a `tun_metadata` field, its mapped option length (BAD_SET_LEN, as
+/// Open vSwitch answers); other fields were checked against their width
+/// when decoded.
+pub fn check_bits(r: &FieldRef, tlv: &TlvMap) -> WireResult<()> {
+    if let Some(Slot::TunMd { index, len, .. }) = slot(r.kind, tlv) {
+        let end = u32::from(r.ofs) + u32::from(r.n_bits);
+        if end > 8 * u32::from(len) {
+            return Err(WireError::new(
+                BadAction::BAD_SET_LEN,
+                format!("bits up to {end} of tun_metadata{index}, mapped with {len} bytes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Refuse, at flow-mod time, a destination translation could not write:
 /// no key slot (BAD_FIELD), a read-only field (`in_port`, `ip_frag`,
 /// `NXM_OF_VLAN_TCI`, whose CFI bit is not a header bit) or `ip_proto`

@@ -397,17 +397,21 @@ fn check_nx(nx: &NxAction, tlv: &TlvMap) -> WireResult<()> {
     match nx {
         NxAction::RegLoad { dst, .. } => {
             dst.check()?;
-            key_map::check_write(dst.kind, tlv)
+            key_map::check_write(dst.kind, tlv)?;
+            key_map::check_bits(dst, tlv)
         }
         NxAction::RegMove { src, dst } => {
             src.check()?;
             dst.check()?;
             key_map::check_read(src.kind, tlv)?;
-            key_map::check_write(dst.kind, tlv)
+            key_map::check_write(dst.kind, tlv)?;
+            key_map::check_bits(src, tlv)?;
+            key_map::check_bits(dst, tlv)
         }
         NxAction::OutputReg { src, .. } => {
             src.check()?;
-            key_map::check_read(src.kind, tlv)
+            key_map::check_read(src.kind, tlv)?;
+            key_map::check_bits(src, tlv)
         }
         NxAction::RegLoad2(f) => key_map::check_set_field(f, tlv),
         NxAction::Resubmit { .. } | NxAction::Note(_) => Ok(()),

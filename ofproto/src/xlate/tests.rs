@@ -754,6 +754,19 @@ mod nicira {
         let x = translate(&s.snapshot(), &Env::new(4), &tcp_pkt(1, [1, 1, 1, 1], 1), 1);
         assert_eq!(x.actions, vec![Dp::Output(3)]);
 
+        // A move reaching past the option's 4 bytes is refused.
+        let past = FlowMod {
+            table_id: 3,
+            ..flow(
+                Match::new(),
+                vec![nx(NxAction::RegMove {
+                    src: FieldRef::new(OxmKind::TunMetadata0, 16, 32),
+                    dst: FieldRef::new(OxmKind::Reg0, 0, 32),
+                })],
+            )
+        };
+        let e = s.flow_mod(&past).unwrap_err();
+        assert_eq!(e.error, crate::wire::error::BadAction::BAD_SET_LEN);
         let del = s.commit(&[map(TlvCommand::Delete, 0)]).unwrap_err();
         assert_eq!(del.error.error, NxError::TLV_INVALID_DEL, "flows use it");
         s.flow_mod(&FlowMod {
