@@ -215,13 +215,20 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     let write = |path: &Path, text: &str| std::fs::write(path, text).expect("writing a flow file");
     write(
         &good,
-        "# extra flows\n\npriority=5,ip,nw_dst=10.61.0.99,actions=drop\npriority=1,actions=drop\n",
+        "# extra flows\n\npriority=5,ip,nw_dst=10.61.0.99,actions=drop\npriority=1,actions=drop\n\
+         priority=4,reg3=0x10/0xf0,tun_src=10.1.0.0/16,actions=drop\n",
     );
     assert_eq!(
         sw.json(&["add-flows", "br0", good.to_str().expect("utf-8")])["flows"],
-        2
+        3
     );
-    assert_eq!(flow_count(&sw, "br0"), 4);
+    assert_eq!(flow_count(&sw, "br0"), 5);
+    // Nicira fields under ovs-ofctl's names, printed back the same way.
+    let dump = sw.ok(&["dump-flows", "br0"]);
+    assert!(
+        dump.contains("reg3=0x10/0xf0,tun_src=10.1.0.0/16"),
+        "{dump}"
+    );
 
     // A malformed flow: exit 1, the token under a caret, nothing added.
     let bad_flow = "priority=7,ip,nw_dsst=10.0.0.1,actions=drop";
@@ -239,7 +246,7 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     assert!(e.contains("bad.txt:3"), "{e}");
     assert_caret_under(&e, "flod");
     sw.fails(&["add-flows", "br0", "/nonexistent/flows.txt"], 2);
-    assert_eq!(flow_count(&sw, "br0"), 4);
+    assert_eq!(flow_count(&sw, "br0"), 5);
     let e = sw.fails(&["dump-flows", "nosuchbr"], 1);
     assert!(e.contains("nosuchbr"), "{e}");
 
@@ -340,7 +347,7 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
         ])["flows"],
         1
     );
-    assert_eq!(flow_count(&sw, "br0"), 3);
+    assert_eq!(flow_count(&sw, "br0"), 4);
 
     // ---- groups and meters ----------------------------------------------------
     sw.ok(&[

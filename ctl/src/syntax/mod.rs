@@ -290,7 +290,11 @@ pub fn format_raw(kind: OxmKind, value: u128, mask: Option<u128>) -> String {
                 Ipv6Addr::from(v).to_string()
             }
             Shape::Int(_) => {
+                // Registers and the other Nicira numbers print in hex, as
+                // ovs-ofctl prints them (`reg0=0x5`).
+                let nx_number = !kind.is_basic() && kind != OxmKind::NxmInPort;
                 if is_mask
+                    || nx_number
                     || matches!(
                         kind,
                         OxmKind::Metadata | OxmKind::EthType | OxmKind::TunnelId
@@ -353,13 +357,23 @@ const FIELD_NAMES: &[(OxmKind, &[&str])] = &[
     (OxmKind::Ipv6Exthdr, &["ipv6_exthdr"]),
 ];
 
-/// The OXM field a name stands for.
+/// The OXM field a name stands for: an OpenFlow name, or the name
+/// `ovs-ofctl` gives a Nicira field (`reg0`..`reg15`, `tun_src`,
+/// `tun_ipv6_dst`, `tun_flags`, `pkt_mark`, ...). Not `tun_metadataN`: its
+/// place in the key comes from a TLV map that only a controller sets and
+/// the store does not keep, so a stored flow could not be restored.
 pub fn field_kind(name: &str) -> Option<OxmKind> {
     let name = name.to_ascii_lowercase();
     FIELD_NAMES
         .iter()
         .find(|(_, names)| names.contains(&name.as_str()))
         .map(|(k, _)| *k)
+        .or_else(|| {
+            OxmKind::nicira().find(|&k| {
+                k.tun_metadata_index().is_none()
+                    && ofproto::wire::nx::field::ofctl_name(k) == Some(name.as_str())
+            })
+        })
 }
 
 /// The printed name of a field.
@@ -403,6 +417,32 @@ mod tests {
             let (v, m) = f.raw();
             assert_eq!(format_raw(kind, v, m), text);
         }
+    }
+
+    #[test]
+    fn nicira_fields_have_their_ovs_ofctl_names() {
+        for (name, kind, text) in [
+            ("reg15", OxmKind::Reg15, "0x10/0xf0"),
+            ("tun_src", OxmKind::TunIpv4Src, "10.0.0.0/24"),
+            ("tun_ipv6_dst", OxmKind::TunIpv6Dst, "2001:db8::1"),
+            ("pkt_mark", OxmKind::PktMark, "0x2a"),
+        ] {
+            assert_eq!(field_kind(name), Some(kind), "{name}");
+            assert_eq!(field_name(kind), name);
+            let f = parse_field("t", kind, text).unwrap();
+            let (v, m) = f.raw();
+            assert_eq!(format_raw(kind, v, m), text);
+        }
+        assert_eq!(
+            field_kind("in_port"),
+            Some(OxmKind::InPort),
+            "OpenFlow's name wins"
+        );
+        assert_eq!(
+            field_kind("tun_metadata0"),
+            None,
+            "needs a TLV map the store lacks"
+        );
     }
 
     #[test]
