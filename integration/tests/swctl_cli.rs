@@ -216,17 +216,25 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     write(
         &good,
         "# extra flows\n\npriority=5,ip,nw_dst=10.61.0.99,actions=drop\npriority=1,actions=drop\n\
-         priority=4,reg3=0x10/0xf0,tun_src=10.1.0.0/16,actions=drop\n",
+         priority=4,reg3=0x10/0xf0,tun_src=10.1.0.0/16,actions=drop\n\
+         table=5,priority=1,actions=load:0x2a->reg12[],move:reg12[0..7]->reg0[8..15],resubmit(,6),note:aa.bb\n",
     );
     assert_eq!(
         sw.json(&["add-flows", "br0", good.to_str().expect("utf-8")])["flows"],
-        3
+        4
     );
-    assert_eq!(flow_count(&sw, "br0"), 5);
-    // Nicira fields under ovs-ofctl's names, printed back the same way.
+    assert_eq!(flow_count(&sw, "br0"), 6);
+    // Nicira fields and actions in ovs-ofctl's words, printed back the same
+    // way (fields of actions under their NXM names, as ovs-ofctl prints them).
     let dump = sw.ok(&["dump-flows", "br0"]);
     assert!(
         dump.contains("reg3=0x10/0xf0,tun_src=10.1.0.0/16"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(
+            "load:0x2a->NXM_NX_REG12[],move:NXM_NX_REG12[0..7]->NXM_NX_REG0[8..15],resubmit(,6),note:aa.bb"
+        ),
         "{dump}"
     );
 
@@ -246,7 +254,7 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
     assert!(e.contains("bad.txt:3"), "{e}");
     assert_caret_under(&e, "flod");
     sw.fails(&["add-flows", "br0", "/nonexistent/flows.txt"], 2);
-    assert_eq!(flow_count(&sw, "br0"), 5);
+    assert_eq!(flow_count(&sw, "br0"), 6);
     let e = sw.fails(&["dump-flows", "nosuchbr"], 1);
     assert!(e.contains("nosuchbr"), "{e}");
 
@@ -347,7 +355,7 @@ fn swctl_drives_every_verb_of_a_real_switchd() -> Result<(), Error> {
         ])["flows"],
         1
     );
-    assert_eq!(flow_count(&sw, "br0"), 4);
+    assert_eq!(flow_count(&sw, "br0"), 5);
 
     // ---- groups and meters ----------------------------------------------------
     sw.ok(&[

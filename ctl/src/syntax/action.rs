@@ -9,6 +9,9 @@
 //! clear, write, metadata, goto), and [`format_instructions`] prints them
 //! back in that order, so printing then parsing gives the same list.
 //!
+//! Open vSwitch's extension actions (`resubmit`, `load`, `move`,
+//! `output:FIELD[..]`, `note`) are parsed by [`super::nx_action`].
+//!
 //! Some actions depend on the match: `mod_tp_src` is a TCP, UDP or SCTP
 //! port depending on `nw_proto`; [`Context`] carries what the match says.
 
@@ -79,6 +82,9 @@ fn parse_action(token: &str, ctx: &Context, names: PortNames<'_>) -> SyntaxResul
     };
     let out = |port: u32| Action::Output { port, max_len: 0 };
     let lname = name.to_ascii_lowercase();
+    if let Some(nx) = super::nx_action::parse(token, &lname, arg, names) {
+        return nx.map(Action::Nx);
+    }
     Ok(match lname.as_str() {
         "output" => {
             let port = parse_port(token, need("a port")?, names)?;
@@ -162,11 +168,11 @@ fn parse_action(token: &str, ctx: &Context, names: PortNames<'_>) -> SyntaxResul
                 set(token, kind, value.trim())?
             }
         }
-        "resubmit" | "load" | "move" | "learn" | "note" | "ct" | "multipath" | "bundle"
-        | "output_reg" | "set_tunnel" | "set_tunnel64" | "exit" | "conjunction" => {
+        "learn" | "ct" | "multipath" | "bundle" | "output_reg" | "set_tunnel" | "set_tunnel64"
+        | "exit" | "conjunction" => {
             return Err(SyntaxError::new(
                 token,
-                format!("{name} is an Open vSwitch extension, not OpenFlow 1.3"),
+                format!("{name} is an Open vSwitch extension switchd does not have"),
             ))
         }
         _ if name.starts_with(|c: char| c.is_ascii_digit()) && arg.is_none() => {
@@ -397,6 +403,17 @@ mod tests {
             "3",
             "clear_actions",
             "write_actions(output:3)",
+            "resubmit:3",
+            "resubmit(,2)",
+            "resubmit(1,4)",
+            "load:0x3->NXM_NX_REG1[]",
+            "load:0x1->reg2[4..7]",
+            "move:NXM_OF_ETH_SRC[0..15]->NXM_NX_REG3[0..15]",
+            "move:reg0[0..7]->tun_id[8..15]",
+            "output:NXM_NX_REG13[0..15]",
+            "note:aa.bb.00.00.00.00",
+            "set_field:0x7->reg5",
+            "set_field:2001:db8::2->tun_ipv6_dst",
         ];
         for a in all {
             let i = parse(a).unwrap_or_else(|e| panic!("{a}: {e}"));
@@ -409,7 +426,14 @@ mod tests {
     #[test]
     fn bad_actions_name_the_token() {
         let cases = [
-            ("output:1,resubmit(,2)", "resubmit(,2)", "extension"),
+            ("output:1,learn(table=1)", "learn(table=1)", "extension"),
+            ("load:0x1ff->reg0[0..7]", "load:0x1ff->reg0[0..7]", "larger"),
+            (
+                "move:reg0[0..7]->reg1[0..3]",
+                "move:reg0[0..7]->reg1[0..3]",
+                "same width",
+            ),
+            ("load:1->nosuch[]", "load:1->nosuch[]", "unknown field"),
             ("output:1,frobnicate", "frobnicate", "unknown action"),
             ("output:x9", "output:x9", "unknown port"),
             ("mod_vlan_vid:5000", "mod_vlan_vid:5000", "larger"),

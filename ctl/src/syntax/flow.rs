@@ -565,7 +565,7 @@ mod tests {
             ("priority=70000,actions=drop", "priority=70000"),
             ("tcp,tp_dst=99999,actions=drop", "tp_dst=99999"),
             ("tp_dst=80,actions=drop", "tp_dst=80"),
-            ("ip,actions=output:1,resubmit(,1)", "resubmit(,1)"),
+            ("ip,actions=output:1,learn(table=1)", "learn(table=1)"),
             ("ip,actions=output:1,bad_action", "bad_action"),
             ("dl_src=00:11,actions=drop", "dl_src=00:11"),
             ("ip,arp,actions=drop", "arp"),

@@ -21,6 +21,7 @@
 pub mod action;
 pub mod flow;
 pub mod group;
+pub mod nx_action;
 
 use ofproto::wire::action::port_no;
 use ofproto::wire::oxm::{OxmField, OxmKind};
