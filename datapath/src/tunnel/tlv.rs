@@ -67,8 +67,6 @@ pub enum TlvError {
     Duplicate { class: u16, opt_type: u8 },
     #[error("the mapped options need more than the key's {TUN_MD_BYTES} bytes of option space")]
     Full,
-    #[error("tun_metadata{0} is not mapped")]
-    NotMapped(u8),
 }
 
 /// A bridge's TLV map. Immutable; a change builds a new one.
@@ -193,14 +191,6 @@ impl TlvMap {
             .emit(out);
         }
     }
-
-    /// Does any option `encode` would emit for `present` have the critical
-    /// bit (the header's C flag)?
-    pub fn any_critical(&self, present: u64) -> bool {
-        self.entries
-            .iter()
-            .any(|e| present & (1 << e.index) != 0 && e.opt_type & OPTION_TYPE_CRITICAL != 0)
-    }
 }
 
 /// The first offset where `len` bytes of `tun_md` are free of `entries`.
@@ -320,7 +310,6 @@ mod tests {
         let mut raw = Vec::new();
         m.encode(0b100, &md, &mut raw);
         assert_eq!(raw, chain(&[(0xffff, 3, &[1, 2, 3, 4, 5, 6, 7, 8])]));
-        assert!(!m.any_critical(0b100) && m.any_critical(0b1));
         let (present, got) = decode(&m, &raw).unwrap();
         assert_eq!(present, 0b100);
         assert_eq!(got[4..12], md[4..12]);

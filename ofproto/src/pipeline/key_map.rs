@@ -443,13 +443,13 @@ pub fn set_field(key: &mut XKey, f: &OxmField, tlv: &TlvMap) -> WireResult<Optio
             format!("set-field of {} is not supported", kind.name()),
         )
     })?;
-    if f.raw().0 & !slot_ones(s) != 0 {
+    let (value, mask) = f.raw();
+    if value & !slot_ones(s) != 0 {
         return Err(WireError::new(
             BadAction::BAD_SET_ARGUMENT,
             format!("{} value is wider than its option", kind.name()),
         ));
     }
-    let (value, mask) = f.raw();
     let value = if kind == OxmKind::VlanVid {
         // Setting the VLAN id never changes whether a tag is present.
         (value & 0x0fff) | (key.vlan_tci as u128 & 0x1000)

@@ -386,7 +386,6 @@ fn tlv_error(e: TlvError) -> WireError {
         TlvError::AlreadyMapped(_) => NxError::TLV_ALREADY_MAPPED,
         TlvError::Duplicate { .. } => NxError::TLV_DUP_ENTRY,
         TlvError::Full => NxError::TLV_TABLE_FULL,
-        TlvError::NotMapped(_) => NxError::TLV_INVALID_DEL,
     };
     WireError::new(code, e.to_string())
 }

@@ -72,15 +72,6 @@ impl XKey {
         bytemuck::cast_mut(self)
     }
 
-    /// A mask with every bit of the flow key and the extra state set.
-    pub fn exact() -> XKey {
-        XKey {
-            flow: FlowKey::exact(),
-            metadata: u64::MAX,
-            regs: [u32::MAX; N_REGS],
-        }
-    }
-
     /// `self & mask`, word by word.
     pub fn masked(&self, mask: &XKey) -> XKey {
         let mut out = *self;
