@@ -31,7 +31,7 @@ from mininet.node import RemoteController  # noqa: E402
 from mininet.topo import LinearTopo, SingleSwitchTopo  # noqa: E402
 from mininet.topolib import TreeTopo  # noqa: E402
 
-from switchd_mn import SwitchdDaemon, SwitchdSwitch, free_port  # noqa: E402
+from switchd_mn import SwitchdDaemon, SwitchdSwitch, free_port, stop_process  # noqa: E402
 
 APP = os.path.join(os.path.dirname(HERE), "osken", "learning_switch.py")
 FAILURES = []
@@ -66,12 +66,7 @@ class OsKen:
         raise RuntimeError("os-ken did not listen on %d" % self.port)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -118,8 +113,7 @@ def iperf_tcp(client, server, seconds):
         time.sleep(0.5)
         out = client.cmd("timeout %d iperf -c %s -p 5001 -t %d" % (seconds + 10, server.IP(), seconds))
     finally:
-        srv.terminate()
-        srv.wait()
+        stop_process(srv)
     m = re.search(r"([\d.]+) ([MG])bits/sec", out)
     if not m:
         return 0.0

@@ -64,6 +64,17 @@ def _die_with_parent():
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def stop_process(proc, grace=10):
+    """SIGTERM `proc` (a Popen: by its PID), SIGKILL it after `grace` s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that is free now."""
     s = socket.socket()
@@ -145,13 +156,7 @@ class SwitchdDaemon:
 
     def stop(self):
         """Stop switchd (by PID) and remove its directory."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
         if SwitchdDaemon.current is self:
             SwitchdDaemon.current = None

@@ -6,7 +6,9 @@
 //! the PID the harness itself got from `spawn`, never found by name, so a test
 //! cannot kill anything it did not start.
 
-use std::process::{Child, ExitStatus};
+use std::fs::File;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process, Pid, Signal};
@@ -30,6 +32,25 @@ impl Daemon {
             name: name.into(),
             child: Some(child),
         }
+    }
+
+    /// Starts `cmd` with no input and its output (stdout and stderr) in
+    /// the file `log`, as a daemon named `name`.
+    pub fn spawn_logged(name: impl Into<String>, mut cmd: Command, log: &Path) -> Result<Self> {
+        let io = |what: &str| {
+            let what = format!("{what} {}", log.display());
+            move |source| Error::Io { what, source }
+        };
+        let out = File::create(log).map_err(io("creating"))?;
+        let err = out
+            .try_clone()
+            .map_err(io("duplicating the descriptor of"))?;
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd.spawn().map_err(|source| Error::Spawn {
+            command: format!("{cmd:?}"),
+            source,
+        })?;
+        Ok(Daemon::new(name, child))
     }
 
     /// The process ID, or `None` once the process was reaped.

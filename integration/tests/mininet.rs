@@ -36,32 +36,18 @@ fn mininet_topologies_run_on_switchd_and_leave_nothing_behind() -> Result<(), Er
         return Ok(());
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mininet");
-    let log = tempfile::NamedTempFile::new().map_err(|source| Error::Io {
-        what: "creating the script's log".into(),
+    let tmp = tempfile::tempdir().map_err(|source| Error::Io {
+        what: "creating the script's directory".into(),
         source,
     })?;
-    let out = log.reopen().map_err(|source| Error::Io {
-        what: "opening the script's log".into(),
-        source,
-    })?;
-    let err = out.try_clone().map_err(|source| Error::Io {
-        what: "duplicating the log fd".into(),
-        source,
-    })?;
+    let log = tmp.path().join("check.log");
     let mut cmd = Command::new(PYTHON);
     cmd.arg(dir.join("check_switchd_mn.py"))
         .env("SWITCHD_BIN", switchd_binary()?)
-        .env("SWCTL_BIN", swctl_binary())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let child = cmd.spawn().map_err(|source| Error::Spawn {
-        command: format!("{cmd:?}"),
-        source,
-    })?;
-    let mut script = Daemon::new("check_switchd_mn.py", child);
+        .env("SWCTL_BIN", swctl_binary());
+    let mut script = Daemon::spawn_logged("check_switchd_mn.py", cmd, &log)?;
     let status = script.wait_timeout(DEADLINE)?;
-    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
     let Some(status) = status else {
         script.kill()?;
         panic!("the Mininet checks did not finish in {DEADLINE:?}:\n{text}");

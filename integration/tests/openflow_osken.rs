@@ -21,10 +21,9 @@
 //! `python3-os-ken`) is missing; the `ovs-ofctl` checks are skipped when
 //! `openvswitch-common` is missing.
 
-use std::fs::File;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use switchd_integration::{
@@ -106,23 +105,14 @@ impl Controller {
             .map_err(io("creating the controller's directory"))?;
         let events = dir.path().join("events");
         let log = dir.path().join("osken.log");
-        let out = File::create(&log).map_err(io("creating osken.log"))?;
-        let err = out.try_clone().map_err(io("duplicating the log fd"))?;
         let mut cmd = Command::new(manager);
         cmd.args(["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port"])
             .arg(port.to_string())
             .arg(app_path())
             .env("OSKEN_LS_EVENTS", &events)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        let child = cmd.spawn().map_err(|source| Error::Spawn {
-            command: format!("{cmd:?}"),
-            source,
-        })?;
+            .envs(env.iter().copied());
         let mut controller = Self {
-            daemon: Daemon::new("osken-manager", child),
+            daemon: Daemon::spawn_logged("osken-manager", cmd, &log)?,
             events,
             log,
             _dir: dir,
