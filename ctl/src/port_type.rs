@@ -426,9 +426,9 @@ mod tests {
         assert_eq!(names().matches(" | ").count(), PORT_TYPES.len() - 1);
     }
 
-    #[test]
-    fn options_are_checked_by_the_table() {
-        let port = |kind, opts: &[(&str, &str)]| PortConfig {
+    /// A port of `kind` with `opts`.
+    fn port(kind: PortKind, opts: &[(&str, &str)]) -> PortConfig {
+        PortConfig {
             name: "p".into(),
             kind,
             ofport: None,
@@ -436,7 +436,11 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        };
+        }
+    }
+
+    #[test]
+    fn options_are_checked_by_the_table() {
         let check = |p: &PortConfig| by_kind(p.kind).check(p);
         assert!(check(&port(PortKind::Afxdp, &[("xdp_mode", "native")])).is_ok());
         let e = check(&port(PortKind::Afxdp, &[("xdp_mode", "fast")])).unwrap_err();
@@ -453,15 +457,6 @@ mod tests {
 
     #[test]
     fn tunnel_options_are_checked_alone_and_together() {
-        let port = |kind, opts: &[(&str, &str)]| PortConfig {
-            name: "t".into(),
-            kind,
-            ofport: None,
-            options: opts
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
         let check = |p: &PortConfig| by_kind(p.kind).check(p);
         let ok = port(PortKind::Vxlan, &[("remote_ip", "flow"), ("key", "flow")]);
         assert!(check(&ok).is_ok());
