@@ -14,6 +14,7 @@
 
 use crate::actions::{Action, Actions};
 use crate::cache::Megaflow;
+use crate::capture::{Capture, CaptureSpec};
 pub use crate::config::{DpifConfig, RxqAssign};
 use crate::exec::ExecSink;
 use crate::flow::{FlowKey, Mask};
@@ -108,6 +109,7 @@ impl Dpif {
             meters,
             next_flow_id: AtomicU64::new(1),
             epoch: Instant::now(),
+            taps: Default::default(),
         });
         let mut workers = Vec::new();
         for id in 0..shared.config.workers {
@@ -119,6 +121,15 @@ impl Dpif {
             pool,
             change: Mutex::new(()),
         })
+    }
+
+    /// Start a live capture ([`crate::capture`]) on one of this
+    /// datapath's ports; it runs until the returned handle is dropped.
+    pub fn capture(&self, spec: CaptureSpec) -> Result<Capture, DpifError> {
+        if self.shared.ports.load().get(spec.port).is_none() {
+            return Err(DpifError::NoSuchPort(spec.port.to_string()));
+        }
+        Ok(crate::capture::start(&self.shared.taps, spec))
     }
 
     pub fn config(&self) -> &DpifConfig {
@@ -392,6 +403,10 @@ impl Dpif {
                         &mut pool,
                     );
                     sent += pending.len();
+                    if self.shared.taps.active() {
+                        let dir = crate::capture::Direction::Tx;
+                        self.shared.taps.offer(port_no, dir, &pending);
+                    }
                     let txq = self.workers.len() % e.port.n_txq().max(1);
                     e.port.tx_batch(txq, &mut pending, &mut pool);
                 }

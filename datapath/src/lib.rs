@@ -17,11 +17,12 @@
 //! Module map (the life of a packet, in order): [`packet`] (buffers, batches,
 //! pool) -> [`netdev`] (ports: AF_XDP, AF_PACKET, tap) -> [`flow`] (key
 //! extraction, over the header views and the one header walk of [`wire`]) -> [`cache`] (exact-match cache, megaflow classifier) ->
-//! [`upcall`] on a miss -> [`actions`] / [`exec`] (with [`tunnel`] push and pop) -> [`netdev`] tx, driven by
+//! [`upcall`] on a miss -> [`actions`] / [`exec`] (with [`tunnel`] push and pop) -> [`netdev`] tx (with [`capture`] taps on rx and tx), driven by
 //! [`worker`] threads and managed through [`dpif`].
 
 pub mod actions;
 pub mod cache;
+pub mod capture;
 pub mod config;
 pub mod dpif;
 pub mod exec;

@@ -21,6 +21,7 @@
 use crate::actions::Actions;
 use crate::cache::megaflow::LookupStats;
 use crate::cache::{Classifier, ExactMatchCache, Megaflow};
+use crate::capture::{Direction, Taps};
 use crate::config::DpifConfig;
 use crate::exec::{execute, ExecSink};
 use crate::flow::{extract, FlowKey};
@@ -54,6 +55,8 @@ pub struct Shared {
     pub(crate) meters: Option<Arc<dyn MeterHook>>,
     pub(crate) next_flow_id: AtomicU64,
     pub(crate) epoch: Instant,
+    /// Live captures on this datapath's ports.
+    pub(crate) taps: Arc<Taps>,
 }
 
 impl Shared {
@@ -332,6 +335,9 @@ impl WorkerLoop {
             for p in batch.packets.iter_mut() {
                 p.in_port = q.port_no;
             }
+            if self.dp.taps.active() {
+                self.dp.taps.offer(q.port_no, Direction::Rx, &batch.packets);
+            }
             self.process(&mut batch);
             let table = ports.get_or_insert_with(|| self.dp.ports.load_full());
             self.flush(table);
@@ -596,6 +602,11 @@ impl WorkerLoop {
                             .fetch_add(bad, Ordering::Relaxed);
                     }
                     let n = pending.len() as u64;
+                    if self.dp.taps.active() {
+                        self.dp
+                            .taps
+                            .offer(port_no as PortNo, Direction::Tx, &pending);
+                    }
                     entry
                         .port
                         .tx_batch(txq % entry.port.n_txq().max(1), &mut pending, pool);

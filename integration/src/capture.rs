@@ -80,14 +80,12 @@ impl Capture {
 
     /// tshark's fields `fields` of the packets matching `filter`, a line each.
     fn fields(&self, filter: &str, fields: &[&str]) -> Result<String> {
-        let mut cmd = Command::new("tshark");
-        cmd.arg("-r")
-            .arg(&self.file)
-            .args(["-n", "-Y", filter, "-T", "fields"]);
-        for f in fields {
-            cmd.args(["-e", f]);
-        }
-        checked(&mut cmd)
+        tshark_fields(&self.file, filter, fields)
+    }
+
+    /// The bytes of each packet matching `filter`, in hex (as tshark reads them).
+    pub fn frames(&self, filter: &str) -> Result<Vec<String>> {
+        raw_frames(&self.file, filter)
     }
 
     /// The addresses, GRE key and protocol stack of the first `max` packets
@@ -106,4 +104,36 @@ impl Capture {
         let out = self.fields(filter, &["frame.number"])?;
         Ok(out.lines().filter(|l| !l.trim().is_empty()).count())
     }
+}
+
+/// tshark's fields `fields` of the packets in `file` matching `filter`
+/// (pcap or pcapng), a line each, tab-separated.
+pub fn tshark_fields(file: &std::path::Path, filter: &str, fields: &[&str]) -> Result<String> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(file)
+        .args(["-n", "-Y", filter, "-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    checked(&mut cmd)
+}
+
+/// The bytes of each packet in `file` matching `filter`, in hex (tshark's
+/// JSON with raw bytes: `frame_raw` is [hex, offset, length, ...]).
+pub fn raw_frames(file: &std::path::Path, filter: &str) -> Result<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(file)
+        .args(["-n", "-Y", filter, "-T", "json", "-x"]);
+    let text = checked(&mut cmd)?;
+    let packets: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    Ok(packets
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p["_source"]["layers"]["frame_raw"][0].as_str())
+        .map(str::to_string)
+        .collect())
 }

@@ -135,6 +135,11 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Taken out by `into_child`: not ours to stop (and `try_wait`
+        // would say "running" forever).
+        if self.child.is_none() {
+            return;
+        }
         if let Err(e) = self.terminate() {
             eprintln!("switchd-integration: stopping {}: {e}", self.name);
         }

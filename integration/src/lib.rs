@@ -59,7 +59,7 @@ pub mod vm;
 
 use std::path::PathBuf;
 
-pub use capture::Capture;
+pub use capture::{raw_frames, tshark_fields, Capture};
 pub use config::{BridgeConfig, FailMode, PortConfig, PortType};
 pub use daemon::{Daemon, TERM_GRACE};
 pub use host::{ping_all, Host, PairPing, PingStats};

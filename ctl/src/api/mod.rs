@@ -11,11 +11,12 @@
 //! Modules by concept: [`bridges`], [`ports`], [`flows`] (with groups and
 //! meters), [`stats`], [`datapath`] (megaflows, workers), [`trace`],
 //! [`tunnels`] (routes, neighbours, tunnel ports), [`events`] (the watch
-//! stream); [`convert`] maps structured protobuf
+//! stream), [`capture`] (live capture streams); [`convert`] maps structured protobuf
 //! flows to OpenFlow messages; [`metrics`] is the Prometheus endpoint.
 //! Open vSwitch's flow syntax lives in [`crate::syntax`].
 
 pub mod bridges;
+pub mod capture;
 pub mod convert;
 pub mod datapath;
 pub mod events;
@@ -86,6 +87,7 @@ pub async fn router(
         "switchd.v1.TraceService",
         "switchd.v1.TunnelService",
         "switchd.v1.EventService",
+        "switchd.v1.CaptureService",
         "",
     ] {
         reporter
@@ -146,7 +148,12 @@ pub async fn router(
                 .max_encoding_message_size(MAX_MESSAGE),
         )
         .add_service(
-            v1::event_service_server::EventServiceServer::new(events::Events(s))
+            v1::event_service_server::EventServiceServer::new(events::Events(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::capture_service_server::CaptureServiceServer::new(capture::Captures(s))
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         ))

@@ -39,10 +39,20 @@ fn key_of(bridge: &crate::bridge::Bridge, r: &v1::TraceRequest) -> SwitchResult<
             format!("{} bytes on port {}", r.packet.len(), r.in_port),
         ));
     }
+    let (key, _, m) = dp_match(bridge, &r.flow)?;
+    Ok((key, format_match(&m)))
+}
+
+/// A flow in match syntax as a datapath key and mask, with `in_port` as a
+/// datapath port number (also the filter of a capture).
+pub(super) fn dp_match(
+    bridge: &crate::bridge::Bridge,
+    text: &str,
+) -> SwitchResult<(FlowKey, datapath::flow::Mask, ofproto::wire::oxm::Match)> {
     let names = port_names(bridge);
-    let (m, _) = parse_match(&r.flow, &names)?;
+    let (m, _) = parse_match(text, &names)?;
     let tlv = bridge.ofbridge.store.snapshot().tlv.clone();
-    let (mut key, _) = ofproto::pipeline::key_map::match_to_key(&m, &tlv)
+    let (mut key, mask) = ofproto::pipeline::key_map::match_to_key(&m, &tlv)
         .map_err(|e| SwitchError::Invalid(format!("flow: {e}")))?;
     // The key holds datapath port numbers.
     if let Some(ofproto::wire::oxm::OxmField::InPort(p)) =
@@ -51,7 +61,7 @@ fn key_of(bridge: &crate::bridge::Bridge, r: &v1::TraceRequest) -> SwitchResult<
         key.in_port = of_to_dp(*p)
             .ok_or_else(|| SwitchError::Invalid(format!("in_port {p} is not a port")))?;
     }
-    Ok((key.flow, format_match(&m)))
+    Ok((key.flow, mask.flow, m))
 }
 
 fn trace(inner: &crate::switch::Inner, r: &v1::TraceRequest) -> SwitchResult<v1::TraceResponse> {

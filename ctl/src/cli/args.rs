@@ -181,6 +181,8 @@ pub enum Command {
         #[arg(long, value_name = "SECS")]
         duration: Option<u64>,
     },
+    /// Capture a port's packets to a pcapng file (`-w -`: stdout, for tshark).
+    Capture(CaptureArgs),
 
     // ---- ovs-appctl: tunnels ----------------------------------------------
     /// The routes tunnels use: the operator's, then the kernel's.
@@ -351,4 +353,32 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["swctl", "route/del"]).is_err());
     }
+}
+
+/// `swctl capture PORT [--rx|--tx] [--count N] [--snaplen S] [--match M] -w FILE|-`
+#[derive(Debug, clap::Args)]
+pub struct CaptureArgs {
+    /// The port (any type but tunnel ports: capture their underlay port).
+    pub port: String,
+    /// Only packets received from the port (default: both directions).
+    #[arg(long, conflicts_with = "tx")]
+    pub rx: bool,
+    /// Only packets sent to the port.
+    #[arg(long)]
+    pub tx: bool,
+    /// Stop after this many packets.
+    #[arg(long, short = 'c')]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Bytes kept of each packet (default: all).
+    #[arg(long, short = 's', default_value_t = 0)]
+    pub snaplen: u32,
+    /// Only packets matching this flow, in ovs-ofctl syntax ("tcp,tp_dst=80").
+    #[arg(long = "match", short = 'm', value_name = "FLOW", default_value = "")]
+    pub match_: String,
+    /// Write pcapng here; `-` is stdout.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: String,
 }

@@ -17,6 +17,7 @@ use super::args::DEFAULT_SOCKET;
 use super::error::CliError;
 use hyper_util::rt::TokioIo;
 use proto::v1::bridge_service_client::BridgeServiceClient;
+use proto::v1::capture_service_client::CaptureServiceClient;
 use proto::v1::datapath_service_client::DatapathServiceClient;
 use proto::v1::event_service_client::EventServiceClient;
 use proto::v1::flow_service_client::FlowServiceClient;
@@ -205,6 +206,11 @@ impl Api {
     }
     pub fn tunnels(&self) -> TunnelServiceClient<Channel> {
         TunnelServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+    pub fn captures(&self) -> CaptureServiceClient<Channel> {
+        CaptureServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE)
     }

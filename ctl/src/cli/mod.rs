@@ -80,6 +80,10 @@ async fn run(cli: &Cli) -> Result<(), CliError> {
         let api = Api::connect(&target, &tls, timeout, false).await?;
         return verbs::watch::watch(&api, bridges, *count, *duration, cli.json).await;
     }
+    if let Command::Capture(a) = &cli.command {
+        let api = Api::connect(&target, &tls, timeout, false).await?;
+        return verbs::capture::capture(&api, a).await;
+    }
     let api = Api::connect(&target, &tls, timeout, true).await?;
     let reply = verbs::run(&api, &cli.command).await?;
     let mut out = std::io::stdout().lock();

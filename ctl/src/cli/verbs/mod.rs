@@ -5,10 +5,11 @@
 //! scripts) and the caller prints the one asked for, so every verb gets
 //! `--json` for free and the two can never disagree. Verbs that change
 //! something are silent on success, as ovs-vsctl and ovs-ofctl are; with
-//! `--json` they print what the API returned. Only `watch` streams and
-//! prints as it goes.
+//! `--json` they print what the API returned. Only `watch` and `capture`
+//! stream and write as they go.
 
 pub mod bridge;
+pub mod capture;
 pub mod datapath;
 pub mod flow;
 pub mod group_meter;
@@ -103,7 +104,7 @@ pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
         C::TnlNeighShow => tunnel::neigh_show(api).await,
         C::TnlNeighFlush => tunnel::neigh_flush(api).await,
         C::TnlShow => tunnel::tnl_show(api).await,
-        C::Watch { .. } | C::Completions { .. } => Err(CliError::Usage(
+        C::Watch { .. } | C::Capture(_) | C::Completions { .. } => Err(CliError::Usage(
             "internal: streaming and local commands are not run here".into(),
         )),
     }
