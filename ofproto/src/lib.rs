@@ -12,6 +12,7 @@
 pub mod bridge;
 pub mod conn;
 pub mod mac_learning;
+pub mod mirror;
 pub mod pipeline;
 pub mod tunnel;
 pub mod wire;

@@ -22,6 +22,7 @@ pub mod handler;
 pub mod revalidate;
 
 use crate::mac_learning::{is_multicast, Learned, MacTable};
+use crate::mirror::{self, Mirror};
 use crate::pipeline::group::Group;
 use crate::pipeline::rule::Rule;
 use crate::pipeline::PipelineStore;
@@ -163,6 +164,8 @@ pub struct XlateCache {
     /// Not to be cached: every packet must be translated (neighbour
     /// snooping and resolution for tunnels).
     pub slow: bool,
+    /// Mirrors that copied the packet (their counters get its traffic).
+    pub mirrors: Vec<Arc<Mirror>>,
 }
 
 /// Sends asynchronous messages (packet-in, port-status, flow-removed) to
@@ -196,6 +199,8 @@ pub struct OfBridge {
     change_path: OnceLock<Box<dyn change::ChangePath>>,
     /// The switch's tunnelling state, when it has one.
     tunnels: OnceLock<Arc<crate::tunnel::TunnelPlane>>,
+    /// Port mirrors ([`crate::mirror`]), replaced as a whole.
+    mirrors: ArcSwap<Vec<Arc<Mirror>>>,
     controller_connected: AtomicBool,
     ctl_ctx: Mutex<(HashMap<ControllerCtx, u64>, Vec<ControllerCtx>)>,
     /// Translation states frozen at recirculations; id = index + 1.
@@ -230,6 +235,7 @@ impl OfBridge {
             async_sink: OnceLock::new(),
             change_path: OnceLock::new(),
             tunnels: OnceLock::new(),
+            mirrors: ArcSwap::from_pointee(Vec::new()),
             controller_connected: AtomicBool::new(false),
             ctl_ctx: Mutex::new((HashMap::new(), Vec::new())),
             frozen: Mutex::new((HashMap::new(), Vec::new())),
@@ -237,6 +243,17 @@ impl OfBridge {
             counters: BridgeCounters::default(),
             started: Instant::now(),
         })
+    }
+
+    /// Replace the bridge's mirrors; cached megaflows are retranslated.
+    pub fn set_mirrors(&self, mirrors: Vec<Arc<Mirror>>) {
+        self.mirrors.store(Arc::new(mirrors));
+        self.invalidate_all();
+    }
+
+    /// The bridge's mirrors, with their counters.
+    pub fn mirrors(&self) -> Arc<Vec<Arc<Mirror>>> {
+        self.mirrors.load_full()
     }
 
     /// Connect the bridge to its datapath (once).
@@ -434,6 +451,7 @@ impl OfBridge {
                 .load()
                 .iter()
                 .filter(|v| v.port_no != key.in_port && !v.no_fwd && !v.no_flood)
+                .filter(|v| !mirror::is_output_port(&self.mirrors.load(), v.port_no))
                 .map(|v| v.port_no)
                 .collect(),
         }
@@ -487,7 +505,10 @@ impl OfBridge {
             .find(|p| p.port_no == key.in_port)
             .map(|p| p.config)
             .unwrap_or(0);
-        if in_cfg & (port_config::NO_RECV | port_config::PORT_DOWN) != 0 {
+        let mirrors = self.mirrors.load();
+        if in_cfg & (port_config::NO_RECV | port_config::PORT_DOWN) != 0
+            || mirror::is_output_port(&mirrors, key.in_port)
+        {
             return (Vec::new(), base, XlateCache::empty(version, false));
         }
         if self.fail_open() {
@@ -496,10 +517,12 @@ impl OfBridge {
                 xlate::emit_output(&env, p, key, &mut wc, &mut actions);
             }
             let mut cache = XlateCache::empty(version, true);
+            cache.mirrors = self.mirror(&env, &mirrors, key, &mut wc, &mut actions);
             cache.slow = env.verdict.get().slow;
             return (actions, wc, cache);
         }
         let mut x = xlate::translate(&snapshot, &env, key, 0);
+        let mirrored = self.mirror(&env, &mirrors, key, &mut wc, &mut x.actions);
         x.mask = x.mask.union(&wc);
         let cache = XlateCache {
             version: AtomicU64::new(snapshot.version),
@@ -510,8 +533,31 @@ impl OfBridge {
             credited_bytes: AtomicU64::new(0),
             fail_open: false,
             slow: env.verdict.get().slow,
+            mirrors: mirrored,
         };
         (x.actions, x.mask, cache)
+    }
+
+    /// The last step of translation: the mirrors' copies.
+    fn mirror(
+        &self,
+        env: &Env,
+        mirrors: &[Arc<Mirror>],
+        key: &FlowKey,
+        wc: &mut FlowKey,
+        actions: &mut Vec<Dp>,
+    ) -> Vec<Arc<Mirror>> {
+        if mirrors.is_empty() {
+            return Vec::new();
+        }
+        let ports: Vec<PortNo> = (self.views.load().iter())
+            .filter(|v| v.live && !v.no_fwd && !v.no_flood)
+            .map(|v| v.port_no)
+            .collect();
+        let mut output = |p, wc: &mut FlowKey, out: &mut Vec<Dp>| {
+            xlate::emit_output(env, p, key, wc, out)
+        };
+        mirror::apply(mirrors, key, wc, actions, &ports, &mut output)
     }
 
     /// The interned controller context behind a userdata value.
@@ -534,6 +580,7 @@ impl XlateCache {
             credited_bytes: AtomicU64::new(0),
             fail_open,
             slow: false,
+            mirrors: Vec::new(),
         }
     }
 }

@@ -56,7 +56,7 @@ pub fn flow_removed(rule: &Rule, reason: RemovedReason) -> FlowRemoved {
 }
 
 /// Credit the traffic megaflow `f` saw since its last credit to the rules,
-/// group buckets and tables its translation went through.
+/// group buckets, tables and mirrors its translation went through.
 fn credit(cache: &XlateCache, f: &FlowDump, snapshot: &Pipeline, now: Instant) {
     let dp = f
         .packets
@@ -69,6 +69,9 @@ fn credit(cache: &XlateCache, f: &FlowDump, snapshot: &Pipeline, now: Instant) {
     }
     for r in &cache.rules {
         r.stats.add(dp, db, now);
+    }
+    for m in &cache.mirrors {
+        m.credit(dp, db);
     }
     for (g, i) in &cache.buckets {
         // An ALL group lists every bucket of one application: the group

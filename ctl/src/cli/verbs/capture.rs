@@ -8,7 +8,7 @@
 //! nanosecond timestamps. At the end an interface statistics block
 //! records what was delivered and what was lost to a slow reader
 //! (`isb_osdrop`), and a summary goes to stderr, as tcpdump prints one
-//! (also on interrupt and at the end of `--duration`).
+//! (also on SIGINT, SIGTERM and at the end of `--duration`).
 //!
 //! The file is created only once the daemon accepted the capture, so a
 //! refused one (unknown port, bad match) leaves nothing behind. `-w -`
@@ -191,18 +191,26 @@ pub async fn capture(api: &Api, a: &CaptureArgs) -> Result<(), CliError> {
         }
         Ok(())
     };
-    // Interrupt and --duration end the capture as the end of the stream
-    // does: the file is completed and the summary printed.
+    // Interrupt, SIGTERM and --duration end the capture as the end of the
+    // stream does: the file is completed and the summary printed.
     let limit = async {
         match a.duration {
             Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
             None => std::future::pending().await,
         }
     };
+    let terminated = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => s.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
     let result = tokio::select! {
         r = run => r,
         _ = limit => Ok(()),
         _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = terminated => Ok(()),
     };
     let result = match result {
         Err(e) if reader_gone(&e) => return Ok(()),

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# probe_cost.sh: what switchd's probes cost the forwarding path, all
+# conditions measured in one run on one topology.
+#
+# Two namespace hosts (h1 10.78.0.1, h2 10.78.0.2) on AF_XDP (native) ports
+# of one switchd learning bridge, host tx offload off. h1 sends iperf3 UDP
+# (64-byte payloads, unlimited rate) to h2 for DURATION seconds per phase;
+# the phases alternate ROUNDS times so a drift in machine load hits all:
+#   none     no probe configured
+#   nomatch  a live capture on h2's port whose match selects nothing
+#            (swctl capture --match udp,tp_dst=9 -w /dev/null)
+#   all      a live capture of everything on h2's port to /dev/null
+#            (informational: its cost is the copies)
+# For each phase it reports the worker's busy nanoseconds per received
+# packet (from `swctl pmd-stats`: the cost on the switch's core, the figure
+# the < 1% target is about) and the packets per second h2 received (iperf3's
+# server count: what the generator and switch sharing 2 cores achieved).
+#
+# Needs root, iproute2, ethtool, iperf3, python3. Everything it creates is
+# named pc-* and removed on exit, however it exits.
+#
+# Usage: sudo benches/e2e/probe_cost.sh [--rounds N] [--duration S] [--no-build]
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
+ROUNDS=3
+DURATION=5
+BUILD=1
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --duration) DURATION=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+for tool in ip ethtool iperf3 python3; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+NS1=pc-h1 NS2=pc-h2 P1=pch1 P2=pch2
+TMP=$(mktemp -d /tmp/probe-cost.XXXXXX)
+SWITCHD_PID="" IPERF_PID="" CAPTURE_PID=""
+
+stop_pid() {
+    local pid=$1 i
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    stop_pid "$CAPTURE_PID"
+    stop_pid "$IPERF_PID"
+    stop_pid "$SWITCHD_PID"
+    ip netns del $NS1 2>/dev/null || true
+    ip netns del $NS2 2>/dev/null || true
+    ip link del $P1 2>/dev/null || true
+    ip link del $P2 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+if [[ $BUILD -eq 1 ]]; then
+    log "building switchd and swctl (release)"
+    (cd "$REPO" && cargo build --release -q -p switchd-ctl --bins)
+fi
+SWITCHD=$REPO/target/release/switchd
+SWCTL=$REPO/target/release/swctl
+[[ -x $SWITCHD && -x $SWCTL ]] || die "no release binaries (drop --no-build)"
+
+for i in 1 2; do
+    ns=pc-h$i port=pch$i
+    ip netns add "$ns"
+    ip link add "$port" type veth peer name eth0 netns "$ns"
+    ip -n "$ns" addr add 10.78.0.$i/24 dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null 2>&1 || true
+    ip link set "$port" up
+done
+
+cat >"$TMP/switchd.toml" <<EOF
+[[bridge]]
+name = "pcbr"
+fail_mode = "standalone"
+local_port = false
+[[bridge.port]]
+name = "$P1"
+type = "afxdp"
+options = { xdp_mode = "native" }
+[[bridge.port]]
+name = "$P2"
+type = "afxdp"
+options = { xdp_mode = "native" }
+EOF
+"$SWITCHD" --config "$TMP/switchd.toml" --state-dir "$TMP/state" \
+    >"$TMP/switchd.log" 2>&1 &
+SWITCHD_PID=$!
+SOCK=$TMP/state/switchd.sock
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+[[ -S $SOCK ]] || die "switchd did not start: $(tail -5 "$TMP/switchd.log")"
+sw() { "$SWCTL" --server "$SOCK" "$@"; }
+ip netns exec $NS1 ping -c 3 -i 0.2 -W 2 10.78.0.2 >/dev/null || die "h1 cannot reach h2"
+
+# Busy ns and rx packets summed over the workers.
+busy() {
+    sw --json pmd-stats | python3 -c '
+import json, sys
+ws = [w for b in json.load(sys.stdin)["bridges"] for w in b["workers"]]
+print(int(sum(w["ns_per_packet"] * w["rx_packets"] for w in ws)), sum(w["rx_packets"] for w in ws))'
+}
+
+phase() {
+    local name=$1 before after pps
+    case $name in
+        # swctl itself in the background (not a function's subshell), so
+        # the SIGTERM below reaches it and it ends the capture cleanly.
+        nomatch) "$SWCTL" --server "$SOCK" capture $P2 --match udp,tp_dst=9 -w /dev/null \
+                     2>>"$TMP/capture.log" & CAPTURE_PID=$! ;;
+        all) "$SWCTL" --server "$SOCK" capture $P2 -w /dev/null 2>>"$TMP/capture.log" &
+             CAPTURE_PID=$! ;;
+    esac
+    sleep 0.5
+    ip netns exec $NS2 iperf3 -s -1 -p 5301 -J >"$TMP/server.json" 2>/dev/null &
+    IPERF_PID=$!
+    sleep 0.3
+    read -r b0 r0 < <(busy)
+    ip netns exec $NS1 iperf3 -c 10.78.0.2 -p 5301 -u -b 0 -l 64 -t "$DURATION" >/dev/null 2>&1 || true
+    read -r b1 r1 < <(busy)
+    wait "$IPERF_PID" 2>/dev/null || true
+    IPERF_PID=""
+    if [[ -n $CAPTURE_PID ]]; then
+        kill -TERM "$CAPTURE_PID" 2>/dev/null || true
+        wait "$CAPTURE_PID" 2>/dev/null || true
+        CAPTURE_PID=""
+    fi
+    pps=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["end"]["sum"]
+print(round(s["packets"] / s["seconds"]) if s.get("seconds") else 0)' "$TMP/server.json" 2>/dev/null || echo 0)
+    printf '%s\t%s\t%s\n' "$name" "$(( (b1 - b0) / ( (r1 - r0) > 0 ? (r1 - r0) : 1 ) ))" "$pps" >>"$TMP/records.tsv"
+    log "$name: $(tail -1 "$TMP/records.tsv" | cut -f2) ns/packet, $pps pps received"
+    [[ $name == none ]] || log "  $(tail -1 "$TMP/capture.log")"
+}
+
+: >"$TMP/records.tsv"
+for ((r = 1; r <= ROUNDS; r++)); do
+    for p in none nomatch all; do phase $p; done
+done
+
+python3 - "$TMP/records.tsv" <<'EOF'
+import statistics, sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
+by = {}
+for name, ns, pps in rows:
+    by.setdefault(name, []).append((int(ns), int(pps)))
+base_ns = statistics.median(n for n, _ in by["none"])
+base_pps = statistics.median(p for _, p in by["none"])
+print("| probe | worker ns/packet (median) | vs none | received pps (median) | vs none |")
+print("|---|---|---|---|---|")
+for name in ("none", "nomatch", "all"):
+    ns = statistics.median(n for n, _ in by[name])
+    pps = statistics.median(p for _, p in by[name])
+    print(f"| {name} | {ns:.0f} ({min(n for n,_ in by[name])}-{max(n for n,_ in by[name])}) "
+          f"| {100*(ns-base_ns)/base_ns:+.1f}% | {pps:.0f} | {100*(pps-base_pps)/base_pps:+.1f}% |")
+EOF
