@@ -213,6 +213,7 @@ impl Bridge {
         for p in &cfg.port {
             bridge.add_port(p)?;
         }
+        bridge.set_mirrors(&cfg.mirror);
         if !cfg.controller.is_empty() {
             bridge.start_controllers(cfg, runtime)?;
         }
@@ -320,6 +321,22 @@ impl Bridge {
         self.ofbridge.port_added(no, port);
         tracing::info!(bridge = %self.name, port = %cfg.name, port_no = no, kind = ?cfg.kind, "port added");
         Ok(no)
+    }
+
+    /// Install `mirrors` (checked by the config), by the running ports'
+    /// numbers; a mirror whose port is not running is left out, logged.
+    pub fn set_mirrors(&self, mirrors: &[crate::mirror::MirrorConfig]) {
+        let running = mirrors
+            .iter()
+            .filter_map(|m| {
+                let r = m.resolve(&self.ports);
+                if r.is_none() {
+                    tracing::warn!(bridge = %self.name, mirror = %m.name, "mirror inactive: one of its ports is not running");
+                }
+                r
+            })
+            .collect();
+        self.ofbridge.set_mirrors(running);
     }
 
     /// Detach and close a port.

@@ -183,6 +183,9 @@ pub struct BridgeConfig {
     /// Meters restored at start, in ovs-ofctl add-meter syntax.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub meters: Vec<String>,
+    /// Port mirrors ([`crate::mirror`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirror: Vec<crate::mirror::MirrorConfig>,
 }
 
 /// The switch's TLS identity (PEM files), as `ovs-vsctl set-ssl` takes it.
@@ -285,6 +288,7 @@ impl Config {
                 flows: Vec::new(),
                 groups: Vec::new(),
                 meters: Vec::new(),
+                mirror: Vec::new(),
             }],
             route: Vec::new(),
         }
@@ -389,6 +393,17 @@ impl Config {
                     }
                 }
                 crate::port_type::by_kind(p.kind).check(p).map_err(&bad)?;
+            }
+            let mut ports: Vec<&str> = b.port.iter().map(|p| p.name.as_str()).collect();
+            if b.local_port {
+                ports.push(&b.name);
+            }
+            let mut mirrors = HashSet::new();
+            for m in &b.mirror {
+                m.check(&ports).map_err(&bad)?;
+                if !mirrors.insert(m.name.as_str()) {
+                    return Err(bad(format!("mirror {} defined twice", m.name)));
+                }
             }
         }
         Ok(())

@@ -87,9 +87,7 @@ impl Mirror {
 
 /// The output port of any mirror of `mirrors` (no part in forwarding).
 pub fn is_output_port(mirrors: &[Arc<Mirror>], port: PortNo) -> bool {
-    mirrors
-        .iter()
-        .any(|m| m.output == MirrorOutput::Port(port))
+    mirrors.iter().any(|m| m.output == MirrorOutput::Port(port))
 }
 
 fn dst_of(a: &Dp) -> Option<PortNo> {
@@ -207,14 +205,27 @@ mod tests {
     fn run(mirrors: &[Arc<Mirror>], k: &FlowKey, actions: Vec<Dp>) -> (Vec<Dp>, FlowKey, usize) {
         let mut wc = FlowKey::default();
         let mut actions = actions;
-        let sel = apply(mirrors, k, &mut wc, &mut actions, &[1, 2, 3, 4], &mut |p, _, out| {
-            out.push(Dp::Output(p))
-        });
+        let sel = apply(
+            mirrors,
+            k,
+            &mut wc,
+            &mut actions,
+            &[1, 2, 3, 4],
+            &mut |p, _, out| out.push(Dp::Output(p)),
+        );
         (actions, wc, sel.len())
     }
 
     fn span(src: Vec<PortNo>, dst: Vec<PortNo>, vlans: Vec<u16>, out: PortNo) -> Arc<Mirror> {
-        Arc::new(Mirror::new("m", false, src, dst, vlans, MirrorOutput::Port(out), 0))
+        Arc::new(Mirror::new(
+            "m",
+            false,
+            src,
+            dst,
+            vlans,
+            MirrorOutput::Port(out),
+            0,
+        ))
     }
 
     fn clone_of(actions: &[Dp]) -> Vec<Dp> {
@@ -243,7 +254,11 @@ mod tests {
             value: FieldValue::from_bytes(&[2; 6]),
             mask: FieldValue::from_bytes(&[0xff; 6]),
         };
-        let (a, _, _) = run(&m, &key(1, None), vec![Dp::Output(2), set.clone(), Dp::Output(3)]);
+        let (a, _, _) = run(
+            &m,
+            &key(1, None),
+            vec![Dp::Output(2), set.clone(), Dp::Output(3)],
+        );
         assert_eq!(a[0], Dp::Output(2));
         assert_eq!(a[1], set);
         assert!(matches!(&a[2], Dp::Clone(_)), "{a:?}");
@@ -289,7 +304,10 @@ mod tests {
 
     #[test]
     fn one_copy_per_output_and_none_to_a_port_that_gets_the_packet() {
-        let m = [span(vec![1], vec![], vec![], 4), span(vec![], vec![2], vec![], 4)];
+        let m = [
+            span(vec![1], vec![], vec![], 4),
+            span(vec![], vec![2], vec![], 4),
+        ];
         let (a, _, n) = run(&m, &key(1, None), vec![Dp::Output(2)]);
         assert_eq!(n, 2, "both mirrors count the packet");
         assert_eq!(a.iter().filter(|x| matches!(x, Dp::Clone(_))).count(), 1);

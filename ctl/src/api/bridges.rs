@@ -145,6 +145,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                     flows: Vec::new(),
                     groups: Vec::new(),
                     meters: Vec::new(),
+                    mirror: Vec::new(),
                 };
                 let name = cfg.name.clone();
                 sw.create_bridge(inner, cfg)?;

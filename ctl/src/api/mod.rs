@@ -11,7 +11,7 @@
 //! Modules by concept: [`bridges`], [`ports`], [`flows`] (with groups and
 //! meters), [`stats`], [`datapath`] (megaflows, workers), [`trace`],
 //! [`tunnels`] (routes, neighbours, tunnel ports), [`events`] (the watch
-//! stream), [`capture`] (live capture streams); [`convert`] maps structured protobuf
+//! stream), [`capture`] (live capture streams), [`mirrors`]; [`convert`] maps structured protobuf
 //! flows to OpenFlow messages; [`metrics`] is the Prometheus endpoint.
 //! Open vSwitch's flow syntax lives in [`crate::syntax`].
 
@@ -22,6 +22,7 @@ pub mod datapath;
 pub mod events;
 pub mod flows;
 pub mod metrics;
+pub mod mirrors;
 pub mod ports;
 pub mod serve;
 pub mod stats;
@@ -88,6 +89,7 @@ pub async fn router(
         "switchd.v1.TunnelService",
         "switchd.v1.EventService",
         "switchd.v1.CaptureService",
+        "switchd.v1.MirrorService",
         "",
     ] {
         reporter
@@ -149,6 +151,11 @@ pub async fn router(
         )
         .add_service(
             v1::event_service_server::EventServiceServer::new(events::Events(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::mirror_service_server::MirrorServiceServer::new(mirrors::Mirrors(s.clone()))
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )

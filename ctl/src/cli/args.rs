@@ -79,6 +79,15 @@ pub enum Command {
     },
     /// List a bridge's ports, one per line.
     ListPorts { bridge: String },
+    /// Add a mirror: `add-mirror br0 m0 select-src-port=vm1 select-dst-port=vm1 output-port=tap0`.
+    AddMirror(AddMirror),
+    /// Delete a mirror.
+    DelMirror { bridge: String, name: String },
+    /// List mirrors with their counters.
+    ListMirrors {
+        /// Only this bridge (default: all).
+        bridge: Option<String>,
+    },
     /// Replace a bridge's controllers: `set-controller br0 tcp:10.0.0.1:6653`.
     SetController {
         bridge: String,
@@ -230,6 +239,17 @@ pub struct AddBr {
     /// Do not create the bridge's internal port.
     #[arg(long)]
     pub no_local_port: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddMirror {
+    pub bridge: String,
+    pub name: String,
+    /// `select-all`, `select-src-port=P,..`, `select-dst-port=P,..`,
+    /// `select-vlan=V,..`, then `output-port=P` (SPAN) or `output-vlan=V`
+    /// (RSPAN), and optionally `snaplen=N`.
+    #[arg(value_name = "SETTING", required = true)]
+    pub settings: Vec<String>,
 }
 
 #[derive(Debug, Args)]

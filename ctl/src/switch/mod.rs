@@ -13,7 +13,7 @@
 //!
 //! The changes by object: [`bridges`] (create, delete, reconfigure,
 //! controllers), [`ports`] (add, delete, options, OFPPC bits), [`openflow`]
-//! (flows, groups, meters), [`tunnels`] (the operator's routes, which are
+//! (flows, groups, meters), [`mirrors`] (port mirrors), [`tunnels`] (the operator's routes, which are
 //! stored first and then installed in the tunnel plane, and the plane's
 //! neighbours, tunnel ports and counters). The services that carry requests in (the gRPC
 //! API in `crate::api`, the OpenFlow connections in `ofproto`) translate
@@ -25,6 +25,7 @@
 pub mod bridges;
 pub mod error;
 pub mod events;
+pub mod mirrors;
 pub mod openflow;
 pub mod ports;
 pub mod tunnels;
@@ -237,6 +238,7 @@ impl Switch {
         // ports and the restored flows already there.
         let mut bare = cfg.clone();
         bare.port.clear();
+        bare.mirror.clear();
         bare.controller.clear();
         let mut bridge = Bridge::start(
             &bare,
@@ -252,6 +254,7 @@ impl Switch {
                 tracing::error!(bridge = %cfg.name, port = %p.name, "port not restored: {e:#}");
             }
         }
+        bridge.set_mirrors(&cfg.mirror);
         openflow::restore_openflow(&bridge, cfg);
         // From now on every OpenFlow change, a controller's included,
         // commits through the switch.

@@ -554,9 +554,8 @@ impl OfBridge {
             .filter(|v| v.live && !v.no_fwd && !v.no_flood)
             .map(|v| v.port_no)
             .collect();
-        let mut output = |p, wc: &mut FlowKey, out: &mut Vec<Dp>| {
-            xlate::emit_output(env, p, key, wc, out)
-        };
+        let mut output =
+            |p, wc: &mut FlowKey, out: &mut Vec<Dp>| xlate::emit_output(env, p, key, wc, out);
         mirror::apply(mirrors, key, wc, actions, &ports, &mut output)
     }
 

@@ -13,6 +13,7 @@ pub mod capture;
 pub mod datapath;
 pub mod flow;
 pub mod group_meter;
+pub mod mirror;
 pub mod port;
 pub mod tunnel;
 pub mod watch;
@@ -51,6 +52,9 @@ pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
         C::AddPort(a) => port::add(api, a).await,
         C::DelPort { names } => port::delete(api, names).await,
         C::ListPorts { bridge: b } => port::list(api, b).await,
+        C::AddMirror(a) => mirror::add(api, a).await,
+        C::DelMirror { bridge: b, name } => mirror::delete(api, b, name).await,
+        C::ListMirrors { bridge: b } => mirror::list(api, b.as_deref()).await,
         C::SetController { bridge: b, targets } => {
             bridge::set_controllers(api, b, targets, "set-controller").await
         }
