@@ -256,6 +256,8 @@ pub enum PortKind {
     Vxlan,
     Geneve,
     Gre,
+    /// ERSPAN (remote mirroring), transmit only.
+    Erspan,
 }
 
 impl BridgeConfig {

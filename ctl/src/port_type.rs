@@ -210,6 +210,15 @@ pub static PORT_TYPES: &[PortType] = &[
         open: open_tunnel,
         tunnel: Some(TunnelKind::Gre),
     },
+    PortType {
+        kind: PortKind::Erspan,
+        name: "erspan",
+        summary: "an ERSPAN type II or III tunnel for remote mirroring (transmit only), encapsulated by switchd",
+        options: &TUNNEL_OPTIONS_ERSPAN,
+        required: &["remote_ip"],
+        open: open_tunnel,
+        tunnel: Some(TunnelKind::Erspan),
+    },
 ];
 
 macro_rules! tunnel_option {
@@ -242,6 +251,20 @@ const TUNNEL_OPTIONS_GRE: [PortOption; 7] = [
     tunnel_option!(5),
     tunnel_option!(6),
     tunnel_option!(7),
+];
+
+/// ERSPAN: no UDP port, no checksum; its own four.
+const TUNNEL_OPTIONS_ERSPAN: [PortOption; 10] = [
+    tunnel_option!(0),
+    tunnel_option!(1),
+    tunnel_option!(2),
+    tunnel_option!(4),
+    tunnel_option!(5),
+    tunnel_option!(7),
+    tunnel_option!(8),
+    tunnel_option!(9),
+    tunnel_option!(10),
+    tunnel_option!(11),
 ];
 
 /// The entry of `kind`.

@@ -26,6 +26,7 @@ pub enum PortType {
     Vxlan,
     Geneve,
     Gre,
+    Erspan,
 }
 
 impl PortType {
@@ -38,6 +39,7 @@ impl PortType {
             Self::Vxlan => "vxlan",
             Self::Geneve => "geneve",
             Self::Gre => "gre",
+            Self::Erspan => "erspan",
         }
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchd_integration::swctl::Swctl;
-use switchd_integration::{BridgeConfig, Capture, Error, PortType, Switch, Topo};
+use switchd_integration::{ip, BridgeConfig, Capture, Error, PortConfig, PortType, Switch, Topo};
 
 /// The mirror's copies, once the revalidator credited them (up to 5 s).
 fn wait_tx_packets(swctl: &Swctl, name: &str, at_least: u64) -> Value {
@@ -178,5 +178,89 @@ fn an_analyzer_gets_exact_copies_and_mirrors_are_managed_and_kept() -> Result<()
     let swctl = Swctl::for_switch(&switch);
     let kept = swctl.json(&["list-mirrors"]);
     assert_eq!(names(&kept), vec!["\"rspan\""], "{kept}");
+    Ok(())
+}
+
+/// Remote mirroring: a's traffic in ERSPAN type II (its requests) and type
+/// III (the replies to it) to an analyzer behind the underlay, which
+/// tshark decodes as ERSPAN with the right session, index, hardware id,
+/// direction and inner frames.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
+#[test]
+fn erspan_copies_reach_a_remote_analyzer() -> Result<(), Error> {
+    let Some(mut topo) = Topo::new_or_skip()? else {
+        return Ok(());
+    };
+    let p = topo.prefix().to_string();
+    let a = topo.add_host("a", "10.79.0.1/24")?;
+    let b = topo.add_host("b", "10.79.0.2/24")?;
+    let hv = topo.add_host("hv", "198.18.79.2/24")?;
+    let int = BridgeConfig::new(format!("{p}int"))
+        .ports([&a, &b], PortType::AfPacket)
+        .port(
+            PortConfig::new("er2", PortType::Erspan)
+                .option("remote_ip", "198.18.79.2")
+                .option("key", "7")
+                .option("erspan_idx", "3"),
+        )
+        .port(
+            PortConfig::new("er3", PortType::Erspan)
+                .option("remote_ip", "198.18.79.2")
+                .option("key", "9")
+                .option("erspan_ver", "2")
+                .option("erspan_dir", "1")
+                .option("erspan_hwid", "5"),
+        )
+        .set(
+            "mirror",
+            &format!(
+                "[{{ name = \"ii\", select_src_port = [\"{0}\"], output_port = \"er2\" }}, \
+                 {{ name = \"iii\", select_dst_port = [\"{0}\"], output_port = \"er3\" }}]",
+                a.port()
+            ),
+        );
+    let phy_name = format!("{p}phy");
+    let phy = BridgeConfig::underlay(&phy_name, &hv);
+    let switch = Switch::start(&BridgeConfig::all_to_toml(&[&int, &phy]))?;
+    ip(&["addr", "add", "198.18.79.1/24", "dev", &phy_name])?;
+    ip(&["link", "set", "dev", &phy_name, "up"])?;
+    let mut underlay = Capture::start(&hv, "eth0")?;
+    assert!(a.wait_reachable(b.ip(), Duration::from_secs(5))?);
+    // The first copies wait for the far analyzer's ARP reply.
+    std::thread::sleep(Duration::from_secs(1));
+    let ping = a.ping(b.ip(), 3)?;
+    assert!(ping.all_received(), "{ping:?}");
+    underlay.stop()?;
+    let ii = "erspan.version == 1 && erspan.spanid == 7 && erspan.index == 3 \
+              && ip.src == 10.79.0.1 && icmp.type == 8";
+    let iii = "erspan.version == 2 && erspan.spanid == 9 && erspan.hw == 5 \
+               && erspan.direction == 1 && ip.src == 10.79.0.2 && icmp.type == 0";
+    assert!(
+        underlay.count(ii)? >= 3,
+        "type II copies of a's requests:\n{}",
+        underlay.summary("erspan", 10)
+    );
+    assert!(
+        underlay.count(iii)? >= 3,
+        "type III copies of the replies to a:\n{}",
+        underlay.summary("erspan", 10)
+    );
+    assert_eq!(underlay.count("_ws.malformed")?, 0);
+    let swctl = Swctl::for_switch(&switch);
+    let m = wait_tx_packets(&swctl, "ii", 3);
+    assert!(m["tx_packets"].as_u64() >= Some(3), "{m}");
+    // An erspan port takes only its own options.
+    let why = swctl.fails(
+        &[
+            "add-port",
+            &format!("{p}int"),
+            "er4",
+            "type=erspan",
+            "options:remote_ip=198.18.79.2",
+            "options:csum=true",
+        ],
+        1,
+    );
+    assert!(why.contains("csum"), "{why}");
     Ok(())
 }

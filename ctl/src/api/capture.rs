@@ -50,7 +50,10 @@ fn start(inner: &Inner, r: &v1::CaptureRequest) -> SwitchResult<(v1::CaptureStar
         })
         .ok_or_else(|| SwitchError::NotFound(format!("no port named {:?}", r.port)))?;
     if let Some(p) = cfg.port.iter().find(|p| p.name == r.port) {
-        if matches!(p.kind, PortKind::Vxlan | PortKind::Geneve | PortKind::Gre) {
+        if matches!(
+            p.kind,
+            PortKind::Vxlan | PortKind::Geneve | PortKind::Gre | PortKind::Erspan
+        ) {
             return Err(SwitchError::Invalid(format!(
                 "{} is a tunnel port: its packets cross the underlay port; capture there",
                 r.port

@@ -18,6 +18,25 @@ pub enum TunnelKind {
     Vxlan,
     Geneve,
     Gre,
+    /// ERSPAN type II or III over GRE: transmit only (remote mirroring).
+    Erspan,
+}
+
+/// GRE protocol numbers of ERSPAN type II and type III.
+pub const GRE_PROTO_ERSPAN2: u16 = 0x88be;
+pub const GRE_PROTO_ERSPAN3: u16 = 0x22eb;
+/// ERSPAN header lengths after the GRE header.
+pub const ERSPAN2_LEN: usize = 8;
+pub const ERSPAN3_LEN: usize = 12;
+
+/// An ERSPAN version and its version-specific fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErspanVersion {
+    /// Type II (header version 1): a 20-bit port index.
+    V1 { index: u32 },
+    /// Type III (header version 2): direction (true: egress) and a 6-bit
+    /// hardware id; each packet gets a timestamp in 100-microsecond units.
+    V2 { egress: bool, hwid: u8 },
 }
 
 /// The outer IP header's per-tunnel fields.
@@ -64,6 +83,13 @@ pub enum Encap<'a> {
         /// port on the control side, so it survives re-translation).
         seq: Option<Arc<AtomicU32>>,
     },
+    /// GRE with a sequence number (always present) and an ERSPAN header.
+    Erspan {
+        /// The 10-bit session id.
+        session: u16,
+        version: ErspanVersion,
+        seq: Arc<AtomicU32>,
+    },
 }
 
 /// Everything translation supplies for one tunnel output.
@@ -86,6 +112,8 @@ pub enum HeaderError {
     VniTooLarge(u32),
     #[error("GENEVE options are not a chain of TLVs of at most 252 bytes")]
     BadGeneveOptions,
+    #[error("ERSPAN session {0} does not fit 10 bits, or an index or hwid its field")]
+    BadErspan(u16),
 }
 
 /// A prebuilt outer header (see the module essay).
@@ -102,6 +130,8 @@ pub struct TunnelHeader {
     gre_csum: bool,
     /// Where the GRE sequence number goes, and its counter.
     gre_seq: Option<(usize, Arc<AtomicU32>)>,
+    /// Where an ERSPAN type III timestamp goes.
+    erspan_ts: Option<usize>,
     mtu: u16,
 }
 
@@ -118,6 +148,7 @@ impl PartialEq for TunnelHeader {
             && self.bytes == o.bytes
             && self.udp_csum == o.udp_csum
             && self.gre_csum == o.gre_csum
+            && self.erspan_ts == o.erspan_ts
             && self.mtu == o.mtu
             && seq_eq
     }
@@ -148,6 +179,23 @@ impl TunnelHeader {
             Encap::Gre { key, csum, seq } => {
                 let r = gre_repr(*key, *csum, seq.is_some());
                 (TunnelKind::Gre, protocol::GRE, r.buffer_len())
+            }
+            Encap::Erspan {
+                session, version, ..
+            } => {
+                let fits = match version {
+                    ErspanVersion::V1 { index } => *index < 1 << 20,
+                    ErspanVersion::V2 { hwid, .. } => *hwid < 1 << 6,
+                };
+                if *session >= 1 << 10 || !fits {
+                    return Err(HeaderError::BadErspan(*session));
+                }
+                let (proto, len) = erspan_proto(version);
+                let r = gre::Repr {
+                    protocol: proto,
+                    ..gre_repr(None, false, true)
+                };
+                (TunnelKind::Erspan, protocol::GRE, r.buffer_len() + len)
             }
         };
         let v6 = matches!(spec.ip, OuterIp::V6 { .. });
@@ -207,6 +255,7 @@ impl TunnelHeader {
         let mut udp_csum = false;
         let mut gre_csum = false;
         let mut gre_seq = None;
+        let mut erspan_ts = None;
         let after_udp = l4 + udp::HEADER_LEN;
         match spec.encap {
             Encap::Vxlan {
@@ -254,6 +303,40 @@ impl TunnelHeader {
                 gre_csum = csum;
                 gre_seq = seq.map(|s| (b.len() - 4, s));
             }
+            Encap::Erspan {
+                session,
+                version,
+                seq,
+            } => {
+                let (proto, len) = erspan_proto(&version);
+                let r = gre::Repr {
+                    protocol: proto,
+                    ..gre_repr(None, false, true)
+                };
+                r.emit(&mut gre::Packet::new_unchecked(&mut b[l4..]));
+                let at = l4 + r.buffer_len();
+                gre_seq = Some((at - 4, seq));
+                let e = &mut b[at..at + len];
+                match version {
+                    ErspanVersion::V1 { index } => {
+                        // Ver 1, VLAN 0 | COS 0, En 0, T 0, session | index.
+                        e[0..2].copy_from_slice(&0x1000u16.to_be_bytes());
+                        e[2..4].copy_from_slice(&session.to_be_bytes());
+                        e[4..8].copy_from_slice(&index.to_be_bytes());
+                    }
+                    ErspanVersion::V2 { egress, hwid } => {
+                        // Ver 2, VLAN 0 | COS, BSO, T, session | timestamp
+                        // (per packet) | SGT | P 1 (an Ethernet frame
+                        // follows, as Linux sets it), FT 0, HW ID, D,
+                        // Gra 00 (100 us), O.
+                        e[0..2].copy_from_slice(&0x2000u16.to_be_bytes());
+                        e[2..4].copy_from_slice(&session.to_be_bytes());
+                        let low = 0x8000 | (u16::from(hwid) << 4) | (u16::from(egress) << 3);
+                        e[10..12].copy_from_slice(&low.to_be_bytes());
+                        erspan_ts = Some(at + 4);
+                    }
+                }
+            }
         }
         Ok(TunnelHeader {
             kind,
@@ -263,6 +346,7 @@ impl TunnelHeader {
             udp_csum,
             gre_csum,
             gre_seq,
+            erspan_ts,
             mtu: spec.mtu,
         })
     }
@@ -296,6 +380,10 @@ impl TunnelHeader {
         self.gre_seq.as_ref()
     }
 
+    pub(crate) fn erspan_ts(&self) -> Option<usize> {
+        self.erspan_ts
+    }
+
     /// The underlay L3 MTU (0: no limit).
     pub fn mtu(&self) -> u16 {
         self.mtu
@@ -313,6 +401,14 @@ fn check_vni(vni: u32) -> Result<(), HeaderError> {
         return Err(HeaderError::VniTooLarge(vni));
     }
     Ok(())
+}
+
+/// The GRE protocol and header length of an ERSPAN version.
+fn erspan_proto(v: &ErspanVersion) -> (u16, usize) {
+    match v {
+        ErspanVersion::V1 { .. } => (GRE_PROTO_ERSPAN2, ERSPAN2_LEN),
+        ErspanVersion::V2 { .. } => (GRE_PROTO_ERSPAN3, ERSPAN3_LEN),
+    }
 }
 
 fn gre_repr(key: Option<u32>, csum: bool, seq: bool) -> gre::Repr {

@@ -31,7 +31,9 @@ mod tlv;
 #[cfg(test)]
 mod tests;
 
-pub use header::{Encap, HeaderError, OuterIp, TunnelHeader, TunnelKind, TunnelSpec};
+pub use header::{
+    Encap, ErspanVersion, HeaderError, OuterIp, TunnelHeader, TunnelKind, TunnelSpec,
+};
 pub(crate) use pop::pop_and_recirculate;
 pub use pop::{parse, parse_with, pop, Decap};
 pub(crate) use push::push_and_output;

@@ -75,7 +75,7 @@ pub fn parse_with(
 ) -> Result<Decap, TunnelDrop> {
     let want = match kind {
         TunnelKind::Vxlan | TunnelKind::Geneve => protocol::UDP,
-        TunnelKind::Gre => protocol::GRE,
+        TunnelKind::Gre | TunnelKind::Erspan => protocol::GRE,
     };
     let walked = walk::headers(frame);
     let l3 = walked.l3();
@@ -145,6 +145,8 @@ pub fn parse_with(
     };
     let seg = &frame[l4..end];
     let inner_start = match kind {
+        // switchd sends ERSPAN (remote mirroring), it does not terminate it.
+        TunnelKind::Erspan => return Err(TunnelDrop::PayloadType),
         TunnelKind::Vxlan | TunnelKind::Geneve => {
             let u = udp::Packet::new_checked(seg).map_err(short)?;
             if usize::from(u.length()) != seg.len() {

@@ -48,6 +48,14 @@ pub fn udp_src_port(hash: u32) -> u16 {
     ((u64::from(hash) * range) >> 32) as u16 + UDP_SRC_PORT_MIN
 }
 
+/// An ERSPAN type III timestamp: a free-running count of 100-microsecond
+/// ticks (granularity 00) since the first one was taken.
+fn erspan_timestamp() -> u32 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let epoch = EPOCH.get_or_init(std::time::Instant::now);
+    (epoch.elapsed().as_micros() / 100) as u32
+}
+
 /// Encapsulate `packet` (which must carry no offload state) in `h`, with
 /// `hash` as the inner flow's hash. On error the packet is unchanged.
 pub fn push(packet: &mut Packet, h: &TunnelHeader, hash: u32) -> Result<(), TunnelDrop> {
@@ -101,9 +109,12 @@ pub fn push(packet: &mut Packet, h: &TunnelHeader, hash: u32) -> Result<(), Tunn
                 udp::Packet::new_unchecked(&mut d[l4..]).set_checksum(c);
             }
         }
-        TunnelKind::Gre => {
+        TunnelKind::Gre | TunnelKind::Erspan => {
             if let Some((at, seq)) = h.gre_seq() {
                 write32(d, *at, seq.fetch_add(1, Ordering::Relaxed));
+            }
+            if let Some(at) = h.erspan_ts() {
+                write32(d, at, erspan_timestamp());
             }
             if h.gre_csum() {
                 let c = csum::finish(csum::sum(0, &d[l4..]));

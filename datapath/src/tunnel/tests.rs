@@ -166,6 +166,73 @@ fn gre_push_with_key_seq_and_checksum() {
 }
 
 #[test]
+fn erspan_type_ii_and_iii_headers_carry_session_index_seq_and_time() {
+    let seq = Arc::new(AtomicU32::new(1));
+    let h = header(
+        v4(),
+        Encap::Erspan {
+            session: 7,
+            version: ErspanVersion::V1 { index: 0xabcde },
+            seq: seq.clone(),
+        },
+    );
+    assert_eq!(h.kind(), TunnelKind::Erspan);
+    let mut p = Packet::from_bytes(&inner());
+    push(&mut p, &h, 0).unwrap();
+    let d = p.data();
+    assert_eq!(d[23], 47);
+    // GRE: S only, protocol 0x88be, sequence 1; ERSPAN II: ver 1, session
+    // 7, index.
+    assert_eq!(&d[34..42], &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1]);
+    assert_eq!(&d[42..50], &[0x10, 0, 0, 7, 0, 0x0a, 0xbc, 0xde]);
+    assert_eq!(&d[50..], &inner()[..]);
+    t::verify(d).unwrap();
+    let mut q = Packet::from_bytes(&inner());
+    push(&mut q, &h, 0).unwrap();
+    assert_eq!(&q.data()[38..42], &[0, 0, 0, 2], "the sequence advances");
+    // The far end cannot be popped by us.
+    assert!(pop(&mut q, TunnelKind::Erspan, &TlvMap::default()).is_err());
+
+    let h3 = header(
+        v4(),
+        Encap::Erspan {
+            session: 1023,
+            version: ErspanVersion::V2 {
+                egress: true,
+                hwid: 5,
+            },
+            seq,
+        },
+    );
+    let stamp = |p: &Packet| u32::from_be_bytes(p.data()[46..50].try_into().unwrap());
+    let mut first = Packet::from_bytes(&inner());
+    push(&mut first, &h3, 0).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let mut p = Packet::from_bytes(&inner());
+    push(&mut p, &h3, 0).unwrap();
+    let d = p.data();
+    assert_eq!(&d[34..38], &[0x10, 0, 0x22, 0xeb]);
+    assert_eq!(&d[42..46], &[0x20, 0, 0x03, 0xff], "ver 2, session 1023");
+    assert!(stamp(&p) >= stamp(&first) + 10, "100 us ticks: 2 ms is 20");
+    // SGT 0 | P 1, FT 0, hwid 5, D 1, Gra 00, O 0.
+    assert_eq!(&d[50..54], &[0, 0, 0x80, 0x58]);
+    assert_eq!(&d[54..], &inner()[..]);
+
+    let bad = TunnelHeader::new(TunnelSpec {
+        eth_dst: OUT_DST,
+        eth_src: OUT_SRC,
+        ip: v4(),
+        encap: Encap::Erspan {
+            session: 1024,
+            version: ErspanVersion::V1 { index: 0 },
+            seq: Arc::new(AtomicU32::new(0)),
+        },
+        mtu: 0,
+    });
+    assert!(bad.is_err(), "a session id beyond 10 bits");
+}
+
+#[test]
 fn push_over_mtu_is_dropped() {
     let h = TunnelHeader::new(TunnelSpec {
         eth_dst: OUT_DST,
@@ -303,6 +370,7 @@ fn pop_each_kind() {
                 assert_eq!(key.tun_ipv6_dst, t::V6_B);
                 assert_eq!((key.tun_src, key.tun_md_present), (0, 1 << 3));
             }
+            TunnelKind::Erspan => unreachable!("not among the cases"),
             TunnelKind::Gre => assert_eq!((m.id, m.tp_dst), (44, 0)),
         }
     }

@@ -1,9 +1,11 @@
 //! A tunnel port's options, in Open vSwitch's vocabulary: `remote_ip`,
-//! `local_ip`, `key`, `dst_port`, `tos`, `ttl`, `csum`, `df_default`.
+//! `local_ip`, `key`, `dst_port`, `tos`, `ttl`, `csum`, `df_default`, and
+//! for `erspan` ports (transmit only: remote mirroring) `erspan_ver`,
+//! `erspan_idx`, `erspan_dir`, `erspan_hwid`, with `key` the session id.
 //! Parsing here is the one check: the configuration, the API and swctl
 //! all reach it through the port type table.
 
-use datapath::tunnel::TunnelKind;
+use datapath::tunnel::{ErspanVersion, TunnelKind};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -36,6 +38,8 @@ pub struct TunnelConfig {
     pub ttl: Inherit,
     pub csum: bool,
     pub df_default: bool,
+    /// ERSPAN's version and fields (`erspan` ports only).
+    pub erspan: Option<ErspanVersion>,
 }
 
 /// The options a tunnel port takes (for help texts and checks).
@@ -60,7 +64,24 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "true to checksum the outer UDP or GRE; default false",
     ),
     ("df_default", "false to leave DF clear; default true"),
+    (
+        "erspan_ver",
+        "erspan: 1 (type II, default) or 2 (type III); key is the session id",
+    ),
+    (
+        "erspan_idx",
+        "erspan version 1: the port index (0..0xfffff)",
+    ),
+    (
+        "erspan_dir",
+        "erspan version 2: 0 ingress (default), 1 egress",
+    ),
+    ("erspan_hwid", "erspan version 2: the hardware id (0..63)"),
 ];
+
+/// Options only `erspan` ports take, and options they do not.
+const ERSPAN_ONLY: &[&str] = &["erspan_ver", "erspan_idx", "erspan_dir", "erspan_hwid"];
+const NOT_ERSPAN: &[&str] = &["dst_port", "csum"];
 
 /// The kind a port type name stands for.
 pub fn kind_of_port_type(name: &str) -> Option<TunnelKind> {
@@ -68,6 +89,7 @@ pub fn kind_of_port_type(name: &str) -> Option<TunnelKind> {
         "vxlan" => Some(TunnelKind::Vxlan),
         "geneve" => Some(TunnelKind::Geneve),
         "gre" => Some(TunnelKind::Gre),
+        "erspan" => Some(TunnelKind::Erspan),
         _ => None,
     }
 }
@@ -77,7 +99,7 @@ pub fn default_dst_port(kind: TunnelKind) -> u16 {
     match kind {
         TunnelKind::Vxlan => 4789,
         TunnelKind::Geneve => 6081,
-        TunnelKind::Gre => 0,
+        TunnelKind::Gre | TunnelKind::Erspan => 0,
     }
 }
 
@@ -124,10 +146,33 @@ impl TunnelConfig {
             ttl: Inherit::Fixed(64),
             csum: false,
             df_default: true,
+            erspan: None,
         };
+        let erspan = kind == TunnelKind::Erspan;
+        let (mut ver, mut idx, mut egress, mut hwid) = (1u8, 0u32, false, 0u8);
         let mut remote = false;
         for (k, v) in options {
+            let k_ = k.as_str();
+            if (erspan && NOT_ERSPAN.contains(&k_)) || (!erspan && ERSPAN_ONLY.contains(&k_)) {
+                return Err(unknown(kind, k_));
+            }
+            let ranged = |max: u32| -> Result<u32, String> {
+                match key_number(v) {
+                    Ok(n) if n <= u64::from(max) => Ok(n as u32),
+                    _ => Err(format!("{k}: 0..={max} (got {v:?})")),
+                }
+            };
             match k.as_str() {
+                "erspan_ver" => {
+                    ver = match v.as_str() {
+                        "1" => 1,
+                        "2" => 2,
+                        _ => return Err(format!("erspan_ver: 1 or 2 (got {v:?})")),
+                    }
+                }
+                "erspan_idx" => idx = ranged(0xf_ffff)?,
+                "erspan_dir" => egress = ranged(1)? == 1,
+                "erspan_hwid" => hwid = ranged(63)? as u8,
                 "remote_ip" => {
                     c.remote_ip = ip_or_flow(k, v)?;
                     remote = true;
@@ -138,10 +183,10 @@ impl TunnelConfig {
                         FromFlow::Flow
                     } else {
                         let n = key_number(v)?;
-                        let max = if kind == TunnelKind::Gre {
-                            u32::MAX as u64
-                        } else {
-                            0xff_ffff
+                        let max = match kind {
+                            TunnelKind::Gre => u32::MAX as u64,
+                            TunnelKind::Erspan => 1023,
+                            _ => 0xff_ffff,
                         };
                         if n > max {
                             return Err(format!("key: {n} does not fit (max {max})"));
@@ -149,7 +194,9 @@ impl TunnelConfig {
                         FromFlow::Fixed(n)
                     }
                 }
-                "dst_port" if kind != TunnelKind::Gre => c.dst_port = udp_port(v)?,
+                "dst_port" if kind == TunnelKind::Vxlan || kind == TunnelKind::Geneve => {
+                    c.dst_port = udp_port(v)?
+                }
                 "tos" => c.tos = inherit(k, v)?,
                 "ttl" => {
                     c.ttl = inherit(k, v)?;
@@ -159,19 +206,17 @@ impl TunnelConfig {
                 }
                 "csum" => c.csum = boolean(k, v)?,
                 "df_default" => c.df_default = boolean(k, v)?,
-                other => {
-                    let known: Vec<&str> = OPTIONS
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .filter(|n| kind != TunnelKind::Gre || *n != "dst_port")
-                        .collect();
-                    return Err(format!(
-                        "unknown option {other:?} (a {} port takes {})",
-                        kind_name(kind),
-                        known.join(", ")
-                    ));
-                }
+                other => return Err(unknown(kind, other)),
             }
+        }
+        if erspan {
+            if c.key == FromFlow::Flow {
+                return Err("key: an erspan port's session id is a number (0..=1023)".into());
+            }
+            c.erspan = Some(match ver {
+                1 => ErspanVersion::V1 { index: idx },
+                _ => ErspanVersion::V2 { egress, hwid },
+            });
         }
         if !remote {
             return Err("remote_ip is required (an address, or flow)".into());
@@ -187,12 +232,31 @@ impl TunnelConfig {
     }
 }
 
+/// The error for an option `kind` does not take, listing those it does.
+fn unknown(kind: TunnelKind, other: &str) -> String {
+    let known: Vec<&str> = OPTIONS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| match kind {
+            TunnelKind::Erspan => !NOT_ERSPAN.contains(n),
+            TunnelKind::Gre => *n != "dst_port" && !ERSPAN_ONLY.contains(n),
+            _ => !ERSPAN_ONLY.contains(n),
+        })
+        .collect();
+    format!(
+        "unknown option {other:?} (a {} port takes {})",
+        kind_name(kind),
+        known.join(", ")
+    )
+}
+
 /// The port type name of a kind.
 pub fn kind_name(kind: TunnelKind) -> &'static str {
     match kind {
         TunnelKind::Vxlan => "vxlan",
         TunnelKind::Geneve => "geneve",
         TunnelKind::Gre => "gre",
+        TunnelKind::Erspan => "erspan",
     }
 }
 
@@ -224,6 +288,9 @@ pub fn check_value(name: &str, v: &str) -> Result<(), String> {
         "dst_port" => udp_port(v).map(drop),
         "tos" | "ttl" => inherit(name, v).map(drop),
         "csum" | "df_default" => boolean(name, v).map(drop),
+        "erspan_ver" | "erspan_idx" | "erspan_dir" | "erspan_hwid" => key_number(v)
+            .map(drop)
+            .map_err(|_| format!("{name}: a number (got {v:?})")),
         _ => Err(format!("{name} is not a tunnel option")),
     }
 }

@@ -121,6 +121,8 @@ pub struct TunnelCounters {
 struct TunnelPort {
     name: String,
     config: Arc<TunnelConfig>,
+    /// The GRE sequence of an ERSPAN port (kept across re-translation).
+    seq: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// A link end's number in a bridge's datapath and the end itself.
@@ -227,6 +229,7 @@ impl TunnelPlane {
                 TunnelPort {
                     name: name.to_string(),
                     config: Arc::new(config),
+                    seq: Default::default(),
                 },
             );
         }

@@ -82,7 +82,7 @@ impl TunnelPlane {
         };
         // The map stays read-locked: encapsulation takes only the route,
         // neighbour and interface locks, which no writer of the map holds.
-        if let Some(a) = self.encap(&t.config, &b.uplinks, tlv, key, wc, verdict) {
+        if let Some(a) = self.encap(t, &b.uplinks, tlv, key, wc, verdict) {
             out.push(a);
         }
         true
@@ -164,13 +164,14 @@ impl TunnelPlane {
 
     fn encap(
         &self,
-        cfg: &TunnelConfig,
+        port: &TunnelPort,
         links: &HashMap<String, LinkEnd>,
         tlv: &TlvMap,
         key: &FlowKey,
         wc: &mut FlowKey,
         verdict: &mut Verdict,
     ) -> Option<Dp> {
+        let cfg = &port.config;
         let c = &self.counters;
         let remote = match cfg.remote_ip {
             FromFlow::Fixed(ip) => ip,
@@ -316,6 +317,12 @@ impl TunnelPlane {
                 csum: cfg.csum,
                 seq: None,
             },
+            TunnelKind::Erspan => Encap::Erspan {
+                // The config allows 0..=1023 only.
+                session: id as u16,
+                version: cfg.erspan?,
+                seq: port.seq.clone(),
+            },
         };
         let spec = TunnelSpec {
             eth_dst,
@@ -397,6 +404,8 @@ fn receiving_port(
         let c = &t.config;
         let kind_ok = match c.kind {
             TunnelKind::Gre => !udp,
+            // Transmit only: ERSPAN that arrives is not terminated here.
+            TunnelKind::Erspan => false,
             _ => udp && c.dst_port == key.tp_dst,
         };
         let local_ok = match c.local_ip {
