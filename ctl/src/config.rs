@@ -186,6 +186,9 @@ pub struct BridgeConfig {
     /// Port mirrors ([`crate::mirror`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirror: Vec<crate::mirror::MirrorConfig>,
+    /// The sFlow agent ([`crate::sflow`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sflow: Option<crate::sflow::SflowSection>,
 }
 
 /// The switch's TLS identity (PEM files), as `ovs-vsctl set-ssl` takes it.
@@ -291,6 +294,7 @@ impl Config {
                 groups: Vec::new(),
                 meters: Vec::new(),
                 mirror: Vec::new(),
+                sflow: None,
             }],
             route: Vec::new(),
         }
@@ -399,6 +403,9 @@ impl Config {
             let mut ports: Vec<&str> = b.port.iter().map(|p| p.name.as_str()).collect();
             if b.local_port {
                 ports.push(&b.name);
+            }
+            if let Some(sf) = &b.sflow {
+                sf.to_config().map_err(&bad)?;
             }
             let mut mirrors = HashSet::new();
             for m in &b.mirror {

@@ -22,6 +22,7 @@ pub mod bridge;
 pub mod config;
 pub mod mirror;
 pub mod port_type;
+pub mod sflow;
 pub mod store;
 pub mod switch;
 pub mod syntax;

@@ -146,6 +146,13 @@ pub enum Action {
     Truncate(u32),
     /// Run the nested actions on a copy; the packet continues unchanged.
     Clone(Arc<[Action]>),
+    /// With probability `probability` / 2^32 (`u32::MAX`: always), run
+    /// the nested actions on a copy, as `Clone` does; otherwise nothing.
+    /// Each packet is drawn independently (sFlow's random 1-in-N).
+    Sample {
+        probability: u32,
+        actions: Arc<[Action]>,
+    },
     /// Look the packet up again under a new recirculation id.
     Recirculate(u32),
     /// Police through a meter; a packet the meter drops stops here.

@@ -21,7 +21,9 @@
 //!   actions; a truncated copy loses its offload state (a partial checksum
 //!   or a GSO request no longer describes the bytes).
 //! * `Clone(list)` runs `list` on a copy; the original continues. When the
-//!   clone is the last use, the list runs on the packet itself.
+//!   clone is the last use, the list runs on the packet itself. `Sample`
+//!   is a `Clone` taken with a probability (a per-thread xorshift draw;
+//!   the packets it does not take cost that draw only).
 //! * `DecTtl` / `DecMplsTtl` on a TTL of 0 or 1 leaves the packet unchanged,
 //!   runs the `on_zero` list on it, and ends the processing (as the Linux
 //!   datapath does). On a packet without that header they do nothing.
@@ -77,6 +79,30 @@ pub trait ExecSink {
     fn tunnel_drop(&mut self, _reason: crate::tunnel::TunnelDrop) {}
 }
 
+/// A uniformly distributed 32-bit number from this thread's xorshift64*
+/// generator (seeded from the clock and the thread's stack address).
+fn random_u32() -> u32 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1);
+            let here = &t as *const u64 as u64;
+            (t ^ here.rotate_left(32)) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    })
+}
+
 /// Execute `actions` on `packet`, whose parsed key is `key`.
 pub fn execute(actions: &[Action], packet: Packet, key: &FlowKey, sink: &mut dyn ExecSink) {
     run(actions, packet, key, sink, None, 0);
@@ -88,6 +114,7 @@ fn uses_packet(action: &Action) -> bool {
     match action {
         Action::Output(_)
         | Action::Clone(_)
+        | Action::Sample { .. }
         | Action::Recirculate(_)
         | Action::Meter(_)
         | Action::Userspace { .. }
@@ -195,6 +222,20 @@ fn run(
             Action::Truncate(n) => {
                 let n = *n as usize;
                 st.trunc = Some(st.trunc.map_or(n, |t| t.min(n)));
+            }
+            Action::Sample {
+                probability,
+                actions: nested,
+            } => {
+                if *probability == u32::MAX || random_u32() < *probability {
+                    if last {
+                        run(nested, packet, st.key, sink, st.trunc, st.depth + 1);
+                        return;
+                    }
+                    let mut copy = sink.alloc();
+                    copy.copy_from(&packet);
+                    run(nested, copy, st.key, sink, st.trunc, st.depth + 1);
+                }
             }
             Action::Clone(nested) => {
                 if last {

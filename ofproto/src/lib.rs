@@ -14,6 +14,7 @@ pub mod conn;
 pub mod mac_learning;
 pub mod mirror;
 pub mod pipeline;
+pub mod sflow;
 pub mod tunnel;
 pub mod wire;
 pub mod xlate;

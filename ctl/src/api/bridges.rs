@@ -146,6 +146,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                     groups: Vec::new(),
                     meters: Vec::new(),
                     mirror: Vec::new(),
+                    sflow: None,
                 };
                 let name = cfg.name.clone();
                 sw.create_bridge(inner, cfg)?;

@@ -199,6 +199,14 @@ fn format_one(a: &Dp) -> String {
         Dp::DecMplsTtl { .. } => "dec_mpls_ttl".into(),
         Dp::Truncate(n) => format!("trunc({n})"),
         Dp::Clone(inner) => format!("clone({})", format_actions(inner)),
+        Dp::Sample {
+            probability,
+            actions,
+        } => format!(
+            "sample(sample={:.1}%,actions({}))",
+            f64::from(*probability) * 100.0 / f64::from(u32::MAX),
+            format_actions(actions)
+        ),
         Dp::Recirculate(id) => format!("recirc({id:#x})"),
         Dp::Meter(m) => format!("meter({m})"),
         Dp::Userspace { userdata } => format!("userspace({userdata})"),

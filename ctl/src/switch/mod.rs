@@ -255,6 +255,16 @@ impl Switch {
             }
         }
         bridge.set_mirrors(&cfg.mirror);
+        if let Some(sf) = &cfg.sflow {
+            // Checked by the configuration; the socket may still fail.
+            let started = sf.to_config().map_err(SwitchError::Invalid).and_then(|c| {
+                (bridge.ofbridge.set_sflow(Some(c)))
+                    .map_err(|e| SwitchError::Internal(format!("starting sFlow: {e}")))
+            });
+            if let Err(e) = started {
+                tracing::error!(bridge = %cfg.name, "sFlow not started: {e}");
+            }
+        }
         openflow::restore_openflow(&bridge, cfg);
         // From now on every OpenFlow change, a controller's included,
         // commits through the switch.

@@ -723,6 +723,29 @@ fn clone_runs_on_a_copy() {
 }
 
 #[test]
+fn sample_takes_packets_with_its_probability() {
+    let f = tcp4();
+    let sample = |probability| Action::Sample {
+        probability,
+        actions: Arc::from(vec![Action::Userspace { userdata: 7 }]),
+    };
+    let rec = exec(&[sample(u32::MAX), Action::Output(2)], &f);
+    assert_eq!((rec.userspace.len(), rec.outputs.len()), (1, 1), "always");
+    let rec = exec(&[sample(0), Action::Output(2)], &f);
+    assert_eq!((rec.userspace.len(), rec.outputs.len()), (0, 1), "never");
+    // 1 in 4 over 10,000 packets: 2,500 expected, sd 43; 5 sd either way.
+    let quarter = sample(u32::MAX / 4);
+    let taken: usize = (0..10_000)
+        .map(|_| {
+            exec(&[quarter.clone(), Action::Output(2)], &f)
+                .userspace
+                .len()
+        })
+        .sum();
+    assert!((2_285..=2_715).contains(&taken), "{taken} of 10,000");
+}
+
+#[test]
 fn recirculate_ends_and_meter_polices() {
     let f = tcp4();
     let rec = exec(&[Action::Recirculate(5), Action::Output(1)], &f);

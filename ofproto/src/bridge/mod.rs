@@ -26,6 +26,7 @@ use crate::mirror::{self, Mirror};
 use crate::pipeline::group::Group;
 use crate::pipeline::rule::Rule;
 use crate::pipeline::PipelineStore;
+use crate::sflow::{IfCounters, Sflow, SflowConfig};
 use crate::wire::action::port_no as ofp;
 use crate::wire::message::Message;
 use crate::wire::oxm::{Match, OxmField};
@@ -201,6 +202,8 @@ pub struct OfBridge {
     tunnels: OnceLock<Arc<crate::tunnel::TunnelPlane>>,
     /// Port mirrors ([`crate::mirror`]), replaced as a whole.
     mirrors: ArcSwap<Vec<Arc<Mirror>>>,
+    /// The sFlow agent ([`crate::sflow`]), when configured.
+    sflow: arc_swap::ArcSwapOption<Sflow>,
     controller_connected: AtomicBool,
     ctl_ctx: Mutex<(HashMap<ControllerCtx, u64>, Vec<ControllerCtx>)>,
     /// Translation states frozen at recirculations; id = index + 1.
@@ -236,6 +239,7 @@ impl OfBridge {
             change_path: OnceLock::new(),
             tunnels: OnceLock::new(),
             mirrors: ArcSwap::from_pointee(Vec::new()),
+            sflow: arc_swap::ArcSwapOption::empty(),
             controller_connected: AtomicBool::new(false),
             ctl_ctx: Mutex::new((HashMap::new(), Vec::new())),
             frozen: Mutex::new((HashMap::new(), Vec::new())),
@@ -254,6 +258,43 @@ impl OfBridge {
     /// The bridge's mirrors, with their counters.
     pub fn mirrors(&self) -> Arc<Vec<Arc<Mirror>>> {
         self.mirrors.load_full()
+    }
+
+    /// Start (or replace, or with `None` stop) the bridge's sFlow agent;
+    /// cached megaflows are retranslated with (or without) sampling.
+    pub fn set_sflow(&self, config: Option<SflowConfig>) -> std::io::Result<()> {
+        let agent = match config {
+            Some(c) => {
+                let dpif = self.dpif.get().cloned().unwrap_or_default();
+                let ports: crate::sflow::PortSource = Box::new(move || {
+                    let Some(d) = dpif.upgrade() else {
+                        return Vec::new();
+                    };
+                    d.ports()
+                        .iter()
+                        .map(|e| IfCounters {
+                            if_index: crate::sflow::if_index(e.port_no),
+                            speed_bps: e
+                                .port
+                                .link_speed()
+                                .map_or(10_000_000_000, |s| u64::from(s.mbps) * 1_000_000),
+                            up: e.port.link_up(),
+                            stats: d.port_stats(e.port_no).unwrap_or_default(),
+                        })
+                        .collect()
+                });
+                Some(Arc::new(Sflow::start(c, ports)?))
+            }
+            None => None,
+        };
+        self.sflow.store(agent);
+        self.invalidate_all();
+        Ok(())
+    }
+
+    /// The running sFlow agent and its counters.
+    pub fn sflow(&self) -> Option<Arc<Sflow>> {
+        self.sflow.load_full()
     }
 
     /// Connect the bridge to its datapath (once).
@@ -518,11 +559,17 @@ impl OfBridge {
             }
             let mut cache = XlateCache::empty(version, true);
             cache.mirrors = self.mirror(&env, &mirrors, key, &mut wc, &mut actions);
+            if let Some(s) = self.sflow.load().as_ref() {
+                crate::sflow::apply(&s.config, &mut actions);
+            }
             cache.slow = env.verdict.get().slow;
             return (actions, wc, cache);
         }
         let mut x = xlate::translate(&snapshot, &env, key, 0);
         let mirrored = self.mirror(&env, &mirrors, key, &mut wc, &mut x.actions);
+        if let Some(s) = self.sflow.load().as_ref() {
+            crate::sflow::apply(&s.config, &mut x.actions);
+        }
         x.mask = x.mask.union(&wc);
         let cache = XlateCache {
             version: AtomicU64::new(snapshot.version),
@@ -678,6 +725,12 @@ impl UpcallHandler for OfBridge {
     }
 
     fn action(&self, packet: &Packet, key: &FlowKey, userdata: u64) {
+        if userdata & crate::sflow::SFLOW_USERDATA != 0 {
+            if let Some(s) = self.sflow.load().as_ref() {
+                s.sample(packet, key.in_port, userdata);
+            }
+            return;
+        }
         let Some(ctx) = self.controller_ctx(userdata) else {
             return;
         };
