@@ -26,13 +26,14 @@ pub struct SflowSection {
     pub header: u32,
 }
 
-fn default_sampling() -> u32 {
+/// Open vSwitch's defaults, for the file and the API alike.
+pub fn default_sampling() -> u32 {
     400
 }
-fn default_polling() -> u32 {
+pub fn default_polling() -> u32 {
     30
 }
-fn default_header() -> u32 {
+pub fn default_header() -> u32 {
     128
 }
 

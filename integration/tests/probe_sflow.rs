@@ -8,7 +8,9 @@
 //! five standard deviations of packets/50 (a binomial count: n packets,
 //! p = 1/50), where n is what the switch's ports received in that time
 //! (`dump-ports`). The collector's counter samples of each port must equal
-//! `dump-ports` once the traffic stopped.
+//! `dump-ports` once the traffic stopped. Then swctl: `sflow-show`
+//! counters, bad settings refused, an unreachable collector counted as
+//! send errors while forwarding goes on, `clear-sflow`.
 
 use std::path::Path;
 use std::process::Command;
@@ -158,9 +160,9 @@ fn a_real_collector_gets_samples_in_proportion_and_counters_that_match() -> Resu
         let text = std::fs::read_to_string(&counters).unwrap_or_default();
         let last = |ifindex: u64| {
             text.lines()
+                .rev()
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .filter(|v| v["ifIndex"].as_u64() == Some(ifindex))
-                .last()
+                .find(|v| v["ifIndex"].as_u64() == Some(ifindex))
         };
         let matched = ports.iter().all(|(p, rx)| {
             last(*p).is_some_and(|v| {
@@ -179,5 +181,41 @@ fn a_real_collector_gets_samples_in_proportion_and_counters_that_match() -> Resu
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // Through swctl: the agent's counters, bad settings refused with
+    // nothing changed, an unreachable collector counted while forwarding
+    // goes on, and clearing.
+    let show = swctl.json(&["sflow-show", "br0"]);
+    assert!(show["samples"].as_u64() >= Some(got), "{show}");
+    assert!(show["datagrams"].as_u64() > Some(0), "{show}");
+    let why = swctl.fails(
+        &["set-sflow", "br0", "agent=nowhere", "targets=127.0.0.1:9"],
+        1,
+    );
+    assert!(why.contains("agent"), "{why}");
+    assert_eq!(swctl.json(&["sflow-show", "br0"])["sflow"], show["sflow"]);
+    swctl.ok(&[
+        "set-sflow",
+        "br0",
+        "agent=127.0.0.1",
+        "targets=127.0.0.1:9",
+        "sampling=1",
+    ]);
+    let ping = a.ping(b.ip(), 3)?;
+    assert!(ping.all_received(), "{ping:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let errors = loop {
+        let s = swctl.json(&["sflow-show", "br0"]);
+        if s["send_errors"].as_u64() > Some(0) || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        errors["send_errors"].as_u64() > Some(0),
+        "a closed port refuses: {errors}"
+    );
+    swctl.ok(&["clear-sflow", "br0"]);
+    assert_eq!(swctl.json(&["sflow-show", "br0"])["sflow"], Value::Null);
     Ok(())
 }

@@ -16,7 +16,9 @@
 //! as the sample pool), packs them into datagrams (sent when full, or
 //! 100 ms after the first sample waits), and every `polling` seconds adds
 //! a counter sample per port (generic interface counters from the port's
-//! counters, as `dump-ports` shows them). Ports are named by their
+//! counters, as `dump-ports` shows them). Each collector has a connected
+//! socket, so one that refuses (ICMP port unreachable) shows up as a send
+//! error on the next datagram, counted. Ports are named by their
 //! OpenFlow numbers as sFlow ifIndex (LOCAL is 65534).
 
 use datapath::actions::Action as Dp;
@@ -139,18 +141,28 @@ pub struct Sflow {
 impl Sflow {
     /// Start an agent that reads port counters from `ports`.
     pub fn start(config: SflowConfig, ports: PortSource) -> std::io::Result<Sflow> {
-        let bind: SocketAddr = if config.targets.iter().all(|t| t.is_ipv4()) {
-            "0.0.0.0:0".parse().map_err(std::io::Error::other)?
-        } else {
-            "[::]:0".parse().map_err(std::io::Error::other)?
-        };
-        let socket = UdpSocket::bind(bind)?;
+        // One connected socket per collector: the kernel then reports a
+        // collector that refuses (ICMP port unreachable) on the next send.
+        let sockets = config
+            .targets
+            .iter()
+            .map(|t| {
+                let any: SocketAddr = if t.is_ipv4() {
+                    (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let s = UdpSocket::bind(any)?;
+                s.connect(t)?;
+                Ok(s)
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
         let (tx, rx) = mpsc::sync_channel(BACKLOG);
         let counters = Arc::new(SflowCounters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut agent = Agent {
             config: config.clone(),
-            socket,
+            sockets,
             counters: counters.clone(),
             ports,
             started: Instant::now(),
@@ -203,7 +215,8 @@ impl Drop for Sflow {
 /// The agent thread's state.
 struct Agent {
     config: SflowConfig,
-    socket: UdpSocket,
+    /// Connected to each target in turn.
+    sockets: Vec<UdpSocket>,
     counters: Arc<SflowCounters>,
     ports: PortSource,
     started: Instant,
@@ -351,8 +364,8 @@ impl Agent {
         for s in samples {
             d.0.extend_from_slice(&s);
         }
-        for t in &self.config.targets {
-            match self.socket.send_to(&d.0, t) {
+        for s in &self.sockets {
+            match s.send(&d.0) {
                 Ok(_) => self.counters.datagrams.fetch_add(1, Ordering::Relaxed),
                 Err(_) => self.counters.send_errors.fetch_add(1, Ordering::Relaxed),
             };

@@ -11,7 +11,7 @@
 //! Modules by concept: [`bridges`], [`ports`], [`flows`] (with groups and
 //! meters), [`stats`], [`datapath`] (megaflows, workers), [`trace`],
 //! [`tunnels`] (routes, neighbours, tunnel ports), [`events`] (the watch
-//! stream), [`capture`] (live capture streams), [`mirrors`]; [`convert`] maps structured protobuf
+//! stream), [`capture`] (live capture streams), [`mirrors`], [`sflow`]; [`convert`] maps structured protobuf
 //! flows to OpenFlow messages; [`metrics`] is the Prometheus endpoint.
 //! Open vSwitch's flow syntax lives in [`crate::syntax`].
 
@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod mirrors;
 pub mod ports;
 pub mod serve;
+pub mod sflow;
 pub mod stats;
 pub mod trace;
 pub mod tunnels;
@@ -90,6 +91,7 @@ pub async fn router(
         "switchd.v1.EventService",
         "switchd.v1.CaptureService",
         "switchd.v1.MirrorService",
+        "switchd.v1.SflowService",
         "",
     ] {
         reporter
@@ -151,6 +153,11 @@ pub async fn router(
         )
         .add_service(
             v1::event_service_server::EventServiceServer::new(events::Events(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::sflow_service_server::SflowServiceServer::new(sflow::Sflow(s.clone()))
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )

@@ -88,6 +88,16 @@ pub enum Command {
         /// Only this bridge (default: all).
         bridge: Option<String>,
     },
+    /// Start sFlow: `set-sflow br0 agent=IP targets=IP:PORT[,..] [sampling=N] [polling=S] [header=B]`.
+    SetSflow {
+        bridge: String,
+        #[arg(value_name = "SETTING", required = true)]
+        settings: Vec<String>,
+    },
+    /// Stop a bridge's sFlow agent.
+    ClearSflow { bridge: String },
+    /// A bridge's sFlow settings and counters.
+    SflowShow { bridge: String },
     /// Replace a bridge's controllers: `set-controller br0 tcp:10.0.0.1:6653`.
     SetController {
         bridge: String,

@@ -13,7 +13,7 @@
 //!
 //! The changes by object: [`bridges`] (create, delete, reconfigure,
 //! controllers), [`ports`] (add, delete, options, OFPPC bits), [`openflow`]
-//! (flows, groups, meters), [`mirrors`] (port mirrors), [`tunnels`] (the operator's routes, which are
+//! (flows, groups, meters), [`mirrors`] (port mirrors), [`sflow`], [`tunnels`] (the operator's routes, which are
 //! stored first and then installed in the tunnel plane, and the plane's
 //! neighbours, tunnel ports and counters). The services that carry requests in (the gRPC
 //! API in `crate::api`, the OpenFlow connections in `ofproto`) translate
@@ -28,6 +28,7 @@ pub mod events;
 pub mod mirrors;
 pub mod openflow;
 pub mod ports;
+pub mod sflow;
 pub mod tunnels;
 
 pub use error::{SwitchError, SwitchResult};
@@ -255,15 +256,8 @@ impl Switch {
             }
         }
         bridge.set_mirrors(&cfg.mirror);
-        if let Some(sf) = &cfg.sflow {
-            // Checked by the configuration; the socket may still fail.
-            let started = sf.to_config().map_err(SwitchError::Invalid).and_then(|c| {
-                (bridge.ofbridge.set_sflow(Some(c)))
-                    .map_err(|e| SwitchError::Internal(format!("starting sFlow: {e}")))
-            });
-            if let Err(e) = started {
-                tracing::error!(bridge = %cfg.name, "sFlow not started: {e}");
-            }
+        if let Err(e) = sflow::start(&bridge, cfg.sflow.as_ref()) {
+            tracing::error!(bridge = %cfg.name, "sFlow not started: {e}");
         }
         openflow::restore_openflow(&bridge, cfg);
         // From now on every OpenFlow change, a controller's included,

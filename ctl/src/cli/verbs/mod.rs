@@ -15,6 +15,7 @@ pub mod flow;
 pub mod group_meter;
 pub mod mirror;
 pub mod port;
+pub mod sflow;
 pub mod tunnel;
 pub mod watch;
 
@@ -55,6 +56,12 @@ pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
         C::AddMirror(a) => mirror::add(api, a).await,
         C::DelMirror { bridge: b, name } => mirror::delete(api, b, name).await,
         C::ListMirrors { bridge: b } => mirror::list(api, b.as_deref()).await,
+        C::SetSflow {
+            bridge: b,
+            settings,
+        } => sflow::set(api, b, settings).await,
+        C::ClearSflow { bridge: b } => sflow::clear(api, b).await,
+        C::SflowShow { bridge: b } => sflow::show(api, b).await,
         C::SetController { bridge: b, targets } => {
             bridge::set_controllers(api, b, targets, "set-controller").await
         }

@@ -1,0 +1,38 @@
+//! sFlow changes: set or clear a bridge's agent.
+//!
+//! The section is checked with the rest of the configuration
+//! (`SflowSection::to_config` within `Config::validate`), the agent is
+//! (re)started on the running bridge, then the configuration is persisted;
+//! a failure to persist puts the old agent back.
+
+use super::{Inner, SwitchError, SwitchResult};
+use crate::sflow::SflowSection;
+
+impl Inner {
+    /// Set (`Some`) or clear (`None`) the sFlow agent of `bridge`.
+    pub fn set_sflow(&mut self, bridge: &str, sflow: Option<SflowSection>) -> SwitchResult<()> {
+        let old = self.bridge(bridge)?.1.sflow.clone();
+        let config = self.edit(bridge, |b| {
+            b.sflow = sflow.clone();
+            Ok(())
+        })?;
+        start(self.bridge(bridge)?.0, sflow.as_ref())?;
+        if let Err(e) = self.persist(config) {
+            let _ = start(self.bridge(bridge)?.0, old.as_ref());
+            return Err(e);
+        }
+        tracing::info!(bridge, on = sflow.is_some(), "sFlow changed");
+        Ok(())
+    }
+}
+
+/// Start the agent `sflow` describes on `bridge` (or, with `None`, stop it).
+pub fn start(bridge: &crate::bridge::Bridge, sflow: Option<&SflowSection>) -> SwitchResult<()> {
+    let config = sflow
+        .map(|s| s.to_config().map_err(SwitchError::Invalid))
+        .transpose()?;
+    bridge
+        .ofbridge
+        .set_sflow(config)
+        .map_err(|e| SwitchError::Internal(format!("starting sFlow: {e}")))
+}
