@@ -11,6 +11,9 @@
 #            (swctl capture --match udp,tp_dst=9 -w /dev/null)
 #   all      a live capture of everything on h2's port to /dev/null
 #            (informational: its cost is the copies)
+#   span     a SPAN mirror of h1's port to a third host's port (h3)
+#   sflow    sFlow sampling 1 in 1000, polling 10 s, to a UDP sink on
+#            loopback
 # For each phase it reports the worker's busy nanoseconds per received
 # packet (from `swctl pmd-stats`: the cost on the switch's core, the figure
 # the < 1% target is about) and the packets per second h2 received (iperf3's
@@ -44,9 +47,9 @@ for tool in ip ethtool iperf3 python3; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-NS1=pc-h1 NS2=pc-h2 P1=pch1 P2=pch2
+NS1=pc-h1 NS2=pc-h2 NS3=pc-h3 P1=pch1 P2=pch2 P3=pch3
 TMP=$(mktemp -d /tmp/probe-cost.XXXXXX)
-SWITCHD_PID="" IPERF_PID="" CAPTURE_PID=""
+SWITCHD_PID="" IPERF_PID="" CAPTURE_PID="" SINK_PID=""
 
 stop_pid() {
     local pid=$1 i
@@ -61,12 +64,15 @@ stop_pid() {
 
 cleanup() {
     stop_pid "$CAPTURE_PID"
+    stop_pid "$SINK_PID"
     stop_pid "$IPERF_PID"
     stop_pid "$SWITCHD_PID"
     ip netns del $NS1 2>/dev/null || true
     ip netns del $NS2 2>/dev/null || true
+    ip netns del $NS3 2>/dev/null || true
     ip link del $P1 2>/dev/null || true
     ip link del $P2 2>/dev/null || true
+    ip link del $P3 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -79,7 +85,7 @@ SWITCHD=$REPO/target/release/switchd
 SWCTL=$REPO/target/release/swctl
 [[ -x $SWITCHD && -x $SWCTL ]] || die "no release binaries (drop --no-build)"
 
-for i in 1 2; do
+for i in 1 2 3; do
     ns=pc-h$i port=pch$i
     ip netns add "$ns"
     ip link add "$port" type veth peer name eth0 netns "$ns"
@@ -103,6 +109,10 @@ options = { xdp_mode = "native" }
 name = "$P2"
 type = "afxdp"
 options = { xdp_mode = "native" }
+[[bridge.port]]
+name = "$P3"
+type = "afxdp"
+options = { xdp_mode = "native" }
 EOF
 "$SWITCHD" --config "$TMP/switchd.toml" --state-dir "$TMP/state" \
     >"$TMP/switchd.log" 2>&1 &
@@ -112,6 +122,13 @@ for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
 [[ -S $SOCK ]] || die "switchd did not start: $(tail -5 "$TMP/switchd.log")"
 sw() { "$SWCTL" --server "$SOCK" "$@"; }
 ip netns exec $NS1 ping -c 3 -i 0.2 -W 2 10.78.0.2 >/dev/null || die "h1 cannot reach h2"
+# The sFlow collector: a UDP sink on loopback.
+python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 16343))
+while True:
+    s.recv(65535)' &
+SINK_PID=$!
 
 # Busy ns and rx packets summed over the workers.
 busy() {
@@ -130,6 +147,8 @@ phase() {
                      2>>"$TMP/capture.log" & CAPTURE_PID=$! ;;
         all) "$SWCTL" --server "$SOCK" capture $P2 -w /dev/null 2>>"$TMP/capture.log" &
              CAPTURE_PID=$! ;;
+        span) sw add-mirror pcbr span select-src-port=$P1 output-port=$P3 ;;
+        sflow) sw set-sflow pcbr agent=127.0.0.1 targets=127.0.0.1:16343 sampling=1000 polling=10 ;;
     esac
     sleep 0.5
     ip netns exec $NS2 iperf3 -s -1 -p 5301 -J >"$TMP/server.json" 2>/dev/null &
@@ -145,6 +164,10 @@ phase() {
         wait "$CAPTURE_PID" 2>/dev/null || true
         CAPTURE_PID=""
     fi
+    case $name in
+        span) log "  $(sw list-mirrors pcbr | tail -1)"; sw del-mirror pcbr span ;;
+        sflow) log "  $(sw sflow-show pcbr | tail -1)"; sw clear-sflow pcbr ;;
+    esac
     pps=$(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -152,12 +175,14 @@ s = d["end"]["sum"]
 print(round(s["packets"] / s["seconds"]) if s.get("seconds") else 0)' "$TMP/server.json" 2>/dev/null || echo 0)
     printf '%s\t%s\t%s\n' "$name" "$(( (b1 - b0) / ( (r1 - r0) > 0 ? (r1 - r0) : 1 ) ))" "$pps" >>"$TMP/records.tsv"
     log "$name: $(tail -1 "$TMP/records.tsv" | cut -f2) ns/packet, $pps pps received"
-    [[ $name == none ]] || log "  $(tail -1 "$TMP/capture.log")"
+    if [[ $name == nomatch || $name == all ]]; then
+        log "  $(tail -1 "$TMP/capture.log")"
+    fi
 }
 
 : >"$TMP/records.tsv"
 for ((r = 1; r <= ROUNDS; r++)); do
-    for p in none nomatch all; do phase $p; done
+    for p in none nomatch all span sflow; do phase $p; done
 done
 
 python3 - "$TMP/records.tsv" <<'EOF'
@@ -170,7 +195,7 @@ base_ns = statistics.median(n for n, _ in by["none"])
 base_pps = statistics.median(p for _, p in by["none"])
 print("| probe | worker ns/packet (median) | vs none | received pps (median) | vs none |")
 print("|---|---|---|---|---|")
-for name in ("none", "nomatch", "all"):
+for name in ("none", "nomatch", "all", "span", "sflow"):
     ns = statistics.median(n for n, _ in by[name])
     pps = statistics.median(p for _, p in by[name])
     print(f"| {name} | {ns:.0f} ({min(n for n,_ in by[name])}-{max(n for n,_ in by[name])}) "
