@@ -223,21 +223,12 @@ fn run(
                 let n = *n as usize;
                 st.trunc = Some(st.trunc.map_or(n, |t| t.min(n)));
             }
-            Action::Sample {
-                probability,
-                actions: nested,
-            } => {
-                if *probability == u32::MAX || random_u32() < *probability {
-                    if last {
-                        run(nested, packet, st.key, sink, st.trunc, st.depth + 1);
-                        return;
+            Action::Clone(nested) | Action::Sample { actions: nested, .. } => {
+                if let Action::Sample { probability, .. } = action {
+                    if *probability != u32::MAX && random_u32() >= *probability {
+                        continue;
                     }
-                    let mut copy = sink.alloc();
-                    copy.copy_from(&packet);
-                    run(nested, copy, st.key, sink, st.trunc, st.depth + 1);
                 }
-            }
-            Action::Clone(nested) => {
                 if last {
                     run(nested, packet, st.key, sink, st.trunc, st.depth + 1);
                     return;
