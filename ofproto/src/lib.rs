@@ -1,11 +1,16 @@
 //! # ofproto: the switch logic above the datapath
 //!
-//! Today this crate holds the standalone bridge: VLAN-aware MAC learning
-//! ([`mac_learning`]) and the [`standalone::LearningBridge`] upcall handler
-//! that makes a bridge with no controller a learning switch (Open vSwitch's
-//! `fail-mode=standalone` with the NORMAL action). The OpenFlow 1.3 codec,
-//! pipeline, translation and controller connections come next (see
-//! docs/DESIGN.md); NORMAL will reuse the MAC table as it is.
+//! What a bridge decides, in Open vSwitch's ofproto terms: the OpenFlow 1.3
+//! codec with the Nicira extensions ([`wire`]), the flow tables, groups and
+//! meters and their transactions ([`pipeline`]), translation of a packet
+//! through them into datapath actions and a megaflow mask ([`xlate`]),
+//! controller connections ([`conn`]), and the bridge that ties them to a
+//! datapath as its upcall handler ([`bridge`]: NORMAL over VLAN-aware MAC
+//! learning in [`mac_learning`], packet-in/out, revalidation). Around
+//! translation sit the operator's functions that shape its result: native
+//! tunnels with their routes and neighbours ([`tunnel`]), port mirroring
+//! ([`mirror`]) and sFlow sampling ([`sflow`]). The datapath below knows
+//! none of this; the control plane above (`ctl`) configures it.
 
 #![forbid(unsafe_code)]
 
