@@ -223,7 +223,10 @@ fn run(
                 let n = *n as usize;
                 st.trunc = Some(st.trunc.map_or(n, |t| t.min(n)));
             }
-            Action::Clone(nested) | Action::Sample { actions: nested, .. } => {
+            Action::Clone(nested)
+            | Action::Sample {
+                actions: nested, ..
+            } => {
                 if let Action::Sample { probability, .. } = action {
                     if *probability != u32::MAX && random_u32() >= *probability {
                         continue;
