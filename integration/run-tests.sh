@@ -22,7 +22,7 @@ section() {
 #   mininet, iperf          (Mininet on switchd: integration/mininet/)
 # ---------------------------------------------------------------------------
 BASE_PACKAGES=(iproute2 iputils-ping iperf3 ethtool tcpdump python3)
-EXTRA_PACKAGES=(python3-yaml python3-os-ken openvswitch-switch python3-pip openvswitch-common dpdk dpdk-dev qemu-system-x86 busybox-static tshark mininet iperf pmacct)
+EXTRA_PACKAGES=(python3-yaml python3-os-ken openvswitch-switch python3-pip openvswitch-common dpdk dpdk-dev qemu-system-x86 busybox-static tshark mininet iperf pmacct nfdump)
 
 section "system packages"
 missing=()

@@ -189,6 +189,9 @@ pub struct BridgeConfig {
     /// The sFlow agent ([`crate::sflow`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sflow: Option<crate::sflow::SflowSection>,
+    /// The IPFIX exporter ([`crate::ipfix`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipfix: Option<crate::ipfix::IpfixSection>,
 }
 
 /// The switch's TLS identity (PEM files), as `ovs-vsctl set-ssl` takes it.
@@ -295,6 +298,7 @@ impl Config {
                 meters: Vec::new(),
                 mirror: Vec::new(),
                 sflow: None,
+                ipfix: None,
             }],
             route: Vec::new(),
         }
@@ -406,6 +410,9 @@ impl Config {
             }
             if let Some(sf) = &b.sflow {
                 sf.to_config().map_err(&bad)?;
+            }
+            if let Some(i) = &b.ipfix {
+                i.to_config().map_err(&bad)?;
             }
             let mut mirrors = HashSet::new();
             for m in &b.mirror {

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod bridge;
 pub mod config;
+pub mod ipfix;
 pub mod mirror;
 pub mod port_type;
 pub mod sflow;

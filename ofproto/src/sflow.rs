@@ -87,6 +87,25 @@ pub fn if_index(port: PortNo) -> u32 {
     }
 }
 
+/// One UDP socket connected to each collector: the kernel then reports a
+/// collector that refuses (ICMP port unreachable) on the next send, which
+/// an unconnected socket never hears of. (IPFIX uses them too.)
+pub fn connected_sockets(targets: &[SocketAddr]) -> std::io::Result<Vec<UdpSocket>> {
+    targets
+        .iter()
+        .map(|t| {
+            let any: SocketAddr = if t.is_ipv4() {
+                (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+            } else {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            let s = UdpSocket::bind(any)?;
+            s.connect(t)?;
+            Ok(s)
+        })
+        .collect()
+}
+
 /// Put the sampling action in front of a packet's translated `actions`.
 pub fn apply(config: &SflowConfig, actions: &mut Vec<Dp>) {
     let outs: Vec<PortNo> = actions
@@ -141,22 +160,7 @@ pub struct Sflow {
 impl Sflow {
     /// Start an agent that reads port counters from `ports`.
     pub fn start(config: SflowConfig, ports: PortSource) -> std::io::Result<Sflow> {
-        // One connected socket per collector: the kernel then reports a
-        // collector that refuses (ICMP port unreachable) on the next send.
-        let sockets = config
-            .targets
-            .iter()
-            .map(|t| {
-                let any: SocketAddr = if t.is_ipv4() {
-                    (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-                } else {
-                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-                };
-                let s = UdpSocket::bind(any)?;
-                s.connect(t)?;
-                Ok(s)
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let sockets = connected_sockets(&config.targets)?;
         let (tx, rx) = mpsc::sync_channel(BACKLOG);
         let counters = Arc::new(SflowCounters::default());
         let stop = Arc::new(AtomicBool::new(false));

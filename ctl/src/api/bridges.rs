@@ -147,6 +147,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                     meters: Vec::new(),
                     mirror: Vec::new(),
                     sflow: None,
+                    ipfix: None,
                 };
                 let name = cfg.name.clone();
                 sw.create_bridge(inner, cfg)?;

@@ -259,6 +259,13 @@ impl Switch {
         if let Err(e) = sflow::start(&bridge, cfg.sflow.as_ref()) {
             tracing::error!(bridge = %cfg.name, "sFlow not started: {e}");
         }
+        if let Some(i) = &cfg.ipfix {
+            // Checked by the configuration; the sockets may still fail.
+            let started = i.to_config().map_err(std::io::Error::other);
+            if let Err(e) = started.and_then(|c| bridge.ofbridge.set_ipfix(Some(c))) {
+                tracing::error!(bridge = %cfg.name, "IPFIX not started: {e}");
+            }
+        }
         openflow::restore_openflow(&bridge, cfg);
         // From now on every OpenFlow change, a controller's included,
         // commits through the switch.

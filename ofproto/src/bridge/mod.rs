@@ -21,6 +21,7 @@ pub mod change;
 pub mod handler;
 pub mod revalidate;
 
+use crate::ipfix::{Ipfix, IpfixConfig};
 use crate::mac_learning::{is_multicast, Learned, MacTable};
 use crate::mirror::{self, Mirror};
 use crate::pipeline::group::Group;
@@ -204,6 +205,8 @@ pub struct OfBridge {
     mirrors: ArcSwap<Vec<Arc<Mirror>>>,
     /// The sFlow agent ([`crate::sflow`]), when configured.
     sflow: arc_swap::ArcSwapOption<Sflow>,
+    /// The IPFIX exporter ([`crate::ipfix`]), when configured.
+    ipfix: arc_swap::ArcSwapOption<Ipfix>,
     controller_connected: AtomicBool,
     ctl_ctx: Mutex<(HashMap<ControllerCtx, u64>, Vec<ControllerCtx>)>,
     /// Translation states frozen at recirculations; id = index + 1.
@@ -240,6 +243,7 @@ impl OfBridge {
             tunnels: OnceLock::new(),
             mirrors: ArcSwap::from_pointee(Vec::new()),
             sflow: arc_swap::ArcSwapOption::empty(),
+            ipfix: arc_swap::ArcSwapOption::empty(),
             controller_connected: AtomicBool::new(false),
             ctl_ctx: Mutex::new((HashMap::new(), Vec::new())),
             frozen: Mutex::new((HashMap::new(), Vec::new())),
@@ -290,6 +294,20 @@ impl OfBridge {
         self.sflow.store(agent);
         self.invalidate_all();
         Ok(())
+    }
+
+    /// Start (or replace, or with `None` stop) the bridge's IPFIX
+    /// exporter; cached megaflows are retranslated.
+    pub fn set_ipfix(&self, config: Option<IpfixConfig>) -> std::io::Result<()> {
+        let exporter = config.map(Ipfix::start).transpose()?.map(Arc::new);
+        self.ipfix.store(exporter);
+        self.invalidate_all();
+        Ok(())
+    }
+
+    /// The running IPFIX exporter and its counters.
+    pub fn ipfix(&self) -> Option<Arc<Ipfix>> {
+        self.ipfix.load_full()
     }
 
     /// The running sFlow agent and its counters.
@@ -559,17 +577,13 @@ impl OfBridge {
             }
             let mut cache = XlateCache::empty(version, true);
             cache.mirrors = self.mirror(&env, &mirrors, key, &mut wc, &mut actions);
-            if let Some(s) = self.sflow.load().as_ref() {
-                crate::sflow::apply(&s.config, &mut actions);
-            }
+            self.sample(&mut actions);
             cache.slow = env.verdict.get().slow;
             return (actions, wc, cache);
         }
         let mut x = xlate::translate(&snapshot, &env, key, 0);
         let mirrored = self.mirror(&env, &mirrors, key, &mut wc, &mut x.actions);
-        if let Some(s) = self.sflow.load().as_ref() {
-            crate::sflow::apply(&s.config, &mut x.actions);
-        }
+        self.sample(&mut x.actions);
         x.mask = x.mask.union(&wc);
         let cache = XlateCache {
             version: AtomicU64::new(snapshot.version),
@@ -583,6 +597,18 @@ impl OfBridge {
             mirrors: mirrored,
         };
         (x.actions, x.mask, cache)
+    }
+
+    /// The samplers' actions in front of a translation, after mirroring
+    /// (the outputs they report are the packet's own, not mirror copies,
+    /// which sit inside clones).
+    fn sample(&self, actions: &mut Vec<Dp>) {
+        if let Some(s) = self.sflow.load().as_ref() {
+            crate::sflow::apply(&s.config, actions);
+        }
+        if let Some(i) = self.ipfix.load().as_ref() {
+            crate::ipfix::apply(&i.config, actions);
+        }
     }
 
     /// The last step of translation: the mirrors' copies.
@@ -725,6 +751,12 @@ impl UpcallHandler for OfBridge {
     }
 
     fn action(&self, packet: &Packet, key: &FlowKey, userdata: u64) {
+        if userdata & crate::ipfix::IPFIX_USERDATA != 0 {
+            if let Some(i) = self.ipfix.load().as_ref() {
+                i.sample(packet, key, userdata);
+            }
+            return;
+        }
         if userdata & crate::sflow::SFLOW_USERDATA != 0 {
             if let Some(s) = self.sflow.load().as_ref() {
                 s.sample(packet, key.in_port, userdata);
