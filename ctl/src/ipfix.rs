@@ -15,28 +15,32 @@ pub struct IpfixSection {
     /// Collectors, `IP:PORT` (4739 is IPFIX's port).
     pub targets: Vec<String>,
     /// Sample 1 in N packets (default 1: every packet, exact totals).
-    #[serde(default = "one")]
+    #[serde(default = "default_sampling")]
     pub sampling: u32,
     #[serde(default)]
     pub obs_domain_id: u32,
     /// Seconds a flow stays open before its record is exported (default 60).
-    #[serde(default = "sixty")]
+    #[serde(default = "default_active_timeout")]
     pub cache_active_timeout: u32,
     /// Seconds without packets before a flow's record is exported (default 15).
-    #[serde(default = "fifteen")]
+    #[serde(default = "default_idle_timeout")]
     pub cache_idle_timeout: u32,
     /// Seconds between template re-sends (default 60).
-    #[serde(default = "sixty")]
+    #[serde(default = "default_template_interval")]
     pub template_interval: u32,
 }
 
-fn one() -> u32 {
+/// The defaults, for the file and the API alike.
+pub fn default_sampling() -> u32 {
     1
 }
-fn fifteen() -> u32 {
+pub fn default_active_timeout() -> u32 {
+    60
+}
+pub fn default_idle_timeout() -> u32 {
     15
 }
-fn sixty() -> u32 {
+pub fn default_template_interval() -> u32 {
     60
 }
 

@@ -7,12 +7,14 @@
 //! several records (the active timeout closes one every 2 s) whose packet
 //! and byte totals match what iperf3 sent within 1% (bytes at the IP
 //! layer: 1,028 per 1,000-byte datagram); three pings, shorter than the
-//! active timeout, come out in records ended by the idle timeout.
+//! active timeout, come out in records ended by the idle timeout. Then
+//! swctl: `ipfix-show` counters, bad settings refused, `clear-ipfix`.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use switchd_integration::swctl::Swctl;
 use switchd_integration::{BridgeConfig, Daemon, Error, PortType, Switch, Topo};
 
 #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
@@ -55,7 +57,8 @@ fn a_real_collector_gets_flow_records_whose_totals_match_the_traffic() -> Result
         .ports(&hosts, PortType::AfXdp)
         .option_on_all_ports("xdp_mode", "native")
         .set("ipfix", &ipfix);
-    let _switch = Switch::start(&config.to_toml())?;
+    let switch = Switch::start(&config.to_toml())?;
+    let swctl = Swctl::for_switch(&switch);
     assert!(a.wait_reachable(b.ip(), Duration::from_secs(5))?);
     // Let the warm-up's records go out before the flows under test.
     std::thread::sleep(Duration::from_secs(2));
@@ -140,5 +143,26 @@ fn a_real_collector_gets_flow_records_whose_totals_match_the_traffic() -> Result
         each_way(&ip_a) && each_way(&ip_b),
         "ICMP records both ways:\n{text}"
     );
+
+    // Through swctl: the exporter's counters, bad settings refused with
+    // nothing changed, clearing.
+    let show = swctl.json(&["ipfix-show", "br0"]);
+    assert!(show["records"].as_u64() >= Some(udp.len() as u64), "{show}");
+    assert_eq!(show["dropped"], 0, "{show}");
+    let why = swctl.fails(&["set-ipfix", "br0", "targets=nowhere"], 1);
+    assert!(why.contains("IP:PORT"), "{why}");
+    let why = swctl.fails(
+        &[
+            "set-ipfix",
+            "br0",
+            "targets=127.0.0.1:9",
+            "cache_idle_timeout=99999",
+        ],
+        1,
+    );
+    assert!(why.contains("cache_idle_timeout"), "{why}");
+    assert_eq!(swctl.json(&["ipfix-show", "br0"])["ipfix"], show["ipfix"]);
+    swctl.ok(&["clear-ipfix", "br0"]);
+    assert_eq!(swctl.json(&["ipfix-show", "br0"])["ipfix"], Value::Null);
     Ok(())
 }

@@ -11,7 +11,7 @@
 //! Modules by concept: [`bridges`], [`ports`], [`flows`] (with groups and
 //! meters), [`stats`], [`datapath`] (megaflows, workers), [`trace`],
 //! [`tunnels`] (routes, neighbours, tunnel ports), [`events`] (the watch
-//! stream), [`capture`] (live capture streams), [`mirrors`], [`sflow`]; [`convert`] maps structured protobuf
+//! stream), [`capture`] (live capture streams), [`mirrors`], [`sflow`], [`ipfix`]; [`convert`] maps structured protobuf
 //! flows to OpenFlow messages; [`metrics`] is the Prometheus endpoint.
 //! Open vSwitch's flow syntax lives in [`crate::syntax`].
 
@@ -21,6 +21,7 @@ pub mod convert;
 pub mod datapath;
 pub mod events;
 pub mod flows;
+pub mod ipfix;
 pub mod metrics;
 pub mod mirrors;
 pub mod ports;
@@ -92,6 +93,7 @@ pub async fn router(
         "switchd.v1.CaptureService",
         "switchd.v1.MirrorService",
         "switchd.v1.SflowService",
+        "switchd.v1.IpfixService",
         "",
     ] {
         reporter
@@ -153,6 +155,11 @@ pub async fn router(
         )
         .add_service(
             v1::event_service_server::EventServiceServer::new(events::Events(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::ipfix_service_server::IpfixServiceServer::new(ipfix::Ipfix(s.clone()))
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )

@@ -98,6 +98,16 @@ pub enum Command {
     ClearSflow { bridge: String },
     /// A bridge's sFlow settings and counters.
     SflowShow { bridge: String },
+    /// Start IPFIX: `set-ipfix br0 targets=IP:PORT[,..] [sampling=N] [obs_domain_id=D] [cache_active_timeout=S] [cache_idle_timeout=S] [template_interval=S]`.
+    SetIpfix {
+        bridge: String,
+        #[arg(value_name = "SETTING", required = true)]
+        settings: Vec<String>,
+    },
+    /// Stop a bridge's IPFIX exporter.
+    ClearIpfix { bridge: String },
+    /// A bridge's IPFIX settings and counters.
+    IpfixShow { bridge: String },
     /// Replace a bridge's controllers: `set-controller br0 tcp:10.0.0.1:6653`.
     SetController {
         bridge: String,

@@ -22,6 +22,7 @@ use proto::v1::datapath_service_client::DatapathServiceClient;
 use proto::v1::event_service_client::EventServiceClient;
 use proto::v1::flow_service_client::FlowServiceClient;
 use proto::v1::group_service_client::GroupServiceClient;
+use proto::v1::ipfix_service_client::IpfixServiceClient;
 use proto::v1::meter_service_client::MeterServiceClient;
 use proto::v1::mirror_service_client::MirrorServiceClient;
 use proto::v1::port_service_client::PortServiceClient;
@@ -208,6 +209,11 @@ impl Api {
     }
     pub fn tunnels(&self) -> TunnelServiceClient<Channel> {
         TunnelServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+    pub fn ipfix(&self) -> IpfixServiceClient<Channel> {
+        IpfixServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE)
     }

@@ -13,7 +13,7 @@
 //!
 //! The changes by object: [`bridges`] (create, delete, reconfigure,
 //! controllers), [`ports`] (add, delete, options, OFPPC bits), [`openflow`]
-//! (flows, groups, meters), [`mirrors`] (port mirrors), [`sflow`], [`tunnels`] (the operator's routes, which are
+//! (flows, groups, meters), [`mirrors`] (port mirrors), [`sflow`] (sFlow and IPFIX), [`tunnels`] (the operator's routes, which are
 //! stored first and then installed in the tunnel plane, and the plane's
 //! neighbours, tunnel ports and counters). The services that carry requests in (the gRPC
 //! API in `crate::api`, the OpenFlow connections in `ofproto`) translate
@@ -259,12 +259,8 @@ impl Switch {
         if let Err(e) = sflow::start(&bridge, cfg.sflow.as_ref()) {
             tracing::error!(bridge = %cfg.name, "sFlow not started: {e}");
         }
-        if let Some(i) = &cfg.ipfix {
-            // Checked by the configuration; the sockets may still fail.
-            let started = i.to_config().map_err(std::io::Error::other);
-            if let Err(e) = started.and_then(|c| bridge.ofbridge.set_ipfix(Some(c))) {
-                tracing::error!(bridge = %cfg.name, "IPFIX not started: {e}");
-            }
+        if let Err(e) = sflow::start_ipfix(&bridge, cfg.ipfix.as_ref()) {
+            tracing::error!(bridge = %cfg.name, "IPFIX not started: {e}");
         }
         openflow::restore_openflow(&bridge, cfg);
         // From now on every OpenFlow change, a controller's included,

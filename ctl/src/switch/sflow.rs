@@ -1,11 +1,14 @@
-//! sFlow changes: set or clear a bridge's agent.
+//! Sampling probes' changes: set or clear a bridge's sFlow agent or IPFIX
+//! exporter.
 //!
 //! The section is checked with the rest of the configuration
-//! (`SflowSection::to_config` within `Config::validate`), the agent is
-//! (re)started on the running bridge, then the configuration is persisted;
-//! a failure to persist puts the old agent back.
+//! (`SflowSection::to_config`, `IpfixSection::to_config` within
+//! `Config::validate`), the agent or exporter is (re)started on the
+//! running bridge, then the configuration is persisted; a failure to
+//! persist puts the old one back.
 
 use super::{Inner, SwitchError, SwitchResult};
+use crate::ipfix::IpfixSection;
 use crate::sflow::SflowSection;
 
 impl Inner {
@@ -24,6 +27,36 @@ impl Inner {
         tracing::info!(bridge, on = sflow.is_some(), "sFlow changed");
         Ok(())
     }
+
+    /// Set (`Some`) or clear (`None`) the IPFIX exporter of `bridge`.
+    pub fn set_ipfix(&mut self, bridge: &str, ipfix: Option<IpfixSection>) -> SwitchResult<()> {
+        let old = self.bridge(bridge)?.1.ipfix.clone();
+        let config = self.edit(bridge, |b| {
+            b.ipfix = ipfix.clone();
+            Ok(())
+        })?;
+        start_ipfix(self.bridge(bridge)?.0, ipfix.as_ref())?;
+        if let Err(e) = self.persist(config) {
+            let _ = start_ipfix(self.bridge(bridge)?.0, old.as_ref());
+            return Err(e);
+        }
+        tracing::info!(bridge, on = ipfix.is_some(), "IPFIX changed");
+        Ok(())
+    }
+}
+
+/// Start the exporter `ipfix` describes on `bridge` (or, with `None`, stop it).
+pub fn start_ipfix(
+    bridge: &crate::bridge::Bridge,
+    ipfix: Option<&IpfixSection>,
+) -> SwitchResult<()> {
+    let config = ipfix
+        .map(|s| s.to_config().map_err(SwitchError::Invalid))
+        .transpose()?;
+    bridge
+        .ofbridge
+        .set_ipfix(config)
+        .map_err(|e| SwitchError::Internal(format!("starting IPFIX: {e}")))
 }
 
 /// Start the agent `sflow` describes on `bridge` (or, with `None`, stop it).

@@ -15,7 +15,7 @@ pub mod flow;
 pub mod group_meter;
 pub mod mirror;
 pub mod port;
-pub mod sflow;
+pub mod sampling;
 pub mod tunnel;
 pub mod watch;
 
@@ -59,9 +59,15 @@ pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
         C::SetSflow {
             bridge: b,
             settings,
-        } => sflow::set(api, b, settings).await,
-        C::ClearSflow { bridge: b } => sflow::clear(api, b).await,
-        C::SflowShow { bridge: b } => sflow::show(api, b).await,
+        } => sampling::set(api, b, settings).await,
+        C::ClearSflow { bridge: b } => sampling::clear(api, b).await,
+        C::SflowShow { bridge: b } => sampling::show(api, b).await,
+        C::SetIpfix {
+            bridge: b,
+            settings,
+        } => sampling::set_ipfix(api, b, settings).await,
+        C::ClearIpfix { bridge: b } => sampling::clear_ipfix(api, b).await,
+        C::IpfixShow { bridge: b } => sampling::show_ipfix(api, b).await,
         C::SetController { bridge: b, targets } => {
             bridge::set_controllers(api, b, targets, "set-controller").await
         }
