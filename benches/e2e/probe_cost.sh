@@ -14,6 +14,8 @@
 #   span     a SPAN mirror of h1's port to a third host's port (h3)
 #   sflow    sFlow sampling 1 in 1000, polling 10 s, to a UDP sink on
 #            loopback
+#   ipfix    IPFIX of every packet (the default: exact flow records), to
+#            the same sink
 # For each phase it reports the worker's busy nanoseconds per received
 # packet (from `swctl pmd-stats`: the cost on the switch's core, the figure
 # the < 1% target is about) and the packets per second h2 received (iperf3's
@@ -22,7 +24,7 @@
 # Needs root, iproute2, ethtool, iperf3, python3. Everything it creates is
 # named pc-* and removed on exit, however it exits.
 #
-# Usage: sudo benches/e2e/probe_cost.sh [--rounds N] [--duration S] [--no-build]
+# Usage: sudo benches/e2e/probe_cost.sh [--rounds N] [--duration S] [--phases "none ..."] [--no-build]
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,8 +32,10 @@ REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
 ROUNDS=3
 DURATION=5
 BUILD=1
+PHASES="none nomatch all span sflow ipfix"
 while [[ $# -gt 0 ]]; do
     case $1 in
+        --phases) PHASES=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --duration) DURATION=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
@@ -149,6 +153,7 @@ phase() {
              CAPTURE_PID=$! ;;
         span) sw add-mirror pcbr span select-src-port=$P1 output-port=$P3 ;;
         sflow) sw set-sflow pcbr agent=127.0.0.1 targets=127.0.0.1:16343 sampling=1000 polling=10 ;;
+        ipfix) sw set-ipfix pcbr targets=127.0.0.1:16343 >/dev/null ;;
     esac
     sleep 0.5
     ip netns exec $NS2 iperf3 -s -1 -p 5301 -J >"$TMP/server.json" 2>/dev/null &
@@ -167,6 +172,7 @@ phase() {
     case $name in
         span) log "  $(sw list-mirrors pcbr | tail -1)"; sw del-mirror pcbr span ;;
         sflow) log "  $(sw sflow-show pcbr | tail -1)"; sw clear-sflow pcbr ;;
+        ipfix) log "  $(sw ipfix-show pcbr | tail -1)"; sw clear-ipfix pcbr ;;
     esac
     pps=$(python3 -c '
 import json, sys
@@ -182,7 +188,7 @@ print(round(s["packets"] / s["seconds"]) if s.get("seconds") else 0)' "$TMP/serv
 
 : >"$TMP/records.tsv"
 for ((r = 1; r <= ROUNDS; r++)); do
-    for p in none nomatch all span sflow; do phase $p; done
+    for p in $PHASES; do phase $p; done
 done
 
 python3 - "$TMP/records.tsv" <<'EOF'
@@ -195,7 +201,7 @@ base_ns = statistics.median(n for n, _ in by["none"])
 base_pps = statistics.median(p for _, p in by["none"])
 print("| probe | worker ns/packet (median) | vs none | received pps (median) | vs none |")
 print("|---|---|---|---|---|")
-for name in ("none", "nomatch", "all", "span", "sflow"):
+for name in [n for n in ("none", "nomatch", "all", "span", "sflow", "ipfix") if n in by]:
     ns = statistics.median(n for n, _ in by[name])
     pps = statistics.median(p for _, p in by[name])
     print(f"| {name} | {ns:.0f} ({min(n for n,_ in by[name])}-{max(n for n,_ in by[name])}) "

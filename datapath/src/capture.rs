@@ -24,12 +24,14 @@ use crate::packet::Packet;
 use crate::PortNo;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Copies a session may have waiting for its reader before it loses some.
 pub const CAPTURE_BACKLOG: usize = 4096;
+/// How long a reader sleeps when no copy is waiting.
+const READER_POLL: Duration = Duration::from_millis(1);
 
 /// Which way a captured packet crossed the port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,16 +248,27 @@ pub enum Next {
 }
 
 impl Capture {
-    /// The next copy, waiting at most `timeout`.
+    /// The next copy, waiting at most `timeout`. The reader polls rather
+    /// than sleeping on the channel: a parked reader would make the worker
+    /// pay a wake-up system call for every copy it sends.
     pub fn next(&self, timeout: Duration) -> Next {
-        match self.rx.recv_timeout(timeout) {
-            Ok(c) => Next::Packet(c),
-            Err(RecvTimeoutError::Timeout) if self.session.done.load(Ordering::Relaxed) => {
-                Next::Done
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.rx.try_recv() {
+                Ok(c) => return Next::Packet(c),
+                // The session holds the sender: cannot happen while we live.
+                Err(TryRecvError::Disconnected) => return Next::Done,
+                Err(TryRecvError::Empty) => {}
             }
-            Err(RecvTimeoutError::Timeout) => Next::Idle,
-            // The session holds the sender: cannot happen while we live.
-            Err(RecvTimeoutError::Disconnected) => Next::Done,
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return if self.session.done.load(Ordering::Relaxed) {
+                    Next::Done
+                } else {
+                    Next::Idle
+                };
+            }
+            std::thread::sleep(READER_POLL.min(deadline - now));
         }
     }
 

@@ -23,7 +23,8 @@
 //! * `Clone(list)` runs `list` on a copy; the original continues. When the
 //!   clone is the last use, the list runs on the packet itself. `Sample`
 //!   is a `Clone` taken with a probability (a per-thread xorshift draw;
-//!   the packets it does not take cost that draw only).
+//!   the packets it does not take cost that draw only). A clone of only
+//!   userspace actions (a sampler's) reads the packet without copying it.
 //! * `DecTtl` / `DecMplsTtl` on a TTL of 0 or 1 leaves the packet unchanged,
 //!   runs the `on_zero` list on it, and ends the processing (as the Linux
 //!   datapath does). On a packet without that header they do nothing.
@@ -231,6 +232,16 @@ fn run(
                     if *probability != u32::MAX && random_u32() >= *probability {
                         continue;
                     }
+                }
+                // Only userspace actions (a sampler's): they read the
+                // packet, so it needs no copy.
+                if nested.iter().all(|a| matches!(a, Action::Userspace { .. })) {
+                    for a in nested.iter() {
+                        if let Action::Userspace { userdata } = a {
+                            sink.userspace(&packet, st.key, *userdata);
+                        }
+                    }
+                    continue;
                 }
                 if last {
                     run(nested, packet, st.key, sink, st.trunc, st.depth + 1);

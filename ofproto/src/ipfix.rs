@@ -6,7 +6,10 @@
 //! reaches [`Ipfix::sample`] in the worker's thread, which reduces it to
 //! its flow (addresses, ports, protocol, VLAN, tunnel id, input and output
 //! port) and its IP length, and hands that to the exporter thread through
-//! a bounded channel (full: dropped and counted).
+//! a bounded channel (full: dropped and counted). The exporter polls that
+//! channel rather than sleeping on it, so a sender never pays for waking
+//! it (a system call per sampled packet, a quarter of the forwarding cost
+//! when every packet is sampled).
 //!
 //! The exporter keeps a flow cache. A flow is exported when it has been
 //! idle for `idle_timeout` seconds (end reason 1), when it has been active
@@ -26,13 +29,16 @@ use datapath::PortNo;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Userdata bit that marks a `Userspace` action as an IPFIX sample.
 pub const IPFIX_USERDATA: u64 = 1 << 62;
 const BACKLOG: usize = 16384;
+/// How long the exporter sleeps when nothing is waiting (at 1 Mpps,
+/// 2,000 samples: well inside the backlog).
+const POLL: Duration = Duration::from_millis(2);
 const MAX_MESSAGE: usize = 1400;
 const TEMPLATE_V4: u16 = 256;
 const TEMPLATE_V6: u16 = 257;
@@ -236,14 +242,24 @@ impl Exporter {
     fn run(&mut self, rx: Receiver<Taken>, stop: &AtomicBool) {
         let mut last_scan = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            match rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(t) => self.account(t),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            // Poll, never park: a parked receiver makes every sender (a
+            // worker, once per sampled packet) pay a wake-up system call.
+            let mut got = false;
+            loop {
+                match rx.try_recv() {
+                    Ok(t) => {
+                        self.account(t);
+                        got = true;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.expire(true);
+                        return;
+                    }
+                }
             }
-            // Drain what else is waiting before looking at the clock.
-            while let Ok(t) = rx.try_recv() {
-                self.account(t);
+            if !got {
+                std::thread::sleep(POLL);
             }
             if last_scan.elapsed() >= Duration::from_millis(100) {
                 last_scan = Instant::now();

@@ -26,7 +26,7 @@ use datapath::packet::Packet;
 use datapath::PortNo;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -239,7 +239,9 @@ impl Agent {
         let polling = Duration::from_secs(u64::from(self.config.polling));
         let mut next_poll = Instant::now() + polling;
         while !stop.load(Ordering::Relaxed) {
-            match rx.recv_timeout(Duration::from_millis(20)) {
+            // Poll, never park: a parked receiver makes every sender (a
+            // worker, per sample) pay a wake-up system call.
+            match rx.try_recv() {
                 Ok(t) => {
                     if pending.is_empty() {
                         self.pools = (self.ports)();
@@ -253,8 +255,8 @@ impl Agent {
                     pending.push(s);
                     first_wait.get_or_insert_with(Instant::now);
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(2)),
+                Err(TryRecvError::Disconnected) => break,
             }
             if first_wait.is_some_and(|t| t.elapsed() >= FLUSH_AFTER) {
                 self.send(std::mem::take(&mut pending));
