@@ -25,7 +25,6 @@
 use datapath::actions::Action as Dp;
 use datapath::flow::FlowKey;
 use datapath::packet::Packet;
-use datapath::PortNo;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,35 +69,16 @@ pub struct IpfixCounters {
     pub send_errors: AtomicU64,
 }
 
-/// Put the sampling action in front of a packet's translated `actions`.
+/// Put the IPFIX sampler in front of a packet's translated `actions`; its
+/// egressInterface is the one output port, else 0 (none or several).
 pub fn apply(config: &IpfixConfig, actions: &mut Vec<Dp>) {
-    let outs: Vec<PortNo> = actions
-        .iter()
-        .filter_map(|a| match a {
-            Dp::Output(p) => Some(*p),
-            Dp::TunnelPush { port, .. } => Some(*port),
-            _ => None,
-        })
-        .collect();
-    // egressInterface: the one output port, else 0 (none or several).
-    let out = match outs.as_slice() {
-        [one] => crate::sflow::if_index(*one),
-        _ => 0,
-    };
-    let probability = if config.sampling <= 1 {
-        u32::MAX
-    } else {
-        u32::MAX / config.sampling
-    };
-    actions.insert(
-        0,
-        Dp::Sample {
-            probability,
-            actions: Arc::from(vec![Dp::Userspace {
-                userdata: IPFIX_USERDATA | u64::from(out),
-            }]),
-        },
-    );
+    crate::sflow::insert_sampler(actions, config.sampling, |outs| {
+        let out = match outs {
+            [one] => crate::sflow::if_index(*one),
+            _ => 0,
+        };
+        IPFIX_USERDATA | u64::from(out)
+    });
 }
 
 /// What identifies a flow record.

@@ -106,8 +106,10 @@ pub fn connected_sockets(targets: &[SocketAddr]) -> std::io::Result<Vec<UdpSocke
         .collect()
 }
 
-/// Put the sampling action in front of a packet's translated `actions`.
-pub fn apply(config: &SflowConfig, actions: &mut Vec<Dp>) {
+/// Put a sampler's action in front of a packet's translated `actions`:
+/// with probability 1 in `sampling`, a `Userspace` with the userdata
+/// `encode` makes of the packet's output ports (sFlow's and IPFIX's).
+pub fn insert_sampler(actions: &mut Vec<Dp>, sampling: u32, encode: impl FnOnce(&[PortNo]) -> u64) {
     let outs: Vec<PortNo> = actions
         .iter()
         .filter_map(|a| match a {
@@ -116,26 +118,32 @@ pub fn apply(config: &SflowConfig, actions: &mut Vec<Dp>) {
             _ => None,
         })
         .collect();
-    let output = match outs.as_slice() {
-        [] => OUT_DISCARD,
-        [one] => if_index(*one),
-        many => OUT_MULTIPLE | (many.len() as u32).min(0x3fff_ffff),
-    };
-    let probability = u32::MAX / config.sampling.max(1);
-    let probability = if config.sampling <= 1 {
+    let probability = if sampling <= 1 {
         u32::MAX
     } else {
-        probability
+        u32::MAX / sampling
     };
+    let userdata = encode(&outs);
     actions.insert(
         0,
         Dp::Sample {
             probability,
-            actions: Arc::from(vec![Dp::Userspace {
-                userdata: SFLOW_USERDATA | u64::from(output),
-            }]),
+            actions: Arc::from(vec![Dp::Userspace { userdata }]),
         },
     );
+}
+
+/// Put the sFlow sampler in front of a packet's translated `actions`, its
+/// output in sFlow's encoding (one ifIndex, several, or discarded).
+pub fn apply(config: &SflowConfig, actions: &mut Vec<Dp>) {
+    insert_sampler(actions, config.sampling, |outs| {
+        let output = match outs {
+            [] => OUT_DISCARD,
+            [one] => if_index(*one),
+            many => OUT_MULTIPLE | (many.len() as u32).min(0x3fff_ffff),
+        };
+        SFLOW_USERDATA | u64::from(output)
+    });
 }
 
 /// One taken sample on its way to the agent.
