@@ -192,7 +192,8 @@ impl Taps {
         }
     }
 
-    fn start(self: &Arc<Self>, spec: CaptureSpec) -> Capture {
+    /// Start a session (the dpif checks the port first).
+    pub(crate) fn start(self: &Arc<Self>, spec: CaptureSpec) -> Capture {
         let (tx, rx) = mpsc::sync_channel(CAPTURE_BACKLOG);
         let session = Arc::new(Session {
             spec,
@@ -287,11 +288,6 @@ impl Drop for Capture {
     }
 }
 
-/// Start a capture on `taps` (the dpif checks the port first).
-pub(crate) fn start(taps: &Arc<Taps>, spec: CaptureSpec) -> Capture {
-    taps.start(spec)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,7 +322,7 @@ mod tests {
     fn idle_taps_are_inactive_and_a_dropped_capture_leaves() {
         let taps = Arc::new(Taps::default());
         assert!(!taps.active());
-        let c = start(&taps, spec());
+        let c = taps.start(spec());
         assert!(taps.active());
         drop(c);
         assert!(!taps.active());
@@ -340,15 +336,12 @@ mod tests {
         key.tp_dst = 80;
         let mut mask = FlowKey::default();
         mask.tp_dst = 0xffff;
-        let c = start(
-            &taps,
-            CaptureSpec {
-                snaplen: 20,
-                filter: Some((key, mask)),
-                ..spec()
-            },
-        );
-        let all = start(&taps, spec());
+        let c = taps.start(CaptureSpec {
+            snaplen: 20,
+            filter: Some((key, mask)),
+            ..spec()
+        });
+        let all = taps.start(spec());
         taps.offer(3, Direction::Rx, &[frame(80), frame(53)]);
         taps.offer(3, Direction::Tx, &[frame(80)]);
         taps.offer(4, Direction::Rx, &[frame(80)]);
@@ -374,20 +367,17 @@ mod tests {
     #[test]
     fn stops_at_count_and_counts_what_a_slow_reader_loses() {
         let taps = Arc::new(Taps::default());
-        let c = start(
-            &taps,
-            CaptureSpec {
-                count: Some(2),
-                ..spec()
-            },
-        );
+        let c = taps.start(CaptureSpec {
+            count: Some(2),
+            ..spec()
+        });
         taps.offer(3, Direction::Rx, &[frame(1), frame(2), frame(3)]);
         assert!(matches!(c.next(Duration::ZERO), Next::Packet(_)));
         assert!(matches!(c.next(Duration::ZERO), Next::Packet(_)));
         assert!(matches!(c.next(Duration::ZERO), Next::Done));
         assert_eq!(c.stats().captured, 2);
 
-        let slow = start(&taps, spec());
+        let slow = taps.start(spec());
         let many: Vec<Packet> = (0..CAPTURE_BACKLOG + 10).map(|_| frame(9)).collect();
         taps.offer(3, Direction::Rx, &many);
         let s = slow.stats();

@@ -129,7 +129,7 @@ impl Dpif {
         if self.shared.ports.load().get(spec.port).is_none() {
             return Err(DpifError::NoSuchPort(spec.port.to_string()));
         }
-        Ok(crate::capture::start(&self.shared.taps, spec))
+        Ok(self.shared.taps.start(spec))
     }
 
     pub fn config(&self) -> &DpifConfig {

@@ -36,6 +36,22 @@ pub fn ofctl_available() -> bool {
     find_in_path("ovs-ofctl").is_some()
 }
 
+/// A UDP port on 127.0.0.1 that nothing is bound to right now (the
+/// kernel's choice, released before returning): where a test starts a
+/// collector.
+pub fn free_udp_port() -> Result<u16> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source| Error::Io { what, source }
+    };
+    let socket = std::net::UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+        .map_err(io("binding 127.0.0.1:0 to find a free UDP port"))?;
+    Ok(socket
+        .local_addr()
+        .map_err(io("reading a bound socket's address"))?
+        .port())
+}
+
 /// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
 /// choice of an ephemeral port, released before returning).
 pub fn free_tcp_port() -> Result<u16> {

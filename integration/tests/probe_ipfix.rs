@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use switchd_integration::ofctl::free_udp_port;
 use switchd_integration::swctl::Swctl;
 use switchd_integration::{BridgeConfig, Daemon, Error, PortType, Switch, Topo};
 
@@ -33,10 +34,7 @@ fn a_real_collector_gets_flow_records_whose_totals_match_the_traffic() -> Result
     }
     let (a, b) = (&hosts[0], &hosts[1]);
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let port = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free UDP port");
-        s.local_addr().expect("its address").port()
-    };
+    let port = free_udp_port()?;
     let mut collector = Daemon::new(
         "nfcapd",
         Command::new("nfcapd")

@@ -17,6 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use switchd_integration::ofctl::free_udp_port;
 use switchd_integration::swctl::Swctl;
 use switchd_integration::{BridgeConfig, Daemon, Error, PortType, Switch, Topo};
 
@@ -70,10 +71,7 @@ fn a_real_collector_gets_samples_in_proportion_and_counters_that_match() -> Resu
     }
     let (a, b) = (&hosts[0], &hosts[1]);
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let port = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free UDP port");
-        s.local_addr().expect("its address").port()
-    };
+    let port = free_udp_port()?;
     let flows = dir.path().join("flows.csv");
     let counters = dir.path().join("counters.json");
     let conf = dir.path().join("sfacctd.conf");

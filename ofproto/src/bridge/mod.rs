@@ -505,14 +505,16 @@ impl OfBridge {
         match dst {
             Some(p) if p == key.in_port => Vec::new(),
             Some(p) => vec![p],
-            None => self
-                .views
-                .load()
-                .iter()
-                .filter(|v| v.port_no != key.in_port && !v.no_fwd && !v.no_flood)
-                .filter(|v| !mirror::is_output_port(&self.mirrors.load(), v.port_no))
-                .map(|v| v.port_no)
-                .collect(),
+            None => {
+                let mirrors = self.mirrors.load();
+                self.views
+                    .load()
+                    .iter()
+                    .filter(|v| v.port_no != key.in_port && !v.no_fwd && !v.no_flood)
+                    .filter(|v| !mirror::is_output_port(&mirrors, v.port_no))
+                    .map(|v| v.port_no)
+                    .collect()
+            }
         }
     }
 
