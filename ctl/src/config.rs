@@ -192,6 +192,9 @@ pub struct BridgeConfig {
     /// The IPFIX exporter ([`crate::ipfix`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipfix: Option<crate::ipfix::IpfixSection>,
+    /// Collector sets for the OpenFlow `sample` action ([`crate::ipfix`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collector_set: Vec<crate::ipfix::CollectorSetSection>,
 }
 
 /// The switch's TLS identity (PEM files), as `ovs-vsctl set-ssl` takes it.
@@ -299,6 +302,7 @@ impl Config {
                 mirror: Vec::new(),
                 sflow: None,
                 ipfix: None,
+                collector_set: Vec::new(),
             }],
             route: Vec::new(),
         }
@@ -414,6 +418,13 @@ impl Config {
             if let Some(i) = &b.ipfix {
                 i.to_config().map_err(&bad)?;
             }
+            let mut sets = HashSet::new();
+            for c in &b.collector_set {
+                c.to_config().map_err(&bad)?;
+                if !sets.insert(c.id) {
+                    return Err(bad(format!("collector set {} defined twice", c.id)));
+                }
+            }
             let mut mirrors = HashSet::new();
             for m in &b.mirror {
                 m.check(&ports).map_err(&bad)?;
@@ -476,6 +487,8 @@ mod tests {
             ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afpacket\"\noptions = { mtu = \"1\" }", "unknown option"),
             ("[[bridge]]\nname = \"b\"\n[bridge.datapath]\nworkers = 0", "workers"),
             ("[[bridge]]\nname = \"b\"\nsurprise = 1", "surprise"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.collector_set]]\nid = 1\ntargets = [\"127.0.0.1:9\"]\n[[bridge.collector_set]]\nid = 1\ntargets = [\"127.0.0.1:9\"]", "collector set 1 defined twice"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.collector_set]]\nid = 2\ntargets = []", "collector set 2"),
             ("[[bridge]]\nname = \"b\"\ncontroller = [\"udp:1.2.3.4\"]", "controller"),
             ("[[bridge]]\nname = \"b\"\ncontroller = [\"ssl:1.2.3.4:6653\"]", "ssl"),
             ("[[bridge]]\nname = \"b\"\ndatapath_id = \"12\"", "datapath_id"),

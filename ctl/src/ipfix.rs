@@ -1,8 +1,12 @@
 //! `[bridge.ipfix]`: a bridge's IPFIX exporter as the operator writes it
 //! (Open vSwitch's IPFIX record: `targets`, `sampling`, `obs_domain_id`,
-//! `cache_active_timeout`; switchd adds `cache_idle_timeout` and
-//! `template_interval`), checked once here for the file and the store and
-//! turned into [`ofproto::ipfix::IpfixConfig`].
+//! `obs_point_id`, `cache_active_timeout`; switchd adds
+//! `cache_idle_timeout` and `template_interval`), and
+//! `[[bridge.collector_set]]`: an exporter the OpenFlow `sample` action
+//! names by `id` (Open vSwitch's Flow_Sample_Collector_Set with its IPFIX
+//! record; the action gives the domain and point, so the set has none).
+//! Both are checked once here for the file and the store and turned into
+//! [`ofproto::ipfix::IpfixConfig`].
 
 use ofproto::ipfix::IpfixConfig;
 use serde::{Deserialize, Serialize};
@@ -19,6 +23,8 @@ pub struct IpfixSection {
     pub sampling: u32,
     #[serde(default)]
     pub obs_domain_id: u32,
+    #[serde(default)]
+    pub obs_point_id: u32,
     /// Seconds a flow stays open before its record is exported (default 60).
     #[serde(default = "default_active_timeout")]
     pub cache_active_timeout: u32,
@@ -44,41 +50,86 @@ pub fn default_template_interval() -> u32 {
     60
 }
 
+/// A collector set: where `sample(collector_set_id=ID, ...)` exports.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorSetSection {
+    pub id: u32,
+    /// Collectors, `IP:PORT`.
+    pub targets: Vec<String>,
+    #[serde(default = "default_active_timeout")]
+    pub cache_active_timeout: u32,
+    #[serde(default = "default_idle_timeout")]
+    pub cache_idle_timeout: u32,
+    #[serde(default = "default_template_interval")]
+    pub template_interval: u32,
+}
+
 impl IpfixSection {
     /// The exporter's configuration, or why this section is wrong.
     pub fn to_config(&self) -> Result<IpfixConfig, String> {
-        if self.targets.is_empty() {
-            return Err("ipfix: give at least one target (IP:PORT)".into());
-        }
-        let targets = self
-            .targets
-            .iter()
-            .map(|t| {
-                t.parse::<SocketAddr>()
-                    .map_err(|_| format!("ipfix target {t:?}: not IP:PORT"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         if self.sampling == 0 {
             return Err("ipfix sampling: at least 1 (1 in N packets)".into());
         }
-        for (name, v) in [
-            ("cache_active_timeout", self.cache_active_timeout),
-            ("cache_idle_timeout", self.cache_idle_timeout),
-            ("template_interval", self.template_interval),
-        ] {
-            if !(1..=3600).contains(&v) {
-                return Err(format!("ipfix {name} {v}: 1..=3600 seconds"));
-            }
-        }
+        let timeouts = [
+            self.cache_active_timeout,
+            self.cache_idle_timeout,
+            self.template_interval,
+        ];
         Ok(IpfixConfig {
-            targets,
             sampling: self.sampling,
             obs_domain_id: self.obs_domain_id,
-            active_timeout: self.cache_active_timeout,
-            idle_timeout: self.cache_idle_timeout,
-            template_interval: self.template_interval,
+            obs_point_id: self.obs_point_id,
+            ..exporter("ipfix", &self.targets, timeouts)?
         })
     }
+}
+
+impl CollectorSetSection {
+    /// The set's exporter configuration, or why this section is wrong.
+    pub fn to_config(&self) -> Result<IpfixConfig, String> {
+        let what = format!("collector set {}", self.id);
+        let timeouts = [
+            self.cache_active_timeout,
+            self.cache_idle_timeout,
+            self.template_interval,
+        ];
+        exporter(&what, &self.targets, timeouts)
+    }
+}
+
+/// An exporter of every packet it is given, to `targets`, with the active
+/// and idle timeouts and the template interval in `timeouts`.
+fn exporter(what: &str, targets: &[String], timeouts: [u32; 3]) -> Result<IpfixConfig, String> {
+    if targets.is_empty() {
+        return Err(format!("{what}: give at least one target (IP:PORT)"));
+    }
+    let targets = targets
+        .iter()
+        .map(|t| {
+            t.parse::<SocketAddr>()
+                .map_err(|_| format!("{what} target {t:?}: not IP:PORT"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let names = [
+        "cache_active_timeout",
+        "cache_idle_timeout",
+        "template_interval",
+    ];
+    for (name, v) in names.into_iter().zip(timeouts) {
+        if !(1..=3600).contains(&v) {
+            return Err(format!("{what} {name} {v}: 1..=3600 seconds"));
+        }
+    }
+    Ok(IpfixConfig {
+        targets,
+        sampling: 1,
+        obs_domain_id: 0,
+        obs_point_id: 0,
+        active_timeout: timeouts[0],
+        idle_timeout: timeouts[1],
+        template_interval: timeouts[2],
+    })
 }
 
 #[cfg(test)]
@@ -100,5 +151,30 @@ mod tests {
         assert!(bad(|s| s.sampling = 0).contains("sampling"));
         assert!(bad(|s| s.cache_active_timeout = 0).contains("cache_active_timeout"));
         assert!(bad(|s| s.template_interval = 7200).contains("template_interval"));
+    }
+
+    #[test]
+    fn a_collector_set_needs_targets_and_sane_timeouts() {
+        let ok: CollectorSetSection =
+            toml::from_str("id = 5\ntargets = [\"127.0.0.1:4739\"]").unwrap();
+        let c = ok.to_config().unwrap();
+        assert_eq!((c.sampling, c.active_timeout, c.idle_timeout), (1, 60, 15));
+        let why = CollectorSetSection {
+            targets: Vec::new(),
+            ..ok.clone()
+        }
+        .to_config()
+        .unwrap_err();
+        assert!(why.contains("collector set 5"), "{why}");
+        let why = CollectorSetSection {
+            cache_idle_timeout: 0,
+            ..ok
+        }
+        .to_config()
+        .unwrap_err();
+        assert!(why.contains("cache_idle_timeout"), "{why}");
+        assert!(
+            toml::from_str::<CollectorSetSection>("id = 1\ntargets = []\nsampling = 2").is_err()
+        );
     }
 }

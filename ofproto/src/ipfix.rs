@@ -21,6 +21,16 @@
 //! `template_interval` seconds, as UDP transport requires (RFC 7011 10.3.6).
 //! Counts are of sampled packets: with sampling 1 they are the traffic;
 //! with 1 in N a collector scales by N. Non-IP packets are not recorded.
+//!
+//! The same exporter serves a *collector set*, Open vSwitch's flow-driven
+//! sampling: the OpenFlow `sample(probability, collector_set_id,
+//! obs_domain_id, obs_point_id)` action becomes a datapath `Sample` whose
+//! `Userspace` user data the bridge maps back to the set, domain and point,
+//! and the packet reaches [`Ipfix::flow_sample`]. Records are kept apart
+//! per observation domain and point; each domain has its own messages,
+//! sequence numbers and templates (RFC 7011 scopes all three to a domain),
+//! and every record carries its observationPointId (IE 138). A bridge
+//! exporter is one domain, `obs_domain_id`, and one point, `obs_point_id`.
 
 use datapath::actions::Action as Dp;
 use datapath::flow::FlowKey;
@@ -51,6 +61,7 @@ pub struct IpfixConfig {
     /// Sample 1 in `sampling` packets (1: every packet).
     pub sampling: u32,
     pub obs_domain_id: u32,
+    pub obs_point_id: u32,
     /// Seconds a flow may stay open before its record is exported.
     pub active_timeout: u32,
     /// Seconds without packets after which a flow's record is exported.
@@ -93,13 +104,27 @@ struct FlowId {
     tun_id: u64,
     input: u32,
     output: u32,
+    /// The observation point (IE 138).
+    point: u32,
 }
 
 /// One sampled packet, reduced.
 #[derive(Debug)]
 struct Taken {
+    domain: u32,
     flow: FlowId,
     ip_len: u64,
+}
+
+/// Data records to send: IPv4's and IPv6's.
+type Records = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+/// An observation domain's place in the exporter's output.
+#[derive(Debug, Default)]
+struct Domain {
+    /// Data records sent so far (the header's sequence number).
+    sequence: u32,
+    templates_sent: Option<Instant>,
 }
 
 /// An open flow record.
@@ -135,8 +160,8 @@ impl Ipfix {
             sockets,
             counters: counters.clone(),
             cache: HashMap::new(),
-            sequence: 0,
-            templates_sent: None,
+            // The bridge exporter's domain is known, and announced, at once.
+            domains: HashMap::from([(config.obs_domain_id, Domain::default())]),
         };
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -151,8 +176,25 @@ impl Ipfix {
         })
     }
 
-    /// A sample the datapath took (called in the worker's thread).
+    /// A sample the datapath took for the bridge (called in the worker's
+    /// thread); `userdata` carries the egress interface.
     pub fn sample(&self, packet: &Packet, key: &FlowKey, userdata: u64) {
+        let c = &self.config;
+        self.take(
+            packet,
+            key,
+            c.obs_domain_id,
+            c.obs_point_id,
+            userdata as u32,
+        );
+    }
+
+    /// A flow sample from a `sample` action for this collector set.
+    pub fn flow_sample(&self, packet: &Packet, key: &FlowKey, domain: u32, point: u32) {
+        self.take(packet, key, domain, point, 0);
+    }
+
+    fn take(&self, packet: &Packet, key: &FlowKey, domain: u32, point: u32, output: u32) {
         let (src, dst) = match key.eth_type {
             ETH_IPV4 => (
                 IpAddr::V4(Ipv4Addr::from(key.ipv4_src)),
@@ -167,6 +209,7 @@ impl Ipfix {
         let tagged = key.vlan_tci & datapath::flow::key::VLAN_CFI != 0;
         let l2 = 14 + if tagged { 4 } else { 0 };
         let taken = Taken {
+            domain,
             flow: FlowId {
                 src,
                 dst,
@@ -180,7 +223,8 @@ impl Ipfix {
                 },
                 tun_id: key.tun_id,
                 input: crate::sflow::if_index(key.in_port),
-                output: userdata as u32,
+                output,
+                point,
             },
             ip_len: packet.len().saturating_sub(l2) as u64,
         };
@@ -212,10 +256,9 @@ struct Exporter {
     config: IpfixConfig,
     sockets: Vec<UdpSocket>,
     counters: Arc<IpfixCounters>,
-    cache: HashMap<FlowId, Entry>,
-    /// Data records sent so far (the header's sequence number).
-    sequence: u32,
-    templates_sent: Option<Instant>,
+    cache: HashMap<(u32, FlowId), Entry>,
+    /// The observation domains seen so far.
+    domains: HashMap<u32, Domain>,
 }
 
 impl Exporter {
@@ -252,7 +295,8 @@ impl Exporter {
     fn account(&mut self, t: Taken) {
         let now = Instant::now();
         let ms = unix_ms();
-        let e = self.cache.entry(t.flow).or_insert(Entry {
+        self.domains.entry(t.domain).or_default();
+        let e = self.cache.entry((t.domain, t.flow)).or_insert(Entry {
             packets: 0,
             bytes: 0,
             first: ms,
@@ -270,8 +314,8 @@ impl Exporter {
     fn expire(&mut self, end: bool) {
         let idle = Duration::from_secs(u64::from(self.config.idle_timeout));
         let active = Duration::from_secs(u64::from(self.config.active_timeout));
-        let mut out = Vec::new();
-        self.cache.retain(|f, e| {
+        let mut out: HashMap<u32, Records> = HashMap::new();
+        self.cache.retain(|(domain, f), e| {
             let reason = if end {
                 4
             } else if e.seen.elapsed() >= idle {
@@ -281,31 +325,32 @@ impl Exporter {
             } else {
                 return true;
             };
-            out.push((*f, *e, reason));
-            false
-        });
-        let resend = self.templates_sent.is_none_or(|t| {
-            t.elapsed() >= Duration::from_secs(u64::from(self.config.template_interval))
-        });
-        if out.is_empty() && !resend {
-            return;
-        }
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for (f, e, reason) in &out {
-            let rec = record(f, e, *reason);
+            let (v4, v6) = out.entry(*domain).or_default();
+            let rec = record(f, e, reason);
             if f.src.is_ipv4() {
                 v4.push(rec);
             } else {
                 v6.push(rec);
             }
+            false
+        });
+        let every = Duration::from_secs(u64::from(self.config.template_interval));
+        let domains: Vec<u32> = self.domains.keys().copied().collect();
+        for domain in domains {
+            let resend = self.domains[&domain]
+                .templates_sent
+                .is_none_or(|t| t.elapsed() >= every);
+            let (v4, v6) = out.remove(&domain).unwrap_or_default();
+            if resend || !v4.is_empty() || !v6.is_empty() {
+                self.send(domain, resend, v4, v6);
+            }
         }
-        self.send(resend, v4, v6);
     }
 
     /// Send the records in as many messages as they need, templates first
     /// when `templates` (a message of their own when there are no records).
-    fn send(&mut self, mut templates: bool, v4: Vec<Vec<u8>>, v6: Vec<Vec<u8>>) {
+    fn send(&mut self, domain: u32, mut templates: bool, v4: Vec<Vec<u8>>, v6: Vec<Vec<u8>>) {
+        let state = self.domains.entry(domain).or_default();
         let mut queue: Vec<(u16, Vec<u8>)> = v4
             .into_iter()
             .map(|r| (TEMPLATE_V4, r))
@@ -317,7 +362,7 @@ impl Exporter {
             let mut records = 0u32;
             if templates {
                 body.extend_from_slice(&template_set());
-                self.templates_sent = Some(Instant::now());
+                state.templates_sent = Some(Instant::now());
                 templates = false;
             }
             // Data sets, one per template, while they fit.
@@ -346,10 +391,10 @@ impl Exporter {
             m.extend_from_slice(&10u16.to_be_bytes());
             m.extend_from_slice(&((16 + body.len()) as u16).to_be_bytes());
             m.extend_from_slice(&((unix_ms() / 1000) as u32).to_be_bytes());
-            m.extend_from_slice(&self.sequence.to_be_bytes());
-            m.extend_from_slice(&self.config.obs_domain_id.to_be_bytes());
+            m.extend_from_slice(&state.sequence.to_be_bytes());
+            m.extend_from_slice(&domain.to_be_bytes());
             m.extend_from_slice(&body);
-            self.sequence = self.sequence.wrapping_add(records);
+            state.sequence = state.sequence.wrapping_add(records);
             let c = &self.counters;
             c.records.fetch_add(u64::from(records), Ordering::Relaxed);
             for s in &self.sockets {
@@ -380,6 +425,7 @@ const COMMON: &[(u16, u16)] = &[
     (152, 8), // flowStartMilliseconds
     (153, 8), // flowEndMilliseconds
     (136, 1), // flowEndReason
+    (138, 4), // observationPointId
 ];
 
 /// The template set: IPv4 (source 8, destination 12) and IPv6 (27, 28).
@@ -421,6 +467,7 @@ fn record(f: &FlowId, e: &Entry, reason: u8) -> Vec<u8> {
     r.extend_from_slice(&e.first.to_be_bytes());
     r.extend_from_slice(&e.last.to_be_bytes());
     r.push(reason);
+    r.extend_from_slice(&f.point.to_be_bytes());
     r
 }
 
@@ -444,6 +491,7 @@ mod tests {
             tun_id: 0,
             input: 1,
             output: 2,
+            point: 3,
         };
         let now = Instant::now();
         let e = Entry {
@@ -473,6 +521,7 @@ mod tests {
             targets: vec![collector.local_addr().unwrap()],
             sampling: 1,
             obs_domain_id: 7,
+            obs_point_id: 0,
             active_timeout: 60,
             idle_timeout: 1,
             template_interval: 60,

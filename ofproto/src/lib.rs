@@ -9,13 +9,16 @@
 //! learning in [`mac_learning`], packet-in/out, revalidation). Around
 //! translation sit the operator's functions that shape its result: native
 //! tunnels with their routes and neighbours ([`tunnel`]), port mirroring
-//! ([`mirror`]), sFlow sampling ([`sflow`]) and IPFIX export ([`ipfix`]). The datapath below knows
+//! ([`mirror`]), sFlow sampling ([`sflow`]), IPFIX export ([`ipfix`]) and
+//! the `sample` action's collector sets ([`flow_sample`]). The datapath below knows
 //! none of this; the control plane above (`ctl`) configures it.
 
 #![forbid(unsafe_code)]
 
 pub mod bridge;
 pub mod conn;
+pub mod flow_sample;
+pub mod intern;
 pub mod ipfix;
 pub mod mac_learning;
 pub mod mirror;

@@ -78,6 +78,15 @@ pub struct ControllerCtx {
     pub metadata: u64,
 }
 
+/// Where a `sample` action's flow samples go (see `crate::ipfix`),
+/// interned into a `Userspace` action's user data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowSample {
+    pub collector_set_id: u32,
+    pub obs_domain_id: u32,
+    pub obs_point_id: u32,
+}
+
 /// What translation needs from the bridge.
 pub trait XlateEnv {
     /// The bridge's ports.
@@ -87,6 +96,11 @@ pub trait XlateEnv {
     fn normal(&self, key: &FlowKey, wc: &mut FlowKey) -> Vec<PortNo>;
     /// A userdata value that identifies `ctx` for the packet-in path.
     fn controller_userdata(&self, ctx: ControllerCtx) -> u64;
+    /// A userdata value that identifies `sample` for the flow-sample path;
+    /// `None` when the environment does not sample (the action is left out).
+    fn flow_sample_userdata(&self, _sample: FlowSample) -> Option<u64> {
+        None
+    }
     /// A recirculation id (never 0) under which `state` can be found
     /// again by [`thaw`](Self::thaw); `None` when the environment cannot
     /// recirculate, and translation goes on without re-parsing.

@@ -148,6 +148,7 @@ impl v1::bridge_service_server::BridgeService for Bridges {
                     mirror: Vec::new(),
                     sflow: None,
                     ipfix: None,
+                    collector_set: Vec::new(),
                 };
                 let name = cfg.name.clone();
                 sw.create_bridge(inner, cfg)?;

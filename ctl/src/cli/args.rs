@@ -98,7 +98,7 @@ pub enum Command {
     ClearSflow { bridge: String },
     /// A bridge's sFlow settings and counters.
     SflowShow { bridge: String },
-    /// Start IPFIX: `set-ipfix br0 targets=IP:PORT[,..] [sampling=N] [obs_domain_id=D] [cache_active_timeout=S] [cache_idle_timeout=S] [template_interval=S]`.
+    /// Start IPFIX: `set-ipfix br0 targets=IP:PORT[,..] [sampling=N] [obs_domain_id=D] [obs_point_id=P] [cache_active_timeout=S] [cache_idle_timeout=S] [template_interval=S]`.
     SetIpfix {
         bridge: String,
         #[arg(value_name = "SETTING", required = true)]
@@ -106,8 +106,17 @@ pub enum Command {
     },
     /// Stop a bridge's IPFIX exporter.
     ClearIpfix { bridge: String },
-    /// A bridge's IPFIX settings and counters.
+    /// A bridge's IPFIX settings and counters, collector sets included.
     IpfixShow { bridge: String },
+    /// Add or replace a collector set for the OpenFlow `sample` action: `set-collector-set br0 5 targets=IP:PORT[,..] [cache_active_timeout=S] [cache_idle_timeout=S] [template_interval=S]`.
+    SetCollectorSet {
+        bridge: String,
+        id: u32,
+        #[arg(value_name = "SETTING", required = true)]
+        settings: Vec<String>,
+    },
+    /// Remove a collector set.
+    ClearCollectorSet { bridge: String, id: u32 },
     /// Replace a bridge's controllers: `set-controller br0 tcp:10.0.0.1:6653`.
     SetController {
         bridge: String,

@@ -262,6 +262,11 @@ impl Switch {
         if let Err(e) = sflow::start_ipfix(&bridge, cfg.ipfix.as_ref()) {
             tracing::error!(bridge = %cfg.name, "IPFIX not started: {e}");
         }
+        for set in &cfg.collector_set {
+            if let Err(e) = sflow::start_collector_set(&bridge, set.id, Some(set)) {
+                tracing::error!(bridge = %cfg.name, set = set.id, "collector set not started: {e}");
+            }
+        }
         openflow::restore_openflow(&bridge, cfg);
         // From now on every OpenFlow change, a controller's included,
         // commits through the switch.

@@ -412,6 +412,9 @@ mod tests {
             "move:reg0[0..7]->tun_id[8..15]",
             "output:NXM_NX_REG13[0..15]",
             "note:aa.bb.00.00.00.00",
+            "sample(probability=65535,collector_set_id=5,obs_domain_id=7,obs_point_id=9)",
+            "sample(probability=1,collector_set_id=1,obs_domain_id=0,obs_point_id=0,sampling_port=3,egress)",
+            "sample(probability=100,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=LOCAL)",
             "set_field:0x7->reg5",
             "set_field:2001:db8::2->tun_ipv6_dst",
         ];
@@ -446,6 +449,21 @@ mod tests {
                 "unknown field",
             ),
             ("output:ANY", "output:ANY", "output to"),
+            (
+                "sample(collector_set_id=1)",
+                "sample(collector_set_id=1)",
+                "probability",
+            ),
+            (
+                "sample(probability=1,rate=2)",
+                "sample(probability=1,rate=2)",
+                "invalid key",
+            ),
+            (
+                "sample(probability=70000)",
+                "sample(probability=70000)",
+                "larger",
+            ),
         ];
         for (text, token, msg) in cases {
             let e = parse(text).unwrap_err();

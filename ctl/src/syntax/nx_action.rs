@@ -1,6 +1,8 @@
 //! Open vSwitch's extension actions in flow strings, as ovs-ofctl writes
 //! them: `resubmit:PORT`, `resubmit(PORT,TABLE)`, `load:VALUE->FIELD[..]`,
-//! `move:FIELD[..]->FIELD[..]`, `output:FIELD[..]` and `note:aa.bb`.
+//! `move:FIELD[..]->FIELD[..]`, `output:FIELD[..]`, `note:aa.bb` and
+//! `sample(probability=P,collector_set_id=C,obs_domain_id=D,obs_point_id=O
+//! [,sampling_port=PORT][,ingress|,egress])`.
 //!
 //! The one idea: the text is what `NxAction`'s `Display` prints (which is
 //! ovs-ofctl's), so a flow printed for the store or a dump parses back to
@@ -9,7 +11,7 @@
 //! (`reg0`, `eth_src`); a bit range is `[]` (all of it), `[N]` or `[A..B]`.
 
 use super::{field_kind, parse_num, parse_port, PortNames, SyntaxError, SyntaxResult};
-use ofproto::wire::nx::action::{FieldRef, NxAction, OFPP10_IN_PORT};
+use ofproto::wire::nx::action::{FieldRef, NxAction, NxSample, OFPP10_IN_PORT, SAMPLE_NO_PORT};
 use ofproto::wire::nx::field::{nxm_header_name, nxm_name};
 use ofproto::wire::oxm::OxmKind;
 
@@ -72,7 +74,7 @@ pub fn parse(
     names: PortNames<'_>,
 ) -> Option<SyntaxResult<NxAction>> {
     let field_output = name == "output" && arg.is_some_and(|a| a.trim_end().ends_with(']'));
-    if !(field_output || matches!(name, "resubmit" | "load" | "move" | "note")) {
+    if !(field_output || matches!(name, "resubmit" | "load" | "move" | "note" | "sample")) {
         return None;
     }
     Some(parse_known(token, name, arg.unwrap_or(""), names))
@@ -120,6 +122,7 @@ fn parse_known(token: &str, name: &str, arg: &str, names: PortNames<'_>) -> Synt
             }
             Ok(NxAction::RegMove { src, dst })
         }
+        "sample" => sample(token, arg, names),
         "output" => Ok(NxAction::OutputReg {
             src: field_ref(token, arg)?,
             max_len: u16::MAX,
@@ -135,4 +138,59 @@ fn parse_known(token: &str, name: &str, arg: &str, names: PortNames<'_>) -> Synt
             Ok(NxAction::Note(bytes))
         }
     }
+}
+
+/// `sample(key=value,...)`, as ovs-ofctl reads it: a non-zero probability
+/// is required, the ids default to 0, and the subtype is the least that
+/// carries what was given.
+fn sample(token: &str, arg: &str, names: PortNames<'_>) -> SyntaxResult<NxAction> {
+    let mut s = NxSample {
+        probability: 0,
+        collector_set_id: 0,
+        obs_domain_id: 0,
+        obs_point_id: 0,
+        sampling_port: SAMPLE_NO_PORT,
+        direction: 0,
+        subtype: 0,
+    };
+    let u32_max = u64::from(u32::MAX);
+    for part in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .map_or((part, ""), |(k, v)| (k.trim(), v.trim()));
+        match k {
+            "probability" => s.probability = parse_num(token, v, 65535)? as u16,
+            "collector_set_id" => s.collector_set_id = parse_num(token, v, u32_max)? as u32,
+            "obs_domain_id" => s.obs_domain_id = parse_num(token, v, u32_max)? as u32,
+            "obs_point_id" => s.obs_point_id = parse_num(token, v, u32_max)? as u32,
+            "sampling_port" => {
+                let p = parse_port(token, v, names)?;
+                s.sampling_port = match p {
+                    0xffff_ff00.. => (p & 0xffff) as u16,
+                    _ => u16::try_from(p)
+                        .ok()
+                        .filter(|&p| p < 0xff00)
+                        .ok_or_else(|| {
+                            SyntaxError::new(token, "sampling_port is a port number below 0xff00")
+                        })?,
+                };
+            }
+            "ingress" => s.direction = 1,
+            "egress" => s.direction = 2,
+            _ => {
+                return Err(SyntaxError::new(
+                    token,
+                    format!("invalid key {k:?} in \"sample\" argument"),
+                ))
+            }
+        }
+    }
+    if s.probability == 0 {
+        return Err(SyntaxError::new(
+            token,
+            "non-zero \"probability\" must be specified on sample",
+        ));
+    }
+    s.subtype = s.least_subtype();
+    Ok(NxAction::Sample(s))
 }

@@ -21,6 +21,8 @@ pub mod change;
 pub mod handler;
 pub mod revalidate;
 
+use crate::flow_sample::CollectorSets;
+use crate::intern::Interner;
 use crate::ipfix::{Ipfix, IpfixConfig};
 use crate::mac_learning::{is_multicast, Learned, MacTable};
 use crate::mirror::{self, Mirror};
@@ -44,7 +46,6 @@ use datapath::packet::Packet;
 use datapath::tunnel::TlvMap;
 use datapath::upcall::{UpcallHandler, UpcallReply};
 use datapath::PortNo;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
@@ -208,9 +209,12 @@ pub struct OfBridge {
     /// The IPFIX exporter ([`crate::ipfix`]), when configured.
     ipfix: arc_swap::ArcSwapOption<Ipfix>,
     controller_connected: AtomicBool,
-    ctl_ctx: Mutex<(HashMap<ControllerCtx, u64>, Vec<ControllerCtx>)>,
-    /// Translation states frozen at recirculations; id = index + 1.
-    frozen: Mutex<(HashMap<xlate::Frozen, u32>, Vec<xlate::Frozen>)>,
+    /// Packet-in contexts; userdata = number.
+    ctl_ctx: Interner<ControllerCtx>,
+    /// Translation states frozen at recirculations; id = number + 1.
+    frozen: Interner<xlate::Frozen>,
+    /// Collector sets for the `sample` action ([`crate::flow_sample`]).
+    pub collector_sets: CollectorSets,
     /// SET_CONFIG: flags and miss_send_len.
     pub switch_config: Mutex<(u16, u16)>,
     pub counters: BridgeCounters,
@@ -245,8 +249,9 @@ impl OfBridge {
             sflow: arc_swap::ArcSwapOption::empty(),
             ipfix: arc_swap::ArcSwapOption::empty(),
             controller_connected: AtomicBool::new(false),
-            ctl_ctx: Mutex::new((HashMap::new(), Vec::new())),
-            frozen: Mutex::new((HashMap::new(), Vec::new())),
+            ctl_ctx: Interner::new(MAX_CONTROLLER_CTX),
+            frozen: Interner::new(MAX_FROZEN),
+            collector_sets: CollectorSets::default(),
             switch_config: Mutex::new((0, 128)),
             counters: BridgeCounters::default(),
             started: Instant::now(),
@@ -636,10 +641,7 @@ impl OfBridge {
 
     /// The interned controller context behind a userdata value.
     fn controller_ctx(&self, userdata: u64) -> Option<ControllerCtx> {
-        self.ctl_ctx
-            .lock()
-            .ok()
-            .and_then(|c| c.1.get(userdata as usize).copied())
+        self.ctl_ctx.get(usize::try_from(userdata).ok()?)
     }
 }
 
@@ -689,36 +691,23 @@ impl XlateEnv for Env<'_> {
         self.bridge.normal(key, wc)
     }
     fn controller_userdata(&self, ctx: ControllerCtx) -> u64 {
-        let Ok(mut c) = self.bridge.ctl_ctx.lock() else {
-            return u64::MAX;
-        };
-        if let Some(&id) = c.0.get(&ctx) {
-            return id;
-        }
-        let id = c.1.len() as u64;
-        c.1.push(ctx);
-        c.0.insert(ctx, id);
-        id
+        // Past the cap, a userdata that names no context (and has none of
+        // the samplers' bits): the packet-in is lost rather than sent
+        // with another rule's cookie.
+        self.bridge
+            .ctl_ctx
+            .intern(&ctx)
+            .map_or(MAX_CONTROLLER_CTX as u64, |i| i as u64)
+    }
+    fn flow_sample_userdata(&self, sample: xlate::FlowSample) -> Option<u64> {
+        self.bridge.collector_sets.userdata(sample)
     }
     fn freeze(&self, state: xlate::Frozen) -> Option<u32> {
-        let mut f = self.bridge.frozen.lock().ok()?;
-        if let Some(&id) = f.0.get(&state) {
-            return Some(id);
-        }
-        // States are interned and never freed (megaflows may still carry
-        // their ids); past the cap, translation goes on without
-        // recirculating.
-        if f.1.len() >= MAX_FROZEN {
-            return None;
-        }
-        f.1.push(state.clone());
-        let id = f.1.len() as u32;
-        f.0.insert(state, id);
-        Some(id)
+        // Past the cap, translation goes on without recirculating.
+        self.bridge.frozen.intern(&state).map(|i| i as u32 + 1)
     }
     fn thaw(&self, id: u32) -> Option<xlate::Frozen> {
-        let f = self.bridge.frozen.lock().ok()?;
-        f.1.get((id as usize).checked_sub(1)?).cloned()
+        self.bridge.frozen.get((id as usize).checked_sub(1)?)
     }
     fn special_output(
         &self,
@@ -739,6 +728,8 @@ impl XlateEnv for Env<'_> {
 
 /// Most translation states kept for recirculation.
 const MAX_FROZEN: usize = 1 << 16;
+/// Most packet-in contexts (reason, table, cookie, ...) kept.
+const MAX_CONTROLLER_CTX: usize = 1 << 20;
 
 impl UpcallHandler for OfBridge {
     fn miss(&self, _packet: &Packet, key: &FlowKey) -> Option<UpcallReply> {
@@ -753,6 +744,9 @@ impl UpcallHandler for OfBridge {
     }
 
     fn action(&self, packet: &Packet, key: &FlowKey, userdata: u64) {
+        if self.collector_sets.sample(packet, key, userdata) {
+            return;
+        }
         if userdata & crate::ipfix::IPFIX_USERDATA != 0 {
             if let Some(i) = self.ipfix.load().as_ref() {
                 i.sample(packet, key, userdata);

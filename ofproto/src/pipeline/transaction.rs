@@ -413,7 +413,7 @@ fn check_nx(nx: &NxAction, tlv: &TlvMap) -> WireResult<()> {
             key_map::check_bits(src, tlv)
         }
         NxAction::RegLoad2(f) => key_map::check_set_field(f, tlv),
-        NxAction::Resubmit { .. } | NxAction::Note(_) => Ok(()),
+        NxAction::Resubmit { .. } | NxAction::Note(_) | NxAction::Sample(_) => Ok(()),
     }
 }
 

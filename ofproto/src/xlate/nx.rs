@@ -1,16 +1,20 @@
 //! Translation of the Nicira actions (see the essay in `xlate`).
 //!
-//! The one idea: every NX action is a change to translation state (the
-//! working key, the walk) rather than a datapath action of its own. The
-//! datapath only ever sees what they lead to: outputs, and set actions for
-//! the header fields (and `pkt_mark`) a `load` or `move` wrote.
+//! The one idea: every NX action but `sample` is a change to translation
+//! state (the working key, the walk) rather than a datapath action of its
+//! own. The datapath only ever sees what they lead to: outputs, and set
+//! actions for the header fields (and `pkt_mark`) a `load` or `move`
+//! wrote. `sample` becomes the datapath's `Sample` of a `Userspace` action
+//! whose user data names the collector set, domain and point (interned by
+//! the bridge), so the draw happens per packet in the datapath.
 
-use super::{Ctx, LOCAL_DP_PORT, MAX_RESUBMITS, MAX_RESUBMIT_DEPTH};
+use super::{Ctx, FlowSample, LOCAL_DP_PORT, MAX_RESUBMITS, MAX_RESUBMIT_DEPTH};
 use crate::pipeline::key_map;
 use crate::wire::action::port_no;
 use crate::wire::nx::action::{OFPP10_IN_PORT, RESUBMIT_CURRENT_TABLE};
 use crate::wire::nx::NxAction;
 use datapath::actions::Action as Dp;
+use std::sync::Arc;
 
 /// OpenFlow 1.0's 16-bit reserved ports (`0xff00..`) as OpenFlow 1.3's.
 fn of10_port(p: u16) -> u32 {
@@ -19,6 +23,12 @@ fn of10_port(p: u16) -> u32 {
     } else {
         u32::from(p)
     }
+}
+
+/// `sample`'s probability (out of 65535) as the datapath's (out of 2^32):
+/// 65535 is `u32::MAX`, always.
+fn sample_probability(p: u16) -> u32 {
+    u32::from(p) * 65537
 }
 
 impl Ctx<'_> {
@@ -66,6 +76,19 @@ impl Ctx<'_> {
             }
             NxAction::RegLoad2(f) => self.set_field(f, out),
             NxAction::Note(_) => {}
+            NxAction::Sample(s) => {
+                let Some(userdata) = self.env.flow_sample_userdata(FlowSample {
+                    collector_set_id: s.collector_set_id,
+                    obs_domain_id: s.obs_domain_id,
+                    obs_point_id: s.obs_point_id,
+                }) else {
+                    return;
+                };
+                out.push(Dp::Sample {
+                    probability: sample_probability(s.probability),
+                    actions: Arc::from([Dp::Userspace { userdata }]),
+                });
+            }
         }
     }
 

@@ -51,6 +51,10 @@ impl XlateEnv for Env {
     fn thaw(&self, id: u32) -> Option<Frozen> {
         self.frozen.borrow().get(id as usize - 1).cloned()
     }
+    fn flow_sample_userdata(&self, s: FlowSample) -> Option<u64> {
+        // A set numbered 0 stands for one the bridge cannot number.
+        (s.collector_set_id != 0).then_some(u64::from(s.obs_point_id))
+    }
 }
 
 fn out(port: u32) -> Action {
@@ -514,6 +518,52 @@ mod nicira {
             ]
         );
         assert_eq!(x.mask.tp_dst, 0xffff, "move read the port");
+    }
+
+    /// `sample` is a datapath Sample, in its place among the actions, of
+    /// a userspace action with the bridge's number for it; 65535 out of
+    /// 65535 is always. One the bridge cannot number is left out.
+    #[test]
+    fn sample_is_a_datapath_sample_in_place() {
+        let sample = |probability, collector_set_id| {
+            nx(NxAction::Sample(crate::wire::nx::NxSample {
+                probability,
+                collector_set_id,
+                obs_domain_id: 1,
+                obs_point_id: 42,
+                sampling_port: crate::wire::nx::action::SAMPLE_NO_PORT,
+                direction: 0,
+                subtype: crate::wire::nx::action::subtype::SAMPLE,
+            }))
+        };
+        let s = PipelineStore::default();
+        add(
+            &s,
+            0,
+            10,
+            Match::new(),
+            apply(vec![
+                out(2),
+                sample(65535, 5),
+                sample(1, 5),
+                sample(9, 0),
+                out(4),
+            ]),
+        );
+        let x = translate(
+            &s.snapshot(),
+            &Env::new(4),
+            &tcp_pkt(1, [10, 0, 0, 5], 80),
+            0,
+        );
+        let taken = |probability| Dp::Sample {
+            probability,
+            actions: Arc::from([Dp::Userspace { userdata: 42 }]),
+        };
+        assert_eq!(
+            x.actions,
+            vec![Dp::Output(2), taken(u32::MAX), taken(65537), Dp::Output(4)]
+        );
     }
 
     /// A partial load of a header field is a masked datapath set.

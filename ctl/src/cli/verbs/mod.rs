@@ -68,6 +68,12 @@ pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
         } => sampling::set_ipfix(api, b, settings).await,
         C::ClearIpfix { bridge: b } => sampling::clear_ipfix(api, b).await,
         C::IpfixShow { bridge: b } => sampling::show_ipfix(api, b).await,
+        C::SetCollectorSet {
+            bridge: b,
+            id,
+            settings,
+        } => sampling::set_collector_set(api, b, *id, settings).await,
+        C::ClearCollectorSet { bridge: b, id } => sampling::clear_collector_set(api, b, *id).await,
         C::SetController { bridge: b, targets } => {
             bridge::set_controllers(api, b, targets, "set-controller").await
         }

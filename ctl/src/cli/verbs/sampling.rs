@@ -1,12 +1,17 @@
-//! Sampling probes' verbs: set-sflow, clear-sflow, sflow-show and
-//! set-ipfix, clear-ipfix, ipfix-show.
+//! Sampling probes' verbs: set-sflow, clear-sflow, sflow-show,
+//! set-ipfix, clear-ipfix, ipfix-show, and set-collector-set,
+//! clear-collector-set (the `sample` action's exporters, shown by
+//! ipfix-show).
 //!
 //! Open vSwitch configures them with `ovs-vsctl -- --id=@s create sflow
 //! agent=... target=... sampling=...` and `create ipfix targets=...
 //! sampling=... obs_domain_id=... cache_active_timeout=...`; swctl takes
 //! the same settings as words: `swctl set-sflow br0 agent=192.0.2.1
 //! targets=192.0.2.9:6343 sampling=64 polling=10`, `swctl set-ipfix br0
-//! targets=192.0.2.9:4739 cache_active_timeout=30`. switchd checks them.
+//! targets=192.0.2.9:4739 cache_active_timeout=30`, `swctl
+//! set-collector-set br0 5 targets=192.0.2.9:4739` (Open vSwitch: `create
+//! Flow_Sample_Collector_Set id=5 bridge=@br ipfix=@i`). switchd checks
+//! them.
 
 use super::Reply;
 use crate::cli::connect::Api;
@@ -116,6 +121,7 @@ fn parse_ipfix(words: &[String]) -> Result<api::IpfixSettings, CliError> {
             "targets" | "target" => s.targets = v.split(',').map(String::from).collect(),
             "sampling" => s.sampling = number(k, v)?,
             "obs_domain_id" => s.obs_domain_id = number(k, v)?,
+            "obs_point_id" => s.obs_point_id = number(k, v)?,
             "cache_active_timeout" => s.cache_active_timeout = number(k, v)?,
             "cache_idle_timeout" => s.cache_idle_timeout = number(k, v)?,
             "template_interval" => s.template_interval = number(k, v)?,
@@ -125,42 +131,155 @@ fn parse_ipfix(words: &[String]) -> Result<api::IpfixSettings, CliError> {
     Ok(s)
 }
 
+/// A collector set's settings from swctl's words.
+fn parse_set(id: u32, words: &[String]) -> Result<api::CollectorSetSettings, CliError> {
+    let mut s = api::CollectorSetSettings {
+        id,
+        ..Default::default()
+    };
+    for w in words {
+        let (k, v) = w.split_once('=').unwrap_or((w.as_str(), ""));
+        match k {
+            "targets" | "target" => s.targets = v.split(',').map(String::from).collect(),
+            "cache_active_timeout" => s.cache_active_timeout = number(k, v)?,
+            "cache_idle_timeout" => s.cache_idle_timeout = number(k, v)?,
+            "template_interval" => s.template_interval = number(k, v)?,
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "unknown collector set setting {w:?}"
+                )))
+            }
+        }
+    }
+    Ok(s)
+}
+
+fn counters_json(c: &api::ExporterCounters) -> serde_json::Value {
+    json!({
+        "samples": c.samples, "dropped": c.dropped, "records": c.records,
+        "messages": c.messages, "send_errors": c.send_errors,
+    })
+}
+
+fn counters_text(c: &api::ExporterCounters) -> String {
+    format!(
+        "samples {}, dropped {}, records {}, messages {}, send errors {}",
+        c.samples, c.dropped, c.records, c.messages, c.send_errors
+    )
+}
+
 fn render_ipfix(s: &api::IpfixStatus) -> (String, serde_json::Value) {
-    let Some(c) = &s.ipfix else {
-        return (
+    let own = api::ExporterCounters {
+        samples: s.samples,
+        dropped: s.dropped,
+        records: s.records,
+        messages: s.messages,
+        send_errors: s.send_errors,
+    };
+    let (mut human, mut j) = match &s.ipfix {
+        None => (
             format!("{}: no IPFIX\n", s.bridge),
             json!({ "bridge": s.bridge, "ipfix": null }),
-        );
+        ),
+        Some(c) => {
+            let human = format!(
+                "{}: targets {} sampling 1/{} domain {} point {} active {} s idle {} s \
+                 templates every {} s\n  running {}, {}\n",
+                s.bridge,
+                c.targets.join(","),
+                c.sampling,
+                c.obs_domain_id,
+                c.obs_point_id,
+                c.cache_active_timeout,
+                c.cache_idle_timeout,
+                c.template_interval,
+                s.running,
+                counters_text(&own),
+            );
+            let mut j = json!({
+                "bridge": s.bridge,
+                "ipfix": {
+                    "targets": c.targets, "sampling": c.sampling,
+                    "obs_domain_id": c.obs_domain_id, "obs_point_id": c.obs_point_id,
+                    "cache_active_timeout": c.cache_active_timeout,
+                    "cache_idle_timeout": c.cache_idle_timeout,
+                    "template_interval": c.template_interval,
+                },
+                "running": s.running,
+            });
+            if let (Some(m), serde_json::Value::Object(o)) =
+                (j.as_object_mut(), counters_json(&own))
+            {
+                m.extend(o);
+            }
+            (human, j)
+        }
     };
-    let human = format!(
-        "{}: targets {} sampling 1/{} domain {} active {} s idle {} s templates every {} s\n  \
-         running {}, samples {}, dropped {}, records {}, messages {}, send errors {}\n",
-        s.bridge,
-        c.targets.join(","),
-        c.sampling,
-        c.obs_domain_id,
-        c.cache_active_timeout,
-        c.cache_idle_timeout,
-        c.template_interval,
-        s.running,
-        s.samples,
-        s.dropped,
-        s.records,
-        s.messages,
-        s.send_errors
-    );
-    let j = json!({
-        "bridge": s.bridge,
-        "ipfix": {
-            "targets": c.targets, "sampling": c.sampling, "obs_domain_id": c.obs_domain_id,
+    let mut sets = Vec::new();
+    for st in &s.collector_sets {
+        let (Some(c), Some(n)) = (&st.set, &st.counters) else {
+            continue;
+        };
+        human.push_str(&format!(
+            "collector set {}: targets {} active {} s idle {} s templates every {} s\n  \
+             running {}, {}\n",
+            c.id,
+            c.targets.join(","),
+            c.cache_active_timeout,
+            c.cache_idle_timeout,
+            c.template_interval,
+            st.running,
+            counters_text(n),
+        ));
+        sets.push(json!({
+            "id": c.id, "targets": c.targets,
             "cache_active_timeout": c.cache_active_timeout,
             "cache_idle_timeout": c.cache_idle_timeout,
             "template_interval": c.template_interval,
-        },
-        "running": s.running, "samples": s.samples, "dropped": s.dropped,
-        "records": s.records, "messages": s.messages, "send_errors": s.send_errors,
-    });
+            "running": st.running, "counters": counters_json(n),
+        }));
+    }
+    if s.unconfigured_samples > 0 {
+        human.push_str(&format!(
+            "samples for unconfigured collector sets: {}\n",
+            s.unconfigured_samples
+        ));
+    }
+    j["collector_sets"] = json!(sets);
+    j["unconfigured_samples"] = json!(s.unconfigured_samples);
     (human, j)
+}
+
+pub async fn set_collector_set(
+    api: &Api,
+    bridge: &str,
+    id: u32,
+    words: &[String],
+) -> Result<Reply, CliError> {
+    let set = parse_set(id, words)?;
+    let s = api
+        .ipfix()
+        .set_collector_set(api::SetCollectorSetRequest {
+            bridge: bridge.to_string(),
+            set: Some(set),
+        })
+        .await
+        .map_err(|s| CliError::status(format!("set-collector-set {bridge} {id}"), s))?
+        .into_inner();
+    Ok(Reply::done(render_ipfix(&s).1))
+}
+
+pub async fn clear_collector_set(api: &Api, bridge: &str, id: u32) -> Result<Reply, CliError> {
+    let s = api
+        .ipfix()
+        .clear_collector_set(api::ClearCollectorSetRequest {
+            bridge: bridge.to_string(),
+            id,
+        })
+        .await
+        .map_err(|s| CliError::status(format!("clear-collector-set {bridge} {id}"), s))?
+        .into_inner();
+    Ok(Reply::done(render_ipfix(&s).1))
 }
 
 pub async fn set_ipfix(api: &Api, bridge: &str, words: &[String]) -> Result<Reply, CliError> {
@@ -229,5 +348,8 @@ mod tests {
         .unwrap();
         assert_eq!((i.targets.len(), i.cache_active_timeout), (1, 5));
         assert!(parse_ipfix(&["polling=1".to_string()]).is_err());
+        let c = parse_set(5, &["targets=10.0.0.9:4739".to_string()]).unwrap();
+        assert_eq!((c.id, c.targets.len()), (5, 1));
+        assert!(parse_set(5, &["sampling=2".to_string()]).is_err());
     }
 }

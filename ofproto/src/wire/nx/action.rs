@@ -8,7 +8,9 @@
 //! one OXM TLV, maybe masked, which `ovs-ofctl` sends for a `load` into a
 //! variable-length field such as `tun_metadata0`), `move`
 //! (NXAST_REG_MOVE), `output:<field>` (NXAST_OUTPUT_REG and
-//! NXAST_OUTPUT_REG2) and `note` (NXAST_NOTE). Another subtype is
+//! NXAST_OUTPUT_REG2), `note` (NXAST_NOTE) and `sample` (NXAST_SAMPLE,
+//! NXAST_SAMPLE2 and NXAST_SAMPLE3: flow sampling to an IPFIX collector
+//! set, see `ofproto::ipfix`). Another subtype is
 //! `BAD_EXP_TYPE`; another vendor stays `BAD_EXPERIMENTER` (in
 //! `wire::action`).
 //!
@@ -42,7 +44,13 @@ pub mod subtype {
     pub const OUTPUT_REG: u16 = 15;
     pub const OUTPUT_REG2: u16 = 32;
     pub const REG_LOAD2: u16 = 33;
+    pub const SAMPLE: u16 = 29;
+    pub const SAMPLE2: u16 = 38;
+    pub const SAMPLE3: u16 = 41;
 }
+
+/// `sample`'s `sampling_port` when none is given (`OFPP_NONE`).
+pub const SAMPLE_NO_PORT: u16 = 0xffff;
 
 /// OpenFlow 1.0's `OFPP_IN_PORT`: `resubmit`'s "keep the ingress port".
 pub const OFPP10_IN_PORT: u16 = 0xfff8;
@@ -173,6 +181,41 @@ pub enum NxAction {
     /// An opaque note for the controller (the bytes after the subtype,
     /// padding included, as Open vSwitch keeps them).
     Note(Vec<u8>),
+    /// Sample the packet to an IPFIX collector set.
+    Sample(NxSample),
+}
+
+/// `sample(...)`: with probability `probability / 65535`, a flow sample
+/// of the packet goes to collector set `collector_set_id`, in observation
+/// domain `obs_domain_id` at observation point `obs_point_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NxSample {
+    /// Packets sampled out of 65535 (never 0).
+    pub probability: u16,
+    pub collector_set_id: u32,
+    pub obs_domain_id: u32,
+    pub obs_point_id: u32,
+    /// An OpenFlow 1.0 port number the sample is taken for
+    /// ([`SAMPLE_NO_PORT`]: none); NXAST_SAMPLE2 and later.
+    pub sampling_port: u16,
+    /// 0: unspecified, 1: ingress, 2: egress; NXAST_SAMPLE3 only.
+    pub direction: u8,
+    /// The subtype received (or to send): SAMPLE, SAMPLE2 or SAMPLE3.
+    pub subtype: u16,
+}
+
+impl NxSample {
+    /// The lowest subtype that carries this sample's settings (what
+    /// `ovs-ofctl` sends for a parsed `sample(...)`).
+    pub fn least_subtype(&self) -> u16 {
+        if self.direction != 0 {
+            subtype::SAMPLE3
+        } else if self.sampling_port != SAMPLE_NO_PORT {
+            subtype::SAMPLE2
+        } else {
+            subtype::SAMPLE
+        }
+    }
 }
 
 fn err(code: crate::wire::error::OfError, detail: impl Into<String>) -> WireError {
@@ -231,6 +274,7 @@ impl NxAction {
             NxAction::OutputReg { v2: false, .. } => subtype::OUTPUT_REG,
             NxAction::OutputReg { v2: true, .. } => subtype::OUTPUT_REG2,
             NxAction::Note(_) => subtype::NOTE,
+            NxAction::Sample(s) => s.subtype,
         }
     }
 
@@ -240,6 +284,7 @@ impl NxAction {
             NxAction::Resubmit { .. } => 16,
             NxAction::Note(n) => (NX_HEADER_LEN + n.len()).next_multiple_of(8).max(16),
             NxAction::RegLoad2(f) => (NX_HEADER_LEN + f.wire_len()).next_multiple_of(8),
+            NxAction::Sample(s) if s.subtype != subtype::SAMPLE => 32,
             _ => 24,
         }
     }
@@ -343,6 +388,38 @@ impl NxAction {
                 }
             }
             subtype::NOTE => NxAction::Note(b.rest().to_vec()),
+            subtype::SAMPLE | subtype::SAMPLE2 | subtype::SAMPLE3 => {
+                fixed(if sub == subtype::SAMPLE { 24 } else { 32 })?;
+                let mut s = NxSample {
+                    probability: b.u16("sample probability")?,
+                    collector_set_id: b.u32("sample collector_set_id")?,
+                    obs_domain_id: b.u32("sample obs_domain_id")?,
+                    obs_point_id: b.u32("sample obs_point_id")?,
+                    sampling_port: SAMPLE_NO_PORT,
+                    direction: 0,
+                    subtype: sub,
+                };
+                if sub != subtype::SAMPLE {
+                    s.sampling_port = b.u16("sample sampling_port")?;
+                    let direction = b.u8("sample direction")?;
+                    // NXAST_SAMPLE2 ignores the byte and the padding, as
+                    // Open vSwitch does; NXAST_SAMPLE3 checks both.
+                    if sub == subtype::SAMPLE3 {
+                        if direction > 2 {
+                            return Err(err(
+                                BadAction::BAD_ARGUMENT,
+                                format!("sample direction {direction} (0, 1 or 2)"),
+                            ));
+                        }
+                        s.direction = direction;
+                        zeros(b, "sample")?;
+                    }
+                }
+                if s.probability == 0 {
+                    return Err(err(BadAction::BAD_ARGUMENT, "sample probability 0"));
+                }
+                NxAction::Sample(s)
+            }
             subtype::REG_LOAD2 => {
                 let field = OxmField::decode(b).map_err(|e| {
                     let code = match e.error {
@@ -420,6 +497,17 @@ impl NxAction {
                 }
             }
             NxAction::RegLoad2(field) => field.encode(out),
+            NxAction::Sample(s) => {
+                out.put_u16(s.probability);
+                out.put_u32(s.collector_set_id);
+                out.put_u32(s.obs_domain_id);
+                out.put_u32(s.obs_point_id);
+                if s.subtype != subtype::SAMPLE {
+                    out.put_u16(s.sampling_port);
+                    out.put_u8(s.direction);
+                    out.put_zeros(5);
+                }
+            }
         }
     }
 }
@@ -468,6 +556,24 @@ impl fmt::Display for NxAction {
                     write!(f, "{b:02x}")?;
                 }
                 Ok(())
+            }
+            NxAction::Sample(s) => {
+                write!(
+                    f,
+                    "sample(probability={},collector_set_id={},obs_domain_id={},obs_point_id={}",
+                    s.probability, s.collector_set_id, s.obs_domain_id, s.obs_point_id
+                )?;
+                match s.sampling_port {
+                    SAMPLE_NO_PORT => {}
+                    0xfffe => f.write_str(",sampling_port=LOCAL")?,
+                    p => write!(f, ",sampling_port={p}")?,
+                }
+                match s.direction {
+                    1 => f.write_str(",ingress")?,
+                    2 => f.write_str(",egress")?,
+                    _ => {}
+                }
+                f.write_str(")")
             }
         }
     }

@@ -19,7 +19,7 @@ pub mod action;
 pub mod field;
 pub mod tlv;
 
-pub use action::{FieldRef, NxAction};
+pub use action::{FieldRef, NxAction, NxSample};
 
 /// Nicira's experimenter (vendor) id, `NX_VENDOR_ID`.
 pub const NX_VENDOR_ID: u32 = 0x0000_2320;

@@ -199,6 +199,73 @@ fn errors() {
     );
 }
 
+fn sample(subtype: u16, sampling_port: u16, direction: u8) -> NxAction {
+    NxAction::Sample(NxSample {
+        probability: 12345,
+        collector_set_id: 23456,
+        obs_domain_id: 34567,
+        obs_point_id: 45678,
+        sampling_port,
+        direction,
+        subtype,
+    })
+}
+
+#[test]
+fn fixture_sample() {
+    // ofp-actions.at: the three layouts of one sample action.
+    let ids = "3039 00005ba0 00008707 0000b26e";
+    let text = "sample(probability=12345,collector_set_id=23456,obs_domain_id=34567,\
+                obs_point_id=45678";
+    fixture(
+        &format!("ffff 0018 00002320 001d {ids}"),
+        sample(subtype::SAMPLE, SAMPLE_NO_PORT, 0),
+        &format!("{text})"),
+    );
+    fixture(
+        &format!("ffff 0020 00002320 0026 {ids} ddd5 00 0000000000"),
+        sample(subtype::SAMPLE2, 56789, 0),
+        &format!("{text},sampling_port=56789)"),
+    );
+    fixture(
+        &format!("ffff 0020 00002320 0029 {ids} ddd5 02 0000000000"),
+        sample(subtype::SAMPLE3, 56789, 2),
+        &format!("{text},sampling_port=56789,egress)"),
+    );
+    for (a, least) in [
+        (sample(subtype::SAMPLE3, SAMPLE_NO_PORT, 0), subtype::SAMPLE),
+        (sample(subtype::SAMPLE, 3, 0), subtype::SAMPLE2),
+        (sample(subtype::SAMPLE, SAMPLE_NO_PORT, 1), subtype::SAMPLE3),
+    ] {
+        let NxAction::Sample(s) = a else {
+            unreachable!()
+        };
+        assert_eq!(s.least_subtype(), least, "{s:?}");
+    }
+    // Probability 0; a direction past egress, or padding, in SAMPLE3;
+    // the wrong length. NXAST_SAMPLE2 ignores its last six bytes.
+    assert_eq!(
+        code("ffff 0018 00002320 001d 0000 00000001 00000002 00000003"),
+        BadAction::BAD_ARGUMENT
+    );
+    assert_eq!(
+        code(&format!("ffff 0020 00002320 0029 {ids} ffff 03 0000000000")),
+        BadAction::BAD_ARGUMENT
+    );
+    assert_eq!(
+        code(&format!("ffff 0020 00002320 0029 {ids} ffff 00 0000000001")),
+        BadAction::BAD_ARGUMENT
+    );
+    assert_eq!(
+        code(&format!("ffff 0020 00002320 001d {ids} ffff 00 0000000000")),
+        BadAction::BAD_LEN
+    );
+    assert!(decode(&hex(&format!(
+        "ffff 0020 00002320 0026 {ids} ffff 07 0000000009"
+    )))
+    .is_ok());
+}
+
 fn arb_ref() -> impl Strategy<Value = FieldRef> {
     let kinds: Vec<OxmKind> = OxmKind::all()
         .chain(OxmKind::nicira())
@@ -237,6 +304,31 @@ pub(crate) fn arb_nx_action() -> impl Strategy<Value = NxAction> {
             n.resize((10 + n.len()).next_multiple_of(8) - 10, 0);
             NxAction::Note(n)
         }),
+        (
+            1..=u16::MAX,
+            any::<(u32, u32, u32, u16)>(),
+            0..=2u8,
+            proptest::sample::select(vec![subtype::SAMPLE, subtype::SAMPLE2, subtype::SAMPLE3]),
+        )
+            .prop_map(|(probability, (c, d, p, port), direction, subtype)| {
+                NxAction::Sample(NxSample {
+                    probability,
+                    collector_set_id: c,
+                    obs_domain_id: d,
+                    obs_point_id: p,
+                    sampling_port: if subtype == subtype::SAMPLE {
+                        SAMPLE_NO_PORT
+                    } else {
+                        port
+                    },
+                    direction: if subtype == subtype::SAMPLE3 {
+                        direction
+                    } else {
+                        0
+                    },
+                    subtype,
+                })
+            }),
     ]
 }
 
