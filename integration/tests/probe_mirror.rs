@@ -8,7 +8,8 @@
 //! b's frames byte for byte, in both directions, and the mirror's counters
 //! count them. The analyzer's own port takes no part in forwarding. Then
 //! through swctl: a VLAN-selected mirror that untagged traffic does not
-//! match, RSPAN (copies tagged with VLAN 20, seen by the analyzer), bad
+//! match, a snap length (copies cut to 64 bytes, originals whole), RSPAN
+//! (copies tagged with VLAN 20, seen by the analyzer), bad
 //! input refused with nothing changed, and the mirrors surviving a restart.
 
 use std::time::{Duration, Instant};
@@ -100,9 +101,26 @@ fn an_analyzer_gets_exact_copies_and_mirrors_are_managed_and_kept() -> Result<()
     let v10 = wait_tx_packets(&swctl, "v10", 0);
     assert_eq!(v10["tx_packets"], 0, "{v10}");
 
-    // RSPAN: a's packets, tagged with VLAN 20, to every other port.
+    // A snap length: the copies of a's 542-byte requests are cut to 64
+    // bytes; b still gets them whole.
     swctl.ok(&["del-mirror", "br0", "v10"]);
     let src_a = format!("select-src-port={}", a.port());
+    swctl.ok(&["add-mirror", "br0", "short", &src_a, &out_c, "snaplen=64"]);
+    let mut at_b = Capture::start(b, "eth0")?;
+    let mut at_c = Capture::start(c, "eth0")?;
+    let b_ip = b.ip().to_string();
+    a.exec_ok(&[
+        "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-s", "500", &b_ip,
+    ])?;
+    at_b.stop()?;
+    at_c.stop()?;
+    let from_a = format!("ip.src == {}", a.ip());
+    assert_eq!(at_b.count(&format!("{from_a} && frame.len == 542"))?, 3);
+    assert_eq!(at_c.count(&format!("{from_a} && frame.len == 64"))?, 3);
+    assert_eq!(at_c.count(&format!("{from_a} && frame.len != 64"))?, 0);
+
+    // RSPAN: a's packets, tagged with VLAN 20, to every other port.
+    swctl.ok(&["del-mirror", "br0", "short"]);
     swctl.ok(&["add-mirror", "br0", "rspan", &src_a, "output-vlan=20"]);
     let mut at_c = Capture::start(c, "eth0")?;
     let ping = a.ping(b.ip(), 3)?;
