@@ -206,6 +206,8 @@ impl Bridge {
                     kind: PortKind::Internal,
                     ofport: None,
                     options: Default::default(),
+                    qos: None,
+                    ingress_policing: None,
                 },
                 Some(LOCAL_DP_PORT),
             )?;
@@ -319,8 +321,34 @@ impl Bridge {
         }
         self.ports.insert(cfg.name.clone(), no);
         self.ofbridge.port_added(no, port);
+        // A port whose QoS no longer fits it (a slower link) runs without.
+        if let Err(e) = self.apply_qos(no, cfg.qos.as_ref(), cfg.ingress_policing.as_ref()) {
+            tracing::error!(bridge = %self.name, port = %cfg.name, "QoS not applied: {e}");
+        }
         tracing::info!(bridge = %self.name, port = %cfg.name, port_no = no, kind = ?cfg.kind, "port added");
         Ok(no)
+    }
+
+    /// Give port `no` the egress QoS and ingress policing the sections
+    /// describe (`None`: none), both or neither.
+    pub fn apply_qos(
+        &self,
+        no: PortNo,
+        qos: Option<&crate::qos::QosSection>,
+        policing: Option<&crate::qos::PolicingSection>,
+    ) -> std::result::Result<(), String> {
+        let qos = qos.map(|q| q.to_spec()).transpose()?;
+        let policing = policing.map(|p| p.to_spec()).transpose()?;
+        let old = self.dpif.qos();
+        self.dpif
+            .set_egress_qos(no, qos)
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = self.dpif.set_ingress_policing(no, policing) {
+            let back = old.egress(no).map(|e| e.spec.clone());
+            let _ = self.dpif.set_egress_qos(no, back);
+            return Err(e.to_string());
+        }
+        Ok(())
     }
 
     /// Install `mirrors` (checked by the config), by the running ports'

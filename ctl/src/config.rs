@@ -249,6 +249,12 @@ pub struct PortConfig {
     pub ofport: Option<u32>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// Egress QoS ([`crate::qos`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<crate::qos::QosSection>,
+    /// Ingress policing ([`crate::qos`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_policing: Option<crate::qos::PolicingSection>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -407,6 +413,13 @@ impl Config {
                     }
                 }
                 crate::port_type::by_kind(p.kind).check(p).map_err(&bad)?;
+                let qos = |e: String| bad(format!("port {}: {e}", p.name));
+                if let Some(q) = &p.qos {
+                    q.to_spec().map_err(qos)?;
+                }
+                if let Some(i) = &p.ingress_policing {
+                    i.to_spec().map_err(qos)?;
+                }
             }
             let mut ports: Vec<&str> = b.port.iter().map(|p| p.name.as_str()).collect();
             if b.local_port {

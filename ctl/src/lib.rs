@@ -23,6 +23,7 @@ pub mod config;
 pub mod ipfix;
 pub mod mirror;
 pub mod port_type;
+pub mod qos;
 pub mod sflow;
 pub mod store;
 pub mod switch;

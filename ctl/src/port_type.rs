@@ -459,6 +459,8 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            qos: None,
+            ingress_policing: None,
         }
     }
 

@@ -144,6 +144,9 @@ pub enum Action {
     DecMplsTtl { on_zero: Arc<[Action]> },
     /// Cut the packet to at most this many bytes for the following outputs.
     Truncate(u32),
+    /// Send the following outputs to this egress queue of their port
+    /// (OpenFlow's `set_queue`; see [`crate::qos`]).
+    SetQueue(u32),
     /// Run the nested actions on a copy; the packet continues unchanged.
     Clone(Arc<[Action]>),
     /// With probability `probability` / 2^32 (`u32::MAX`: always), run

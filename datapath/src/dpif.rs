@@ -23,12 +23,13 @@ use crate::netdev::{Port, PortStats};
 use crate::packet::{Packet, PacketPool};
 use crate::pmd::PmdPool;
 pub use crate::port_table::{PortEntry, PortTable};
+use crate::qos::{EgressQos, IngressPolicer, PolicingSpec, QosSpec, QosTable};
 use crate::upcall::UpcallHandler;
 use crate::worker::{Command, RxqRef, Shared, Worker, WorkerShared, WorkerStats};
 use crate::PortNo;
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,8 @@ pub enum DpifError {
     Spawn(#[source] std::io::Error),
     #[error("workers did not acknowledge within {0:?}")]
     SyncTimeout(Duration),
+    #[error("{0}")]
+    BadQos(String),
 }
 
 /// A megaflow as dumped.
@@ -110,6 +113,8 @@ impl Dpif {
             next_flow_id: AtomicU64::new(1),
             epoch: Instant::now(),
             taps: Default::default(),
+            qos: Default::default(),
+            qos_any: AtomicBool::new(false),
         });
         let mut workers = Vec::new();
         for id in 0..shared.config.workers {
@@ -185,10 +190,63 @@ impl Dpif {
             slots[no as usize] = None;
             self.shared.ports.store(Arc::new(PortTable { slots }));
             self.assign_rxqs();
+            let t = self.shared.qos.load();
+            let t = t.with_egress(no, None).with_ingress(no, None);
+            self.shared.qos_any.store(t.any(), Ordering::Relaxed);
+            self.shared.qos.store(Arc::new(t));
             entry
         };
         self.sync(Duration::from_secs(5))?;
         Ok(entry.port)
+    }
+
+    /// Set (`Some`) or clear port `no`'s egress QoS. A new scheduler
+    /// starts empty: packets waiting in the old one are dropped.
+    pub fn set_egress_qos(&self, no: PortNo, spec: Option<QosSpec>) -> Result<(), DpifError> {
+        let entry = self
+            .ports()
+            .get(no)
+            .cloned()
+            .ok_or_else(|| DpifError::NoSuchPort(no.to_string()))?;
+        if let Some(s) = &spec {
+            let speed = entry
+                .port
+                .link_speed()
+                .map(|l| u64::from(l.mbps) * 1_000_000);
+            s.check(speed).map_err(DpifError::BadQos)?;
+        }
+        let e = spec.map(|s| Arc::new(EgressQos::new(s)));
+        self.change_qos(|t| t.with_egress(no, e));
+        Ok(())
+    }
+
+    /// Set (`Some`) or clear port `no`'s ingress policing.
+    pub fn set_ingress_policing(
+        &self,
+        no: PortNo,
+        spec: Option<PolicingSpec>,
+    ) -> Result<(), DpifError> {
+        if self.ports().get(no).is_none() {
+            return Err(DpifError::NoSuchPort(no.to_string()));
+        }
+        if let Some(s) = &spec {
+            s.check().map_err(DpifError::BadQos)?;
+        }
+        let p = spec.map(|s| Arc::new(IngressPolicer::new(s)));
+        self.change_qos(|t| t.with_ingress(no, p));
+        Ok(())
+    }
+
+    /// The QoS of every port.
+    pub fn qos(&self) -> Arc<QosTable> {
+        self.shared.qos.load_full()
+    }
+
+    fn change_qos(&self, f: impl FnOnce(&QosTable) -> QosTable) {
+        let _g = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let t = f(&self.shared.qos.load());
+        self.shared.qos_any.store(t.any(), Ordering::Relaxed);
+        self.shared.qos.store(Arc::new(t));
     }
 
     /// The current port table.

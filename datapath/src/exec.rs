@@ -128,6 +128,7 @@ fn uses_packet(action: &Action) -> bool {
         | Action::PushMpls { .. }
         | Action::PopMpls { .. }
         | Action::Truncate(_)
+        | Action::SetQueue(_)
         | Action::Drop => false,
     }
 }
@@ -224,6 +225,7 @@ fn run(
                 let n = *n as usize;
                 st.trunc = Some(st.trunc.map_or(n, |t| t.min(n)));
             }
+            Action::SetQueue(q) => packet.queue = Some(*q),
             Action::Clone(nested)
             | Action::Sample {
                 actions: nested, ..

@@ -33,6 +33,7 @@ pub mod offload;
 pub mod packet;
 pub mod pmd;
 pub mod port_table;
+pub mod qos;
 pub mod tunnel;
 pub mod upcall;
 pub mod wire;

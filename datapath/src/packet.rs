@@ -76,6 +76,8 @@ pub struct Packet {
     pub mark: u32,
     /// Recirculation id the packet is being looked up under (0 = first pass).
     pub recirc_id: u32,
+    /// The egress queue a `SetQueue` action chose (see [`crate::qos`]).
+    pub queue: Option<u32>,
     /// What a tunnel pop learnt from the outer headers (empty otherwise).
     pub tunnel: TunnelMetadata,
 }
@@ -98,6 +100,7 @@ impl Packet {
             offload: Offload::default(),
             mark: 0,
             recirc_id: 0,
+            queue: None,
             tunnel: TunnelMetadata::default(),
         }
     }
@@ -117,6 +120,7 @@ impl Packet {
         self.offload = Offload::default();
         self.mark = 0;
         self.recirc_id = 0;
+        self.queue = None;
         self.tunnel.clear();
     }
 
@@ -218,6 +222,7 @@ impl Packet {
         self.offload = other.offload;
         self.mark = other.mark;
         self.recirc_id = other.recirc_id;
+        self.queue = other.queue;
         self.tunnel.clone_from(&other.tunnel);
     }
 }

@@ -7,7 +7,9 @@
 //! One turn ([`WorkerLoop::poll_once`]): apply pending commands from the
 //! dpif, receive a batch from each assigned queue, classify it (EMC, then
 //! megaflows for the batch, then a bounded number of upcalls), execute the
-//! actions, flush per-port transmit batches.
+//! actions, flush per-port transmit batches (through a port's egress QoS
+//! when it has one, [`crate::qos`]), and, while any port's queues hold
+//! packets, send what its scheduler lets go.
 //!
 //! The one idea: nothing on the hit path takes a lock or allocates. The port
 //! table and the queue assignment are immutable snapshots (`arc-swap`); the
@@ -30,7 +32,8 @@ use crate::netdev::Port;
 use crate::netdev::PortCaps;
 use crate::offload;
 use crate::packet::{Batch, Offload, Packet, PacketPool, BATCH_SIZE};
-use crate::port_table::PortTable;
+use crate::port_table::{PortEntry, PortTable};
+use crate::qos::QosTable;
 use crate::upcall::UpcallHandler;
 use crate::PortNo;
 use arc_swap::ArcSwap;
@@ -57,12 +60,22 @@ pub struct Shared {
     pub(crate) epoch: Instant,
     /// Live captures on this datapath's ports.
     pub(crate) taps: Arc<Taps>,
+    /// Egress QoS and ingress policers by port ([`crate::qos`]).
+    pub(crate) qos: ArcSwap<QosTable>,
+    /// Whether `qos` has anything: the one load the fast path pays
+    /// without QoS.
+    pub(crate) qos_any: AtomicBool,
 }
 
 impl Shared {
     /// Milliseconds since the datapath started (the clock of `used_ms`).
     pub fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Seconds since the datapath started (the QoS clock).
+    fn now_secs(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
     }
 }
 
@@ -338,6 +351,9 @@ impl WorkerLoop {
             if self.dp.taps.active() {
                 self.dp.taps.offer(q.port_no, Direction::Rx, &batch.packets);
             }
+            if self.dp.qos_any.load(Ordering::Relaxed) {
+                self.police(q.port_no, &mut batch.packets);
+            }
             self.process(&mut batch);
             let table = ports.get_or_insert_with(|| self.dp.ports.load_full());
             self.flush(table);
@@ -349,6 +365,10 @@ impl WorkerLoop {
                 .fetch_add(ns, Ordering::Relaxed);
         }
         self.batch = batch;
+        if self.dp.qos_any.load(Ordering::Relaxed) && self.serve_queues() {
+            // Packets wait for their scheduler: not a turn to sleep after.
+            got = got.max(1);
+        }
         if got == 0 {
             // Periodic upkeep when there is time for it.
             let now = Instant::now();
@@ -581,9 +601,13 @@ impl WorkerLoop {
     }
 
     /// Send every pending per-port batch, completing offloads the port
-    /// cannot take.
+    /// cannot take, through the port's egress QoS if it has one.
     fn flush(&mut self, ports: &Arc<PortTable>) {
-        let txq = self.shared.id;
+        let qos = self
+            .dp
+            .qos_any
+            .load(Ordering::Relaxed)
+            .then(|| self.dp.qos.load_full());
         for port_no in 0..self.tx.len() {
             if self.tx[port_no].is_empty() {
                 continue;
@@ -594,26 +618,17 @@ impl WorkerLoop {
                     let caps = entry.port.caps();
                     let pool = &mut self.pool;
                     let scratch = &mut self.offload_scratch;
-                    let bad = fix_offloads(&mut pending, caps, scratch, pool);
+                    let mut bad = fix_offloads(&mut pending, caps, scratch, pool);
+                    if let Some(e) = qos.as_ref().and_then(|q| q.egress(port_no as PortNo)) {
+                        bad += e.admit(&mut pending, self.dp.now_secs(), &mut self.pool);
+                    }
                     if bad > 0 {
                         self.shared
                             .counters
                             .dropped
                             .fetch_add(bad, Ordering::Relaxed);
                     }
-                    let n = pending.len() as u64;
-                    if self.dp.taps.active() {
-                        self.dp
-                            .taps
-                            .offer(port_no as PortNo, Direction::Tx, &pending);
-                    }
-                    entry
-                        .port
-                        .tx_batch(txq % entry.port.n_txq().max(1), &mut pending, pool);
-                    self.shared
-                        .counters
-                        .tx_packets
-                        .fetch_add(n, Ordering::Relaxed);
+                    self.transmit(port_no as PortNo, entry, &mut pending);
                 }
                 None => {
                     self.shared
@@ -626,6 +641,65 @@ impl WorkerLoop {
             // Keep the allocation for the next batch.
             std::mem::swap(&mut self.tx[port_no], &mut pending);
         }
+    }
+
+    /// Hand `pending` to the port through this worker's transmit queue.
+    fn transmit(&mut self, port_no: PortNo, entry: &PortEntry, pending: &mut Vec<Packet>) {
+        if pending.is_empty() {
+            return;
+        }
+        let n = pending.len() as u64;
+        if self.dp.taps.active() {
+            self.dp.taps.offer(port_no, Direction::Tx, pending);
+        }
+        let txq = self.shared.id;
+        entry
+            .port
+            .tx_batch(txq % entry.port.n_txq().max(1), pending, &mut self.pool);
+        self.shared
+            .counters
+            .tx_packets
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Drop what `port`'s ingress policer says is out of profile.
+    fn police(&mut self, port: PortNo, packets: &mut Vec<Packet>) {
+        let qos = self.dp.qos.load();
+        if let Some(p) = qos.ingress(port) {
+            let n = p.police(packets, self.dp.now_secs(), &mut self.pool);
+            if n > 0 {
+                self.shared.counters.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Send what the schedulers of ports with waiting packets let go now.
+    /// Returns whether packets still wait.
+    fn serve_queues(&mut self) -> bool {
+        let qos = self.dp.qos.load_full();
+        let mut ports: Option<Arc<PortTable>> = None;
+        let mut waiting = false;
+        let mut out = std::mem::take(&mut self.offload_scratch);
+        for (port_no, e) in qos.egress_ports() {
+            if e.waiting() == 0 {
+                continue;
+            }
+            e.serve(self.dp.now_secs(), &mut out);
+            waiting |= e.waiting() > 0;
+            if out.is_empty() {
+                continue;
+            }
+            let table = ports
+                .get_or_insert_with(|| self.dp.ports.load_full())
+                .clone();
+            match table.get(port_no) {
+                Some(entry) => self.transmit(port_no, entry, &mut out),
+                None => self.pool.put_all(&mut out),
+            }
+            out.clear();
+        }
+        self.offload_scratch = out;
+        waiting
     }
 }
 

@@ -540,7 +540,9 @@ impl Ctx<'_> {
                     // Refused at flow-mod time (the datapath cannot reach
                     // the TTL under an MPLS label); nothing to translate.
                 }
-                Action::SetQueue(_) => {}
+                // The following outputs go to this queue of their port
+                // (`datapath::qos`; a queue the port lacks means queue 0).
+                Action::SetQueue(q) => out.push(Dp::SetQueue(*q)),
                 Action::PushPbb(_) | Action::PopPbb => {}
                 Action::Nx(nx) => self.nx(nx, out),
             }

@@ -198,6 +198,7 @@ fn format_one(a: &Dp) -> String {
         Dp::DecTtl { .. } => "dec_ttl".into(),
         Dp::DecMplsTtl { .. } => "dec_mpls_ttl".into(),
         Dp::Truncate(n) => format!("trunc({n})"),
+        Dp::SetQueue(q) => format!("set_queue({q})"),
         Dp::Clone(inner) => format!("clone({})", format_actions(inner)),
         Dp::Sample {
             probability,

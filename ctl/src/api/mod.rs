@@ -11,7 +11,7 @@
 //! Modules by concept: [`bridges`], [`ports`], [`flows`] (with groups and
 //! meters), [`stats`], [`datapath`] (megaflows, workers), [`trace`],
 //! [`tunnels`] (routes, neighbours, tunnel ports), [`events`] (the watch
-//! stream), [`capture`] (live capture streams), [`mirrors`], [`sflow`], [`ipfix`]; [`convert`] maps structured protobuf
+//! stream), [`capture`] (live capture streams), [`mirrors`], [`sflow`], [`ipfix`], [`qos`]; [`convert`] maps structured protobuf
 //! flows to OpenFlow messages; [`metrics`] is the Prometheus endpoint.
 //! Open vSwitch's flow syntax lives in [`crate::syntax`].
 
@@ -25,6 +25,7 @@ pub mod ipfix;
 pub mod metrics;
 pub mod mirrors;
 pub mod ports;
+pub mod qos;
 pub mod serve;
 pub mod sflow;
 pub mod stats;
@@ -160,6 +161,11 @@ pub async fn router(
         )
         .add_service(
             v1::ipfix_service_server::IpfixServiceServer::new(ipfix::Ipfix(s.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            v1::qos_service_server::QosServiceServer::new(qos::Qos(s.clone()))
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )

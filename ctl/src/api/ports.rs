@@ -69,6 +69,8 @@ fn add_port(inner: &mut Inner, r: v1::AddPortRequest) -> SwitchResult<v1::Port> 
         kind: kind_from(&r.r#type)?,
         ofport: r.ofport,
         options: r.options.into_iter().collect(),
+        qos: None,
+        ingress_policing: None,
     };
     inner.add_port(&r.bridge, p)?;
     find_port(inner, &r.bridge, &r.name)

@@ -117,6 +117,24 @@ pub enum Command {
     },
     /// Remove a collector set.
     ClearCollectorSet { bridge: String, id: u32 },
+    /// Shape or police a port's egress: `set-qos vm1 type=htb max-rate=BPS [burst=BITS] queue=ID:min-rate=BPS,max-rate=BPS,priority=N[,burst=BITS,depth=PKTS] [dscp=DSCP:QUEUE,..]`, or `type=egress-policer cir=BYTES/S cbs=BYTES`, or `type=trtcm-policer cir= cbs= pir= pbs=` (or `eir= ebs=`).
+    SetQos {
+        port: String,
+        #[arg(value_name = "SETTING", required = true)]
+        settings: Vec<String>,
+    },
+    /// Remove a port's egress QoS.
+    ClearQos { port: String },
+    /// Queues, policers and their counters (one port, or all).
+    QosStats { port: Option<String> },
+    /// Police a port's ingress: `set-policing vm1 rate=KBPS [burst=KB]` or `kpkts-rate=N [kpkts-burst=N]`.
+    SetPolicing {
+        port: String,
+        #[arg(value_name = "SETTING", required = true)]
+        settings: Vec<String>,
+    },
+    /// Remove a port's ingress policing.
+    ClearPolicing { port: String },
     /// Replace a bridge's controllers: `set-controller br0 tcp:10.0.0.1:6653`.
     SetController {
         bridge: String,

@@ -26,6 +26,7 @@ use proto::v1::ipfix_service_client::IpfixServiceClient;
 use proto::v1::meter_service_client::MeterServiceClient;
 use proto::v1::mirror_service_client::MirrorServiceClient;
 use proto::v1::port_service_client::PortServiceClient;
+use proto::v1::qos_service_client::QosServiceClient;
 use proto::v1::sflow_service_client::SflowServiceClient;
 use proto::v1::stats_service_client::StatsServiceClient;
 use proto::v1::trace_service_client::TraceServiceClient;
@@ -209,6 +210,11 @@ impl Api {
     }
     pub fn tunnels(&self) -> TunnelServiceClient<Channel> {
         TunnelServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+    pub fn qos(&self) -> QosServiceClient<Channel> {
+        QosServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE)
     }

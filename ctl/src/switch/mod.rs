@@ -13,7 +13,8 @@
 //!
 //! The changes by object: [`bridges`] (create, delete, reconfigure,
 //! controllers), [`ports`] (add, delete, options, OFPPC bits), [`openflow`]
-//! (flows, groups, meters), [`mirrors`] (port mirrors), [`sflow`] (sFlow and IPFIX), [`tunnels`] (the operator's routes, which are
+//! (flows, groups, meters), [`mirrors`] (port mirrors), [`sflow`] (sFlow and IPFIX),
+//! [`qos`] (a port's egress QoS and ingress policing), [`tunnels`] (the operator's routes, which are
 //! stored first and then installed in the tunnel plane, and the plane's
 //! neighbours, tunnel ports and counters). The services that carry requests in (the gRPC
 //! API in `crate::api`, the OpenFlow connections in `ofproto`) translate
@@ -28,6 +29,7 @@ pub mod events;
 pub mod mirrors;
 pub mod openflow;
 pub mod ports;
+pub mod qos;
 pub mod sflow;
 pub mod tunnels;
 

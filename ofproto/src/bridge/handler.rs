@@ -190,7 +190,7 @@ impl OfBridge {
             Message::QueueGetConfigRequest(q) => {
                 vec![Message::QueueGetConfigReply(QueueGetConfigReply {
                     port: q.port,
-                    queues: Vec::new(),
+                    queues: self.queue_config(q.port)?,
                 })]
             }
             Message::Experimenter(e) => self.experimenter(e)?,
@@ -442,7 +442,10 @@ impl OfBridge {
                 let descs = self.ports().iter().map(|bp| bp.desc()).collect();
                 split(descs, MultipartReplyBody::PortDesc)
             }
-            MultipartRequestBody::Queue { .. } => one(MultipartReplyBody::Queue(Vec::new())),
+            MultipartRequestBody::Queue { port_no, queue_id } => split(
+                self.queue_stats(*port_no, *queue_id)?,
+                MultipartReplyBody::Queue,
+            ),
             MultipartRequestBody::Group { group_id } => {
                 let stats = p
                     .groups

@@ -19,6 +19,7 @@
 
 pub mod change;
 pub mod handler;
+mod queues;
 pub mod revalidate;
 
 use crate::flow_sample::CollectorSets;

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod group_meter;
 pub mod mirror;
 pub mod port;
+pub mod qos;
 pub mod sampling;
 pub mod tunnel;
 pub mod watch;
@@ -74,6 +75,11 @@ pub async fn run(api: &Api, command: &Command) -> Result<Reply, CliError> {
             settings,
         } => sampling::set_collector_set(api, b, *id, settings).await,
         C::ClearCollectorSet { bridge: b, id } => sampling::clear_collector_set(api, b, *id).await,
+        C::SetQos { port, settings } => qos::set_qos(api, port, settings).await,
+        C::ClearQos { port } => qos::clear_qos(api, port).await,
+        C::QosStats { port } => qos::stats(api, port.as_deref()).await,
+        C::SetPolicing { port, settings } => qos::set_policing(api, port, settings).await,
+        C::ClearPolicing { port } => qos::clear_policing(api, port).await,
         C::SetController { bridge: b, targets } => {
             bridge::set_controllers(api, b, targets, "set-controller").await
         }
