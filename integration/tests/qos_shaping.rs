@@ -5,8 +5,11 @@
 //! ports of one bridge (secure, NORMAL at priority 0, an OpenFlow
 //! listener). c's port is shaped with `swctl set-qos` to 100 Mbit/s: queue
 //! 1 guaranteed 70 Mbit/s, queue 2 29 Mbit/s with a ceiling of 80, queue 3
-//! 1 Mbit/s at priority 0 for DSCP EF. `ovs-ofctl` writes the flows that
-//! `set_queue` a's TCP to queue 1 and b's to queue 2.
+//! 1 Mbit/s at priority 0 for DSCP EF. An os-ken application
+//! (`integration/osken/queues.py`, to which switchd connects) installs the
+//! flows that put a's TCP in queue 1 and b's in queue 2 with
+//! `OFPActionSetQueue`; without os-ken, `ovs-ofctl` writes the same flows
+//! with `set_queue`.
 //!
 //! - Two iperf3 TCP flows at once: their shares are within 5% of 70/30,
 //!   and a ping marked EF (DSCP map to queue 3) keeps a low round trip
@@ -21,7 +24,9 @@
 //!   restart.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchd_integration::ofctl::{free_tcp_port, ofctl_available, Ofctl};
@@ -103,6 +108,27 @@ fn ping_rtt(from: &Host, to: Ipv4Addr, tos: &str, count: u32) -> Result<(f64, f6
     ))
 }
 
+/// `osken-manager`, if installed.
+fn osken_manager() -> Option<PathBuf> {
+    ["/usr/bin/osken-manager", "/usr/local/bin/osken-manager"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// os-ken running `integration/osken/queues.py` on 127.0.0.1:`port`,
+/// putting TCP from each source in its queue.
+fn osken_queues(manager: &Path, port: u16, rules: &str, dir: &Path) -> Result<Daemon, Error> {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("osken/queues.py");
+    let mut cmd = Command::new(manager);
+    cmd.args(["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port"])
+        .arg(port.to_string())
+        .arg(app)
+        .env("OSKEN_QUEUES", rules)
+        .env("OSKEN_QUEUES_EVENTS", dir.join("events"));
+    Daemon::spawn_logged("osken-manager", cmd, &dir.join("osken.log"))
+}
+
 fn within(got: f64, want: f64, fraction: f64) -> bool {
     (got - want).abs() <= want * fraction
 }
@@ -123,9 +149,26 @@ fn queues_share_police_and_report_as_configured() -> Result<(), Error> {
     }
     let (a, b, c) = (&hosts[0], &hosts[1], &hosts[2]);
     let of_port = free_tcp_port()?;
+    // os-ken listens first; switchd connects to it and to nothing else.
+    let osken_dir = tempfile::tempdir().expect("a temporary directory");
+    let manager = osken_manager();
+    let mut controllers = format!("\"ptcp:{of_port}:127.0.0.1\"");
+    let _osken = match &manager {
+        Some(m) => {
+            let port = free_tcp_port()?;
+            let rules = format!("{}=1,{}=2", a.ip(), b.ip());
+            let d = osken_queues(m, port, &rules, osken_dir.path())?;
+            controllers.push_str(&format!(", \"tcp:127.0.0.1:{port}\""));
+            Some(d)
+        }
+        None => {
+            eprintln!("os-ken is not installed: ovs-ofctl writes the set_queue flows");
+            None
+        }
+    };
     let config = BridgeConfig::new("br0")
         .fail_mode(FailMode::Secure)
-        .set("controller", &format!("[\"ptcp:{of_port}:127.0.0.1\"]"))
+        .set("controller", &format!("[{controllers}]"))
         .set("flows", "[\"priority=0,actions=NORMAL\"]")
         .ports(&hosts, PortType::AfXdp)
         .option_on_all_ports("xdp_mode", "native");

@@ -196,6 +196,8 @@ struct Scenario<'a> {
     receiver_args: &'a [&'a str],
     /// Capture 1000 of the frames sent to vu2 while the sender runs.
     capture: bool,
+    /// vu2's `qos` section (inline TOML), or "".
+    qos: &'a str,
 }
 
 /// What one exchange measured.
@@ -218,6 +220,9 @@ struct Exchange {
     /// The capture's packets as tshark read them: interface, direction
     /// flags, protocols (one line each), when the scenario captured.
     captured: Option<String>,
+    /// With QoS on vu2: the rate its queue 0 sent at (bit/s of frames,
+    /// from `swctl qos-stats` 3 s apart under load) and the last stats.
+    shaped: Option<(f64, serde_json::Value)>,
 }
 
 fn skip_reason() -> Option<String> {
@@ -245,8 +250,13 @@ fn exchange(sc: &Scenario) -> Result<Exchange, Error> {
         "[[bridge]]\nname = \"vhbr0\"\nfail_mode = \"standalone\"\n\n\
          [bridge.datapath]\nworkers = {}\n\n\
          [[bridge.port]]\nname = \"vu1\"\ntype = \"vhostuser\"\n{options}\n\
-         [[bridge.port]]\nname = \"vu2\"\ntype = \"vhostuser\"\n{options}",
-        sc.workers
+         [[bridge.port]]\nname = \"vu2\"\ntype = \"vhostuser\"\n{options}{qos}",
+        sc.workers,
+        qos = if sc.qos.is_empty() {
+            String::new()
+        } else {
+            format!("qos = {}\n", sc.qos)
+        }
     );
     let mut switch = Switch::start(&config)?;
     let dir = switch.state_dir().to_path_buf();
@@ -271,11 +281,29 @@ fn exchange(sc: &Scenario) -> Result<Exchange, Error> {
     } else {
         None
     };
-    std::thread::sleep(Duration::from_secs(if sc.capture { 6 } else { 8 }));
+    let mut rate = None;
+    if !sc.qos.is_empty() {
+        let swctl = switchd_integration::swctl::Swctl::for_switch(&switch);
+        let bytes = |s: &serde_json::Value| s["queues"][0]["tx_bytes"].as_f64().unwrap_or(0.0);
+        std::thread::sleep(Duration::from_secs(2));
+        let (t0, s0) = (Instant::now(), swctl.json(&["qos-stats", "vu2"]));
+        std::thread::sleep(Duration::from_secs(3));
+        let (t1, s1) = (Instant::now(), swctl.json(&["qos-stats", "vu2"]));
+        rate = Some((bytes(&s1) - bytes(&s0)) * 8.0 / (t1 - t0).as_secs_f64());
+    }
+    std::thread::sleep(Duration::from_secs(match (sc.capture, rate.is_some()) {
+        (true, _) => 6,
+        (false, true) => 3,
+        (false, false) => 8,
+    }));
     let (_, sent) = sender.stop();
     // Let the receiver drain what is still in flight.
     std::thread::sleep(Duration::from_secs(1));
     let (received, _) = receiver.stop();
+    let shaped = rate.map(|r| {
+        let swctl = switchd_integration::swctl::Swctl::for_switch(&switch);
+        (r, swctl.json(&["qos-stats", "vu2"]))
+    });
     switch.terminate()?;
     let log = switch.log();
     let counter = |port, name| port_counter(&log, port, name);
@@ -291,6 +319,7 @@ fn exchange(sc: &Scenario) -> Result<Exchange, Error> {
         errors: counter("vu1", "rx_errors") + counter("vu2", "rx_errors"),
         log,
         captured,
+        shaped,
     })
 }
 
@@ -385,6 +414,7 @@ fn two_testpmd_guests_exchange_packets_with_matching_counters() -> Result<(), Er
         sender_args: &[],
         receiver_args: &[],
         capture: true,
+        qos: "",
     })?;
     x.assert_counters_agree();
     // A live capture on a vhost-user port under full load: the file holds
@@ -400,6 +430,60 @@ fn two_testpmd_guests_exchange_packets_with_matching_counters() -> Result<(), Er
         "every packet sent to vu2, testpmd's UDP:\n{}",
         rows.iter().take(5).copied().collect::<Vec<_>>().join("\n")
     );
+    Ok(())
+}
+
+/// An HTB on vu2 at 100 Mbit/s: testpmd's flood of 64-byte frames leaves
+/// vu2's queue at that rate (within 5%, measured over 3 s under load),
+/// the guest receives exactly what was sent on, and every packet taken
+/// from the sender is delivered, dropped for a full ring, or tail-dropped
+/// by the queue.
+#[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
+#[test]
+fn shaping_holds_a_vhost_user_guest_to_its_rate() -> Result<(), Error> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return Ok(());
+    }
+    let x = exchange(&Scenario {
+        port_options: "",
+        workers: 1,
+        queues: 1,
+        sender_args: &[],
+        receiver_args: &[],
+        capture: false,
+        qos: "{ type = \"htb\", max_rate = 100000000 }",
+    })?;
+    let (rate, stats) = x.shaped.clone().expect("qos-stats were read");
+    let q = &stats["queues"][0];
+    let (tx, dropped) = (
+        q["tx_packets"].as_u64().unwrap_or(0),
+        q["dropped"].as_u64().unwrap_or(0),
+    );
+    println!(
+        "vu2 shaped to 100 Mbit/s: {:.2} Mbit/s of frames; testpmd sent {}, switchd took {}, \
+         queue sent {tx} and tail-dropped {dropped}, delivered {} (ring full {}), received {}",
+        rate / 1e6,
+        x.sent,
+        x.vu1_rx,
+        x.vu2_tx,
+        x.vu2_dropped,
+        x.received
+    );
+    assert!((rate - 100e6).abs() <= 5e6, "shaped to {rate} bit/s");
+    assert!(dropped > 0, "the flood overflowed the queue: {stats}");
+    assert_eq!(x.received, x.vu2_tx, "the guest got what was sent on");
+    assert_eq!(
+        tx,
+        x.vu2_tx + x.vu2_dropped,
+        "the queue's packets reached the port"
+    );
+    assert_eq!(
+        x.vu1_rx,
+        tx + dropped,
+        "every packet taken is accounted for"
+    );
+    assert_eq!(x.errors, 0);
     Ok(())
 }
 
@@ -420,6 +504,7 @@ fn jumbo_frames_arrive_whole_in_mergeable_buffers() -> Result<(), Error> {
         sender_args: &["--mbuf-size=9300", "--max-pkt-len=9018", "--txpkts=9000"],
         receiver_args: &["--max-pkt-len=9018", "--enable-scatter"],
         capture: false,
+        qos: "",
     })?;
     x.assert_counters_agree();
     assert!(x.received > 0, "jumbo frames delivered");
@@ -450,6 +535,7 @@ fn two_queue_pairs_carry_traffic_on_both_queues() -> Result<(), Error> {
         sender_args: &[],
         receiver_args: &[],
         capture: false,
+        qos: "",
     })?;
     x.assert_counters_agree();
     assert_eq!(

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# probe_cost.sh: what switchd's probes cost the forwarding path, all
-# conditions measured in one run on one topology.
+# feature_cost.sh: what switchd's probes and traffic control cost the
+# forwarding path, all conditions measured in one run on one topology.
 #
 # Two namespace hosts (h1 10.78.0.1, h2 10.78.0.2) on AF_XDP (native) ports
 # of one switchd learning bridge, host tx offload off. h1 sends iperf3 UDP
 # (64-byte payloads, unlimited rate) to h2 for DURATION seconds per phase;
 # the phases alternate ROUNDS times so a drift in machine load hits all:
-#   none     no probe configured
+#   none     nothing configured
 #   nomatch  a live capture on h2's port whose match selects nothing
 #            (swctl capture --match udp,tp_dst=9 -w /dev/null)
 #   all      a live capture of everything on h2's port to /dev/null
@@ -16,6 +16,11 @@
 #            loopback
 #   ipfix    IPFIX of every packet (the default: exact flow records), to
 #            the same sink
+#   qos      an HTB on h2's port (10 Gbit/s, queue 1 guaranteed 1 Gbit/s):
+#            configured but uncongested
+#   police   ingress policing on h1's port at 10 Gbit/s: never exceeded
+#   shape    an HTB on h2's port at 50 Mbit/s: the scheduler at work
+#            (queueing, tail drops; received pps is the shaped rate)
 # For each phase it reports the worker's busy nanoseconds per received
 # packet (from `swctl pmd-stats`: the cost on the switch's core, the figure
 # the < 1% target is about) and the packets per second h2 received (iperf3's
@@ -24,7 +29,7 @@
 # Needs root, iproute2, ethtool, iperf3, python3. Everything it creates is
 # named pc-* and removed on exit, however it exits.
 #
-# Usage: sudo benches/e2e/probe_cost.sh [--rounds N] [--duration S] [--phases "none ..."] [--no-build]
+# Usage: sudo benches/e2e/feature_cost.sh [--rounds N] [--duration S] [--phases "none ..."] [--no-build]
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,52 +37,31 @@ REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
 ROUNDS=3
 DURATION=5
 BUILD=1
-PHASES="none nomatch all span sflow ipfix"
+PHASES="none nomatch all span sflow ipfix qos police shape"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --phases) PHASES=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --duration) DURATION=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+source "$SCRIPT_DIR/lib.sh"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 for tool in ip ethtool iperf3 python3; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-NS1=pc-h1 NS2=pc-h2 NS3=pc-h3 P1=pch1 P2=pch2 P3=pch3
-TMP=$(mktemp -d /tmp/probe-cost.XXXXXX)
-SWITCHD_PID="" IPERF_PID="" CAPTURE_PID="" SINK_PID=""
-
-stop_pid() {
-    local pid=$1 i
-    [[ -n $pid ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
+NS1=pc-h1 NS2=pc-h2 P1=pch1 P2=pch2 P3=pch3
+TMP=$(mktemp -d /tmp/feature-cost.XXXXXX)
+IPERF_PID="" CAPTURE_PID=""
 cleanup() {
     stop_pid "$CAPTURE_PID"
-    stop_pid "$SINK_PID"
     stop_pid "$IPERF_PID"
-    stop_pid "$SWITCHD_PID"
-    ip netns del $NS1 2>/dev/null || true
-    ip netns del $NS2 2>/dev/null || true
-    ip netns del $NS3 2>/dev/null || true
-    ip link del $P1 2>/dev/null || true
-    ip link del $P2 2>/dev/null || true
-    ip link del $P3 2>/dev/null || true
-    rm -rf "$TMP"
+    e2e_cleanup
 }
 trap cleanup EXIT INT TERM
 
@@ -89,16 +73,7 @@ SWITCHD=$REPO/target/release/switchd
 SWCTL=$REPO/target/release/swctl
 [[ -x $SWITCHD && -x $SWCTL ]] || die "no release binaries (drop --no-build)"
 
-for i in 1 2 3; do
-    ns=pc-h$i port=pch$i
-    ip netns add "$ns"
-    ip link add "$port" type veth peer name eth0 netns "$ns"
-    ip -n "$ns" addr add 10.78.0.$i/24 dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null 2>&1 || true
-    ip link set "$port" up
-done
+e2e_hosts pc-h pch 10.78.0 3
 
 cat >"$TMP/switchd.toml" <<EOF
 [[bridge]]
@@ -118,12 +93,7 @@ name = "$P3"
 type = "afxdp"
 options = { xdp_mode = "native" }
 EOF
-"$SWITCHD" --config "$TMP/switchd.toml" --state-dir "$TMP/state" \
-    >"$TMP/switchd.log" 2>&1 &
-SWITCHD_PID=$!
-SOCK=$TMP/state/switchd.sock
-for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
-[[ -S $SOCK ]] || die "switchd did not start: $(tail -5 "$TMP/switchd.log")"
+e2e_switchd "$SWITCHD" "$TMP/switchd.toml"
 sw() { "$SWCTL" --server "$SOCK" "$@"; }
 ip netns exec $NS1 ping -c 3 -i 0.2 -W 2 10.78.0.2 >/dev/null || die "h1 cannot reach h2"
 # The sFlow collector: a UDP sink on loopback.
@@ -132,7 +102,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", 16343))
 while True:
     s.recv(65535)' &
-SINK_PID=$!
+e2e_track $!
 
 # Busy ns and rx packets summed over the workers.
 busy() {
@@ -154,6 +124,9 @@ phase() {
         span) sw add-mirror pcbr span select-src-port=$P1 output-port=$P3 ;;
         sflow) sw set-sflow pcbr agent=127.0.0.1 targets=127.0.0.1:16343 sampling=1000 polling=10 ;;
         ipfix) sw set-ipfix pcbr targets=127.0.0.1:16343 >/dev/null ;;
+        qos) sw set-qos $P2 type=htb max-rate=10000000000 queue=1:min-rate=1000000000 ;;
+        police) sw set-policing $P1 rate=10000000 ;;
+        shape) sw set-qos $P2 type=htb max-rate=50000000 ;;
     esac
     sleep 0.5
     ip netns exec $NS2 iperf3 -s -1 -p 5301 -J >"$TMP/server.json" 2>/dev/null &
@@ -173,6 +146,8 @@ phase() {
         span) log "  $(sw list-mirrors pcbr | tail -1)"; sw del-mirror pcbr span ;;
         sflow) log "  $(sw sflow-show pcbr | tail -1)"; sw clear-sflow pcbr ;;
         ipfix) log "  $(sw ipfix-show pcbr | tail -1)"; sw clear-ipfix pcbr ;;
+        qos|shape) log "  $(sw qos-stats $P2 | tail -1)"; sw clear-qos $P2 ;;
+        police) log "  $(sw qos-stats $P1 | tail -1)"; sw clear-policing $P1 ;;
     esac
     pps=$(python3 -c '
 import json, sys
@@ -199,9 +174,10 @@ for name, ns, pps in rows:
     by.setdefault(name, []).append((int(ns), int(pps)))
 base_ns = statistics.median(n for n, _ in by["none"])
 base_pps = statistics.median(p for _, p in by["none"])
-print("| probe | worker ns/packet (median) | vs none | received pps (median) | vs none |")
+print("| condition | worker ns/packet (median) | vs none | received pps (median) | vs none |")
 print("|---|---|---|---|---|")
-for name in [n for n in ("none", "nomatch", "all", "span", "sflow", "ipfix") if n in by]:
+order = ("none", "nomatch", "all", "span", "sflow", "ipfix", "qos", "police", "shape")
+for name in [n for n in order if n in by]:
     ns = statistics.median(n for n, _ in by[name])
     pps = statistics.median(p for _, p in by[name])
     print(f"| {name} | {ns:.0f} ({min(n for n,_ in by[name])}-{max(n for n,_ in by[name])}) "
