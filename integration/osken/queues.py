@@ -6,9 +6,8 @@ for each `SOURCE=QUEUE` pair in the environment variable OSKEN_QUEUES
 
     priority=10, tcp, ipv4_src=SOURCE -> set_queue(QUEUE), output(NORMAL)
 
-with os-ken's OFPActionSetQueue, and a line `queues dpid=... n=N` to the
-file named by OSKEN_QUEUES_EVENTS once the flows are sent, so a test knows
-when they are in place. Everything else is left to the switch's own flows.
+with os-ken's OFPActionSetQueue, then a barrier. Everything else is left
+to the switch's own flows.
 """
 
 import os
@@ -25,17 +24,16 @@ class Queues(app_manager.OSKenApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         pairs = os.environ.get("OSKEN_QUEUES", "")
-        self.rules = [
+        self.queue_rules = [
             (src, int(q))
             for src, q in (p.split("=") for p in pairs.split(",") if p)
         ]
-        self.events = os.environ.get("OSKEN_QUEUES_EVENTS")
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def features(self, ev):
         dp = ev.msg.datapath
         ofp, parser = dp.ofproto, dp.ofproto_parser
-        for src, queue in self.rules:
+        for src, queue in self.queue_rules:
             match = parser.OFPMatch(eth_type=0x0800, ip_proto=6, ipv4_src=src)
             actions = [
                 parser.OFPActionSetQueue(queue),
@@ -45,10 +43,4 @@ class Queues(app_manager.OSKenApp):
             dp.send_msg(
                 parser.OFPFlowMod(datapath=dp, priority=10, match=match, instructions=inst)
             )
-        # A barrier: the flows are in once its reply arrives; the file line
-        # is written when the request is sent, so the test also waits for
-        # the flows in dump-flows.
         dp.send_msg(parser.OFPBarrierRequest(dp))
-        if self.events:
-            with open(self.events, "a") as f:
-                f.write(f"queues dpid={dp.id:016x} n={len(self.rules)}\n")

@@ -124,8 +124,7 @@ fn osken_queues(manager: &Path, port: u16, rules: &str, dir: &Path) -> Result<Da
     cmd.args(["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port"])
         .arg(port.to_string())
         .arg(app)
-        .env("OSKEN_QUEUES", rules)
-        .env("OSKEN_QUEUES_EVENTS", dir.join("events"));
+        .env("OSKEN_QUEUES", rules);
     Daemon::spawn_logged("osken-manager", cmd, &dir.join("osken.log"))
 }
 
@@ -189,14 +188,31 @@ fn queues_share_police_and_report_as_configured() -> Result<(), Error> {
     ]);
     let ofctl = Ofctl::new(of_port)?;
     ofctl.wait_listening(Duration::from_secs(10))?;
-    ofctl.add_flow(&format!(
-        "priority=10,tcp,nw_src={},actions=set_queue:1,NORMAL",
-        a.ip()
-    ))?;
-    ofctl.add_flow(&format!(
-        "priority=10,tcp,nw_src={},actions=set_queue:2,NORMAL",
-        b.ip()
-    ))?;
+    if manager.is_none() {
+        for (h, q) in [(a, 1), (b, 2)] {
+            let flow = format!(
+                "priority=10,tcp,nw_src={},actions=set_queue:{q},NORMAL",
+                h.ip()
+            );
+            ofctl.add_flow(&flow)?;
+        }
+    }
+    // The two set_queue flows, from os-ken or ovs-ofctl, are in the table
+    // (switchd retries a controller that was not listening yet with a
+    // backoff of up to 8 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let flows = ofctl.run("dump-flows", &[])?;
+        if flows.matches("set_queue:").count() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the set_queue flows never came:\n{flows}\nos-ken: {}",
+            std::fs::read_to_string(osken_dir.path().join("osken.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let _servers = (iperf3_server(c, 5301)?, iperf3_server(c, 5302)?);
 
     // Both queues saturated: shares, and an EF ping beside them.
