@@ -414,6 +414,17 @@ impl Config {
                 }
                 crate::port_type::by_kind(p.kind).check(p).map_err(&bad)?;
                 let qos = |e: String| bad(format!("port {}: {e}", p.name));
+                let tunnel = matches!(
+                    p.kind,
+                    PortKind::Vxlan | PortKind::Geneve | PortKind::Gre | PortKind::Erspan
+                );
+                if tunnel && p.ingress_policing.is_some() {
+                    return Err(qos(
+                        "a tunnel port's packets arrive through its underlay port: \
+                         police that one"
+                            .into(),
+                    ));
+                }
                 if let Some(q) = &p.qos {
                     q.to_spec().map_err(qos)?;
                 }
@@ -502,6 +513,7 @@ mod tests {
             ("[[bridge]]\nname = \"b\"\nsurprise = 1", "surprise"),
             ("[[bridge]]\nname = \"b\"\n[[bridge.collector_set]]\nid = 1\ntargets = [\"127.0.0.1:9\"]\n[[bridge.collector_set]]\nid = 1\ntargets = [\"127.0.0.1:9\"]", "collector set 1 defined twice"),
             ("[[bridge]]\nname = \"b\"\n[[bridge.collector_set]]\nid = 2\ntargets = []", "collector set 2"),
+            ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"t\"\ntype = \"vxlan\"\noptions = { remote_ip = \"10.0.0.2\" }\ningress_policing = { rate = 1000 }", "underlay"),
             ("[[bridge]]\nname = \"b\"\ncontroller = [\"udp:1.2.3.4\"]", "controller"),
             ("[[bridge]]\nname = \"b\"\ncontroller = [\"ssl:1.2.3.4:6653\"]", "ssl"),
             ("[[bridge]]\nname = \"b\"\ndatapath_id = \"12\"", "datapath_id"),

@@ -168,6 +168,9 @@ pub enum Action {
     TunnelPush {
         header: Arc<TunnelHeader>,
         port: PortNo,
+        /// The tunnel port's own number, whose egress QoS the packet goes
+        /// through on its way to `port` ([`crate::qos`]).
+        via: PortNo,
     },
     /// Validate and strip the outer headers of a `kind` tunnel packet to a
     /// local endpoint, keep them as tunnel metadata, and recirculate the

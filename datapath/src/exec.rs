@@ -65,6 +65,12 @@ pub trait ExecSink {
     /// Queue `packet` for transmission on `port` (the worker batches per port
     /// and applies offload fix-ups for the port's capabilities at flush).
     fn output(&mut self, port: PortNo, packet: Packet);
+    /// Queue `packet` for `port` through the egress QoS of tunnel port
+    /// `via`, if it has one (the worker's does; by default a plain output).
+    fn output_via(&mut self, via: PortNo, port: PortNo, packet: Packet) {
+        let _ = via;
+        self.output(port, packet);
+    }
     /// A `Userspace` action fired.
     fn userspace(&mut self, packet: &Packet, key: &FlowKey, userdata: u64);
     /// Look the packet up again with `packet.recirc_id` = `recirc_id`.
@@ -270,15 +276,16 @@ fn run(
                 }
             },
             Action::Userspace { userdata } => sink.userspace(&packet, st.key, *userdata),
-            Action::TunnelPush { header, port } => {
+            Action::TunnelPush { header, port, via } => {
                 let hash = crate::tunnel::flow_hash(st.key);
+                let to = (*port, *via);
                 if last {
                     apply_trunc(&mut packet, st.trunc);
-                    crate::tunnel::push_and_output(packet, header, *port, hash, sink);
+                    crate::tunnel::push_and_output(packet, header, to, hash, sink);
                     return;
                 }
                 let copy = copy_for_output(&packet, st.trunc, sink);
-                crate::tunnel::push_and_output(copy, header, *port, hash, sink);
+                crate::tunnel::push_and_output(copy, header, to, hash, sink);
             }
             Action::TunnelPop { port, kind, tlv } => {
                 if last {

@@ -78,6 +78,9 @@ pub struct Packet {
     pub recirc_id: u32,
     /// The egress queue a `SetQueue` action chose (see [`crate::qos`]).
     pub queue: Option<u32>,
+    /// The port a packet queued behind a tunnel port's QoS leaves by (its
+    /// underlay link); `None` for a packet batched for the port it leaves by.
+    pub egress: Option<PortNo>,
     /// What a tunnel pop learnt from the outer headers (empty otherwise).
     pub tunnel: TunnelMetadata,
 }
@@ -101,6 +104,7 @@ impl Packet {
             mark: 0,
             recirc_id: 0,
             queue: None,
+            egress: None,
             tunnel: TunnelMetadata::default(),
         }
     }
@@ -121,6 +125,7 @@ impl Packet {
         self.mark = 0;
         self.recirc_id = 0;
         self.queue = None;
+        self.egress = None;
         self.tunnel.clear();
     }
 
@@ -223,6 +228,7 @@ impl Packet {
         self.mark = other.mark;
         self.recirc_id = other.recirc_id;
         self.queue = other.queue;
+        self.egress = other.egress;
         self.tunnel.clone_from(&other.tunnel);
     }
 }

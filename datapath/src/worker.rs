@@ -628,7 +628,7 @@ impl WorkerLoop {
                             .dropped
                             .fetch_add(bad, Ordering::Relaxed);
                     }
-                    self.transmit(port_no as PortNo, entry, &mut pending);
+                    self.send(ports, port_no as PortNo, entry, &mut pending);
                 }
                 None => {
                     self.shared
@@ -641,6 +641,35 @@ impl WorkerLoop {
             // Keep the allocation for the next batch.
             std::mem::swap(&mut self.tx[port_no], &mut pending);
         }
+    }
+
+    /// Hand `pending`, batched for `port_no`, to the port each leaves by:
+    /// `port_no` itself, or (packets a tunnel port's QoS let go) the
+    /// underlay link each carries in `egress`.
+    fn send(
+        &mut self,
+        ports: &PortTable,
+        port_no: PortNo,
+        entry: &PortEntry,
+        pending: &mut Vec<Packet>,
+    ) {
+        if pending.first().is_none_or(|p| p.egress.is_none()) {
+            return self.transmit(port_no, entry, pending);
+        }
+        let mut rest = std::mem::take(pending);
+        while let Some(to) = rest.first().and_then(|p| p.egress) {
+            let (mut now, later): (Vec<Packet>, Vec<Packet>) =
+                rest.into_iter().partition(|p| p.egress == Some(to));
+            rest = later;
+            for p in now.iter_mut() {
+                p.egress = None;
+            }
+            match ports.get(to) {
+                Some(e) => self.transmit(to, e, &mut now),
+                None => self.pool.put_all(&mut now),
+            }
+        }
+        self.pool.put_all(&mut rest);
     }
 
     /// Hand `pending` to the port through this worker's transmit queue.
@@ -693,7 +722,7 @@ impl WorkerLoop {
                 .get_or_insert_with(|| self.dp.ports.load_full())
                 .clone();
             match table.get(port_no) {
-                Some(entry) => self.transmit(port_no, entry, &mut out),
+                Some(entry) => self.send(&table, port_no, entry, &mut out),
                 None => self.pool.put_all(&mut out),
             }
             out.clear();
@@ -748,6 +777,16 @@ impl ExecSink for Sink<'_> {
             self.tx.resize_with(i + 1, Vec::new);
         }
         self.tx[i].push(packet);
+    }
+
+    /// A tunnel port with egress QoS batches the packet as its own, to
+    /// go through its scheduler and then to `port` (the underlay link).
+    fn output_via(&mut self, via: PortNo, port: PortNo, mut packet: Packet) {
+        if self.dp.qos_any.load(Ordering::Relaxed) && self.dp.qos.load().egress(via).is_some() {
+            packet.egress = Some(port);
+            return self.output(via, packet);
+        }
+        self.output(port, packet);
     }
 
     fn userspace(&mut self, packet: &Packet, key: &FlowKey, userdata: u64) {

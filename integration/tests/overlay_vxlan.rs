@@ -14,7 +14,8 @@
 //! underlay bridge). Hosts run MTU 1450, the kernel VXLAN default. A
 //! second pair (c behind switchd, d behind the kernel, VNI 101) crosses an
 //! IPv6 underlay (fd00:77::1 <-> fd00:77::2, MTU 1430), resolved by
-//! neighbour solicitation.
+//! neighbour solicitation. Last, vx0 is shaped (`swctl set-qos vx0`) and
+//! TCP through it keeps to the rate.
 
 use std::time::Duration;
 
@@ -183,6 +184,26 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
         ab_gbps > 0.05 && ba_gbps > 0.05,
         "a->b {ab_gbps}, b->a {ba_gbps}"
     );
+
+    // A tunnel port shaped: vx0's encapsulated frames leave at 50 Mbit/s
+    // (its queue's byte count over the iperf3 run), and a->b's goodput is
+    // under it.
+    sw.ok(&["set-qos", "vx0", "type=htb", "max-rate=50000000"]);
+    let server = b.iperf3_server()?;
+    let bytes = |s: &serde_json::Value| s["queues"][0]["tx_bytes"].as_f64().unwrap_or(0.0);
+    let (t0, s0) = (std::time::Instant::now(), sw.json(&["qos-stats", "vx0"]));
+    let shaped_gbps = a.iperf3_client(&server, 4)?;
+    let (t1, s1) = (std::time::Instant::now(), sw.json(&["qos-stats", "vx0"]));
+    let rate = (bytes(&s1) - bytes(&s0)) * 8.0 / (t1 - t0).as_secs_f64();
+    println!(
+        "vx0 shaped to 50 Mbit/s: {:.2} Mbit/s of VXLAN frames, a->b goodput {:.2} Mbit/s",
+        rate / 1e6,
+        shaped_gbps * 1e3
+    );
+    // The window includes iperf3's start and end, when the queue is idle.
+    assert!(rate > 40e6 && rate < 52.5e6, "vx0 sent {rate} bit/s");
+    assert!(shaped_gbps * 1e9 < 50e6, "goodput {shaped_gbps} Gbit/s");
+    sw.ok(&["clear-qos", "vx0"]);
     drop(switch);
     Ok(())
 }

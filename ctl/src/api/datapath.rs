@@ -211,7 +211,7 @@ fn format_one(a: &Dp) -> String {
         Dp::Recirculate(id) => format!("recirc({id:#x})"),
         Dp::Meter(m) => format!("meter({m})"),
         Dp::Userspace { userdata } => format!("userspace({userdata})"),
-        Dp::TunnelPush { header, port } => {
+        Dp::TunnelPush { header, port, .. } => {
             format!("tnl_push({:?},out_port={port})", header.kind())
         }
         Dp::TunnelPop { port, kind, .. } => format!("tnl_pop({kind:?},{port})"),

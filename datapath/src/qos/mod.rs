@@ -13,6 +13,9 @@
 //!   `try_lock`: the first free worker sends them through its own transmit
 //!   queue. With a policer (`egress-policer`, `trtcm-policer`) the batch
 //!   is only filtered.
+//!   A tunnel port's QoS sees the packets it encapsulates: the worker
+//!   batches them as the tunnel port's, each marked with the underlay link
+//!   it leaves by (`Packet::egress`), and sends them there once admitted.
 //! - **Ingress**, after a receive batch: [`IngressPolicer::police`] drops
 //!   what is out of profile (Open vSwitch's `ingress_policing_rate`, in
 //!   bytes or packets a second).

@@ -127,12 +127,13 @@ pub fn push(packet: &mut Packet, h: &TunnelHeader, hash: u32) -> Result<(), Tunn
 }
 
 /// The `TunnelPush` action: finish the inner packet's offloads, encapsulate
-/// it (or each of its segments) and hand it to `port`; failures are counted
-/// through `sink` and the packet is freed.
+/// it (or each of its segments) and hand it to `port` through tunnel port
+/// `via` (`to` = (port, via)); failures are counted through `sink` and the
+/// packet is freed.
 pub(crate) fn push_and_output(
     mut packet: Packet,
     h: &Arc<TunnelHeader>,
-    port: PortNo,
+    to: (PortNo, PortNo),
     hash: u32,
     sink: &mut dyn ExecSink,
 ) {
@@ -162,7 +163,7 @@ pub(crate) fn push_and_output(
             return;
         }
         for s in segments {
-            push_one(s, h, port, hash, sink);
+            push_one(s, h, to, hash, sink);
         }
         return;
     }
@@ -171,19 +172,19 @@ pub(crate) fn push_and_output(
         sink.free(packet);
         return;
     }
-    push_one(packet, h, port, hash, sink);
+    push_one(packet, h, to, hash, sink);
 }
 
 fn push_one(
     mut packet: Packet,
     h: &TunnelHeader,
-    port: PortNo,
+    (port, via): (PortNo, PortNo),
     hash: u32,
     sink: &mut dyn ExecSink,
 ) {
     packet.offload = Offload::default();
     match push(&mut packet, h, hash) {
-        Ok(()) => sink.output(port, packet),
+        Ok(()) => sink.output_via(via, port, packet),
         Err(r) => {
             sink.tunnel_drop(r);
             sink.free(packet);

@@ -625,7 +625,11 @@ mod through_exec {
             hdr_len: 54,
         });
         let mut sink = Sink::default();
-        let push = [Action::TunnelPush { header: h, port: 3 }];
+        let push = [Action::TunnelPush {
+            header: h,
+            port: 3,
+            via: 9,
+        }];
         execute(&push, p, &FlowKey::default(), &mut sink);
         assert!(sink.drops.is_empty());
         assert!(sink.out.len() >= 4, "{} segments", sink.out.len());

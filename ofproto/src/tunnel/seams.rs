@@ -82,7 +82,7 @@ impl TunnelPlane {
         };
         // The map stays read-locked: encapsulation takes only the route,
         // neighbour and interface locks, which no writer of the map holds.
-        if let Some(a) = self.encap(t, &b.uplinks, tlv, key, wc, verdict) {
+        if let Some(a) = self.encap(t, port, &b.uplinks, tlv, key, wc, verdict) {
             out.push(a);
         }
         true
@@ -162,9 +162,11 @@ impl TunnelPlane {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn encap(
         &self,
         port: &TunnelPort,
+        via: PortNo,
         links: &HashMap<String, LinkEnd>,
         tlv: &TlvMap,
         key: &FlowKey,
@@ -335,6 +337,7 @@ impl TunnelPlane {
             Ok(h) => Some(Dp::TunnelPush {
                 header: Arc::new(h),
                 port: link.port,
+                via,
             }),
             Err(_) => {
                 c.bad_header.fetch_add(1, Relaxed);
