@@ -66,36 +66,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if [[ $BUILD -eq 1 ]]; then
-    log "building switchd and swctl (release)"
-    (cd "$REPO" && cargo build --release -q -p switchd-ctl --bins)
-fi
-SWITCHD=$REPO/target/release/switchd
-SWCTL=$REPO/target/release/swctl
-[[ -x $SWITCHD && -x $SWCTL ]] || die "no release binaries (drop --no-build)"
-
+e2e_binaries $BUILD "$REPO"
 e2e_hosts pc-h pch 10.78.0 3
-
-cat >"$TMP/switchd.toml" <<EOF
-[[bridge]]
-name = "pcbr"
-fail_mode = "standalone"
-local_port = false
-[[bridge.port]]
-name = "$P1"
-type = "afxdp"
-options = { xdp_mode = "native" }
-[[bridge.port]]
-name = "$P2"
-type = "afxdp"
-options = { xdp_mode = "native" }
-[[bridge.port]]
-name = "$P3"
-type = "afxdp"
-options = { xdp_mode = "native" }
-EOF
-e2e_switchd "$SWITCHD" "$TMP/switchd.toml"
-sw() { "$SWCTL" --server "$SOCK" "$@"; }
+e2e_afxdp_bridge pcbr $P1 $P2 $P3
 ip netns exec $NS1 ping -c 3 -i 0.2 -W 2 10.78.0.2 >/dev/null || die "h1 cannot reach h2"
 # The sFlow collector: a UDP sink on loopback.
 python3 -c 'import socket

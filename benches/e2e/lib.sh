@@ -41,6 +41,35 @@ e2e_hosts() {
     done
 }
 
+# e2e_binaries BUILD REPO: the release switchd and swctl (SWITCHD, SWCTL),
+# built first when BUILD is 1.
+e2e_binaries() {
+    if [[ $1 -eq 1 ]]; then
+        log "building switchd and swctl (release)"
+        (cd "$2" && cargo build --release -q -p switchd-ctl --bins)
+    fi
+    SWITCHD=$2/target/release/switchd
+    SWCTL=$2/target/release/swctl
+    [[ -x $SWITCHD && -x $SWCTL ]] || die "no release binaries (drop --no-build)"
+}
+
+# e2e_afxdp_bridge NAME PORT...: start switchd ($SWITCHD) with one
+# standalone learning bridge NAME over AF_XDP (native) ports PORT...
+e2e_afxdp_bridge() {
+    local name=$1 p
+    shift
+    printf '[[bridge]]\nname = "%s"\nfail_mode = "standalone"\nlocal_port = false\n' \
+        "$name" >"$TMP/switchd.toml"
+    for p in "$@"; do
+        printf '[[bridge.port]]\nname = "%s"\ntype = "afxdp"\noptions = { xdp_mode = "native" }\n' \
+            "$p" >>"$TMP/switchd.toml"
+    done
+    e2e_switchd "$SWITCHD" "$TMP/switchd.toml"
+}
+
+# swctl on the started switchd's socket.
+sw() { "$SWCTL" --server "$SOCK" "$@"; }
+
 # e2e_switchd BINARY CONFIG: start switchd with its state in $TMP/state
 # and wait for its API socket (SOCK).
 e2e_switchd() {

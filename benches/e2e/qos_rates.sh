@@ -42,31 +42,9 @@ done
 TMP=$(mktemp -d /tmp/qos-rates.XXXXXX)
 trap e2e_cleanup EXIT INT TERM
 
-if [[ $BUILD -eq 1 ]]; then
-    log "building switchd and swctl (release)"
-    (cd "$REPO" && cargo build --release -q -p switchd-ctl --bins)
-fi
-SWITCHD=$REPO/target/release/switchd
-SWCTL=$REPO/target/release/swctl
-[[ -x $SWITCHD && -x $SWCTL ]] || die "no release binaries (drop --no-build)"
-
+e2e_binaries $BUILD "$REPO"
 e2e_hosts qr-h qrh 10.79.0 2
-cat >"$TMP/switchd.toml" <<CONFIG
-[[bridge]]
-name = "qrbr"
-fail_mode = "standalone"
-local_port = false
-[[bridge.port]]
-name = "qrh1"
-type = "afxdp"
-options = { xdp_mode = "native" }
-[[bridge.port]]
-name = "qrh2"
-type = "afxdp"
-options = { xdp_mode = "native" }
-CONFIG
-e2e_switchd "$SWITCHD" "$TMP/switchd.toml"
-sw() { "$SWCTL" --server "$SOCK" "$@"; }
+e2e_afxdp_bridge qrbr qrh1 qrh2
 ip netns exec qr-h1 ping -c 3 -i 0.2 -W 2 10.79.0.2 >/dev/null || die "h1 cannot reach h2"
 ip netns exec qr-h2 iperf3 -s -B 10.79.0.2 -p 5401 >/dev/null 2>&1 &
 e2e_track $!
