@@ -33,12 +33,14 @@
 
 pub mod htb;
 pub mod police;
+mod spec;
 
 use crate::packet::{Packet, PacketPool};
 use crate::wire::walk::{walk, Net};
 use crate::PortNo;
 use htb::{ClassSpec, Htb};
 use police::{ColourCounts, Marker, Policer, Unit};
+pub use spec::{PolicingSpec, QosSpec, QueueSpec, SecondRate};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -49,188 +51,6 @@ pub const MAX_QUEUES: usize = 8;
 pub const DEFAULT_DEPTH: usize = 1000;
 /// The queue unclassified traffic goes to.
 pub const DEFAULT_QUEUE: u32 = 0;
-
-/// A port's egress QoS as configured (bit/s and bits, as Open vSwitch's
-/// QoS and Queue records).
-#[derive(Debug, Clone, PartialEq)]
-pub enum QosSpec {
-    /// Linux HTB: `max_rate` is the port's ceiling.
-    Htb {
-        max_rate: u64,
-        /// Bits; 0: the default (10 ms at `max_rate`, at least two frames).
-        burst: u64,
-        queues: Vec<QueueSpec>,
-        /// DSCP -> queue id, for packets without a `set_queue`.
-        dscp_map: Vec<(u8, u32)>,
-    },
-    /// RFC 2697 with no excess bucket: Open vSwitch's `egress-policer`
-    /// (`cir` bytes/s of IP packet, `cbs` bytes).
-    EgressPolicer { cir: u64, cbs: u64 },
-    /// A two-rate policer: RFC 2698 (`pir`, `pbs`) or, as Open vSwitch's
-    /// `trtcm-policer`, RFC 4115 (`eir`, `ebs`); bytes/s and bytes.
-    TrtcmPolicer {
-        cir: u64,
-        cbs: u64,
-        second: SecondRate,
-    },
-}
-
-/// The second rate of a two-rate policer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecondRate {
-    /// RFC 2698's peak rate and size.
-    Peak { pir: u64, pbs: u64 },
-    /// RFC 4115's excess rate and size.
-    Excess { eir: u64, ebs: u64 },
-}
-
-/// One queue (bit/s, bits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSpec {
-    pub id: u32,
-    pub min_rate: u64,
-    /// 0: the port's `max_rate`.
-    pub max_rate: u64,
-    /// 0: the default (10 ms at the ceiling, at least two frames).
-    pub burst: u64,
-    /// 0 is served first.
-    pub priority: u32,
-    /// 0: [`DEFAULT_DEPTH`].
-    pub depth: usize,
-}
-
-/// Ingress policing as Open vSwitch configures it on an interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicingSpec {
-    /// `ingress_policing_rate` (kbit/s) and `_burst` (kbit; 0: 8,000).
-    Rate { kbps: u64, burst_kb: u64 },
-    /// `ingress_policing_kpkts_rate` (kpkt/s) and `_burst` (kpkt; 0: 16).
-    Packets { kpps: u64, burst_kpkts: u64 },
-}
-
-impl QosSpec {
-    /// Check the spec against the port's speed (bit/s; `None`: unknown).
-    pub fn check(&self, port_speed: Option<u64>) -> Result<(), String> {
-        match self {
-            QosSpec::Htb {
-                max_rate,
-                queues,
-                dscp_map,
-                ..
-            } => check_htb(*max_rate, queues, dscp_map, port_speed),
-            QosSpec::EgressPolicer { cir, .. } => positive("cir", *cir),
-            QosSpec::TrtcmPolicer { cir, cbs, second } => {
-                positive("cir", *cir)?;
-                let (name, rate, size) = match *second {
-                    SecondRate::Peak { pir, pbs } => ("pir", pir, pbs),
-                    SecondRate::Excess { eir, ebs } => ("eir", eir, ebs),
-                };
-                if matches!(second, SecondRate::Peak { .. }) && rate < *cir {
-                    return Err(format!("pir {rate} is below cir {cir} (RFC 2698)"));
-                }
-                if *cbs == 0 && size == 0 {
-                    return Err(format!("cbs and {name}'s bucket are both 0"));
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-fn positive(name: &str, v: u64) -> Result<(), String> {
-    if v == 0 {
-        Err(format!("{name} must be above 0"))
-    } else {
-        Ok(())
-    }
-}
-
-fn check_htb(
-    max_rate: u64,
-    queues: &[QueueSpec],
-    dscp_map: &[(u8, u32)],
-    port_speed: Option<u64>,
-) -> Result<(), String> {
-    positive("max-rate", max_rate)?;
-    if let Some(s) = port_speed.filter(|&s| max_rate > s) {
-        return Err(format!("max-rate {max_rate} is above the port's speed {s}"));
-    }
-    if queues.len() > MAX_QUEUES {
-        return Err(format!("{} queues: at most {MAX_QUEUES}", queues.len()));
-    }
-    let mut sum = 0u64;
-    for (i, q) in queues.iter().enumerate() {
-        if queues[..i].iter().any(|o| o.id == q.id) {
-            return Err(format!("queue {} defined twice", q.id));
-        }
-        let max = if q.max_rate == 0 {
-            max_rate
-        } else {
-            q.max_rate
-        };
-        if q.max_rate > max_rate {
-            return Err(format!(
-                "queue {}: max-rate {} is above the port's max-rate {max_rate}",
-                q.id, q.max_rate
-            ));
-        }
-        if q.min_rate > max {
-            return Err(format!(
-                "queue {}: min-rate {} is above its max-rate {max}",
-                q.id, q.min_rate
-            ));
-        }
-        sum += q.min_rate;
-    }
-    if sum > max_rate {
-        return Err(format!(
-            "the queues' min-rates add up to {sum}, above the port's max-rate {max_rate}"
-        ));
-    }
-    for &(dscp, q) in dscp_map {
-        if dscp > 63 {
-            return Err(format!("dscp {dscp}: 0..=63"));
-        }
-        if q != DEFAULT_QUEUE && !queues.iter().any(|x| x.id == q) {
-            return Err(format!(
-                "dscp {dscp} maps to queue {q}, which the port lacks"
-            ));
-        }
-    }
-    Ok(())
-}
-
-impl PolicingSpec {
-    pub fn check(&self) -> Result<(), String> {
-        match *self {
-            PolicingSpec::Rate { kbps, .. } => positive("ingress_policing_rate", kbps),
-            PolicingSpec::Packets { kpps, .. } => positive("ingress_policing_kpkts_rate", kpps),
-        }
-    }
-
-    fn policer(&self) -> Policer {
-        match *self {
-            PolicingSpec::Rate { kbps, burst_kb } => {
-                let burst = if burst_kb == 0 { 8000 } else { burst_kb };
-                let marker = Marker::SrTcm {
-                    cir: kbps as f64 * 1000.0 / 8.0,
-                    cbs: burst as f64 * 1000.0 / 8.0,
-                    ebs: 0.0,
-                };
-                Policer::new(marker, Unit::L3Bytes)
-            }
-            PolicingSpec::Packets { kpps, burst_kpkts } => {
-                let burst = if burst_kpkts == 0 { 16 } else { burst_kpkts };
-                let marker = Marker::SrTcm {
-                    cir: kpps as f64 * 1000.0,
-                    cbs: burst as f64 * 1000.0,
-                    ebs: 0.0,
-                };
-                Policer::new(marker, Unit::Packets)
-            }
-        }
-    }
-}
 
 /// Bits to bytes.
 fn bytes(bits: u64) -> f64 {
@@ -637,5 +457,93 @@ fn set<T>(v: &mut Vec<Option<T>>, port: PortNo, x: Option<T>) {
     v[i] = x;
     while v.last().is_some_and(Option::is_none) {
         v.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IPv4 frame with DSCP `dscp`, steered to `queue` if given.
+    fn frame(dscp: u8, queue: Option<u32>) -> Packet {
+        let mut f = vec![0u8; 14 + 20];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[15] = dscp << 2;
+        f[16..18].copy_from_slice(&20u16.to_be_bytes());
+        f[22] = 64;
+        let mut p = Packet::from_bytes(&f);
+        p.queue = queue;
+        p
+    }
+
+    #[test]
+    fn packets_are_classified_by_set_queue_then_dscp_then_queue_0() {
+        let q = |id| QueueSpec {
+            id,
+            min_rate: 1_000_000,
+            max_rate: 0,
+            burst: 0,
+            priority: 0,
+            depth: 0,
+        };
+        let e = EgressQos::new(QosSpec::Htb {
+            max_rate: 10_000_000,
+            burst: 0,
+            queues: vec![q(1), q(2)],
+            dscp_map: vec![(46, 2)],
+        });
+        let mut pool = PacketPool::new();
+        let mut batch = vec![
+            frame(0, Some(1)),
+            frame(46, Some(1)),
+            frame(46, None),
+            frame(0, None),
+            frame(0, Some(7)),
+        ];
+        assert_eq!(e.admit(&mut batch, 0.0, &mut pool), 0);
+        assert_eq!(batch.len(), 5, "nothing was waiting: all go at once");
+        let sent: Vec<(u32, u64)> = e
+            .stats()
+            .queues
+            .iter()
+            .map(|q| (q.spec.id, q.tx_packets))
+            .collect();
+        // set_queue wins over DSCP; DSCP 46 maps to 2; the rest and the
+        // unknown queue 7 go to queue 0.
+        assert_eq!(sent, [(1, 2), (2, 1), (0, 2)]);
+        assert_eq!(e.stats().unknown_queue, 1);
+    }
+
+    #[test]
+    fn a_congested_queue_waits_and_is_served_later() {
+        // 1 Mbit/s, burst two frames: a batch of ten 1500-byte frames
+        // sends two (or three: a bucket may go one packet below zero) and
+        // queues the rest, which the clock lets out.
+        let e = EgressQos::new(QosSpec::Htb {
+            max_rate: 1_000_000,
+            burst: 2 * 1514 * 8,
+            queues: Vec::new(),
+            dscp_map: Vec::new(),
+        });
+        let mut pool = PacketPool::new();
+        let mut batch: Vec<Packet> = (0..10).map(|_| Packet::from_bytes(&[0u8; 1500])).collect();
+        e.admit(&mut batch, 0.0, &mut pool);
+        let first = batch.len();
+        assert!((2..=3).contains(&first), "{first} sent at once");
+        assert_eq!(e.waiting(), 10 - first);
+        let mut out = Vec::new();
+        e.serve(0.0001, &mut out);
+        assert!(out.is_empty(), "no tokens yet");
+        // 1 Mbit/s is 125 bytes a ms: ~12 ms a frame, so the rest drains
+        // in 12 ms steps (the burst caps what idle time can save up).
+        let mut t = 0.0;
+        while e.waiting() > 0 && t < 1.0 {
+            t += 0.001;
+            e.serve(t, &mut out);
+        }
+        assert_eq!(out.len(), 10 - first);
+        let want = (10 - first - 1) as f64 * 0.0121;
+        assert!((t - want).abs() < 0.015, "drained at {t} s, want ~{want}");
     }
 }
