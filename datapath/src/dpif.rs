@@ -460,6 +460,13 @@ impl Dpif {
                         &mut scratch,
                         &mut pool,
                     );
+                    // Through the port's QoS like the workers' batches; what
+                    // it queues, a worker sends.
+                    if self.shared.qos_any.load(Ordering::Relaxed) {
+                        if let Some(q) = self.shared.qos.load().egress(port_no) {
+                            q.admit(&mut pending, self.shared.now_secs(), &mut pool);
+                        }
+                    }
                     sent += pending.len();
                     if self.shared.taps.active() {
                         let dir = crate::capture::Direction::Tx;

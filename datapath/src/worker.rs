@@ -74,7 +74,7 @@ impl Shared {
     }
 
     /// Seconds since the datapath started (the QoS clock).
-    fn now_secs(&self) -> f64 {
+    pub(crate) fn now_secs(&self) -> f64 {
         self.epoch.elapsed().as_secs_f64()
     }
 }

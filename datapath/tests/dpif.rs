@@ -240,6 +240,51 @@ fn execute_sends_from_the_callers_thread() {
     assert_eq!((a.sent(), b.sent()), (1, 1));
 }
 
+/// Egress QoS through the dpif: a port shaped to 1 Mbit/s with a burst of
+/// ten 60-byte frames takes that burst at once from a worker's batch and
+/// queues the rest, which the worker sends as tokens come (480 bits a
+/// frame: ~2,000 a second); a packet-out to the shaped port joins the same
+/// queue; a bad spec is refused; removing the port removes its QoS.
+#[test]
+fn a_shaped_port_queues_and_its_worker_drains_the_queue() {
+    use datapath::qos::QosSpec;
+    let dpif = Dpif::new(DpifConfig::default(), Arc::new(Cross::default()), None).unwrap();
+    let a = MemPort::new("a");
+    let b = MemPort::new("b");
+    dpif.add_port(a.clone(), None).unwrap();
+    dpif.add_port(b.clone(), None).unwrap();
+    let htb = |max_rate| QosSpec::Htb {
+        max_rate,
+        burst: 10 * 60 * 8,
+        queues: Vec::new(),
+        dscp_map: Vec::new(),
+    };
+    assert!(dpif.set_egress_qos(2, Some(htb(0))).is_err(), "a rate of 0");
+    assert!(
+        dpif.set_egress_qos(9, Some(htb(1_000_000))).is_err(),
+        "no port 9"
+    );
+    dpif.set_egress_qos(2, Some(htb(1_000_000))).unwrap();
+    let start = Instant::now();
+    for i in 0..40 {
+        a.inject(&frame(2, i));
+    }
+    dpif.execute(Packet::from_bytes(&frame(2, 99)), &[Action::Output(2)]);
+    // The burst goes at once; the rest, 31 frames, at ~2,000 a second.
+    wait_until("the queue to drain", || b.sent() == 41);
+    // 41 frames less the 10 of the burst, at 125 bytes a ms: >= 14 ms.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(14),
+        "drained in {took:?}: not shaped"
+    );
+    let qos = dpif.qos();
+    let q = &qos.egress(2).expect("port 2's QoS").stats().queues[0];
+    assert_eq!((q.tx_packets, q.dropped, q.waiting_packets), (41, 0, 0));
+    dpif.remove_port(2).unwrap();
+    assert!(dpif.qos().egress(2).is_none(), "gone with its port");
+}
+
 /// Two datapaths on one PMD pool: both forward on the pool's one thread,
 /// stopping one leaves the other forwarding, and a datapath that asks for
 /// two workers grows the pool to two threads.
