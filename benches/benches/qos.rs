@@ -48,6 +48,7 @@ fn htb(max_rate: u64) -> EgressQos {
         burst: 0,
         queues: vec![q(1, max_rate / 2), q(2, max_rate / 4)],
         dscp_map: Vec::new(),
+        codel: false,
     })
 }
 

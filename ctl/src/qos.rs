@@ -49,6 +49,9 @@ pub struct QosSection {
     /// DSCP (as a string key, TOML's rule) -> queue id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dscp_map: BTreeMap<String, u32>,
+    /// HTB's queues' AQM: "" (tail drop only) or "codel".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub aqm: String,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cir: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -149,10 +152,15 @@ impl QosSection {
                         })
                         .collect(),
                     dscp_map,
+                    codel: match self.aqm.as_str() {
+                        "" | "none" => false,
+                        "codel" => true,
+                        other => return Err(format!("aqm {other:?}: codel or none")),
+                    },
                 }
             }
             kind @ ("egress-policer" | "trtcm-policer") => {
-                if !self.queues.is_empty() || !self.dscp_map.is_empty() {
+                if !self.queues.is_empty() || !self.dscp_map.is_empty() || !self.aqm.is_empty() {
                     return Err(format!("qos type {kind} has no queues"));
                 }
                 unset(kind, &[("max_rate", self.max_rate), ("burst", self.burst)])?;
@@ -321,6 +329,12 @@ mod tests {
         assert!(bad(pol("trtcm-policer", 1000, 1500, 2000, 500)).contains("not both"));
         assert!(pol("trtcm-policer", 1000, 1500, 0, 500).to_spec().is_ok());
         assert!(bad(pol("shaper", 1, 1, 0, 0)).contains("htb"));
+        let aqm = |a: &str| QosSection {
+            aqm: a.into(),
+            ..htb(vec![])
+        };
+        assert!(aqm("codel").to_spec().is_ok());
+        assert!(bad(aqm("red")).contains("codel or none"));
         let p = |rate, kpkts_rate| PolicingSection {
             rate,
             kpkts_rate,

@@ -258,6 +258,7 @@ fn a_shaped_port_queues_and_its_worker_drains_the_queue() {
         burst: 10 * 60 * 8,
         queues: Vec::new(),
         dscp_map: Vec::new(),
+        codel: false,
     };
     assert!(dpif.set_egress_qos(2, Some(htb(0))).is_err(), "a rate of 0");
     assert!(

@@ -5,9 +5,9 @@
 //! ports of one bridge (secure, NORMAL at priority 0, an OpenFlow
 //! listener). c's port is shaped with `swctl set-qos` to 100 Mbit/s: queue
 //! 1 guaranteed 70 Mbit/s, queue 2 29 Mbit/s with a ceiling of 80, queue 3
-//! 1 Mbit/s at priority 0 for DSCP EF. An os-ken application
-//! (`integration/osken/queues.py`, to which switchd connects) installs the
-//! flows that put a's TCP in queue 1 and b's in queue 2 with
+//! 1 Mbit/s at priority 0 for DSCP EF, CoDel on every queue. An os-ken
+//! application (`integration/osken/queues.py`, to which switchd connects)
+//! installs the flows that put a's TCP in queue 1 and b's in queue 2 with
 //! `OFPActionSetQueue`; without os-ken, `ovs-ofctl` writes the same flows
 //! with `set_queue`.
 //!
@@ -185,6 +185,7 @@ fn queues_share_police_and_report_as_configured() -> Result<(), Error> {
         "queue=2:min-rate=29000000,max-rate=80000000,priority=1",
         "queue=3:min-rate=1000000,priority=0",
         "dscp=46:3",
+        "aqm=codel",
     ]);
     let ofctl = Ofctl::new(of_port)?;
     ofctl.wait_listening(Duration::from_secs(10))?;

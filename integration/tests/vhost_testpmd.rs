@@ -433,7 +433,8 @@ fn two_testpmd_guests_exchange_packets_with_matching_counters() -> Result<(), Er
     Ok(())
 }
 
-/// An HTB on vu2 at 100 Mbit/s: testpmd's flood of 64-byte frames leaves
+/// An HTB on vu2 at 20 Mbit/s (39k 64-byte frames a second, well under what
+/// testpmd offers even on a loaded 2-core CI machine): its flood leaves
 /// vu2's queue at that rate (within 5%, measured over 3 s under load),
 /// the guest receives exactly what was sent on, and every packet taken
 /// from the sender is delivered, dropped for a full ring, or tail-dropped
@@ -452,7 +453,7 @@ fn shaping_holds_a_vhost_user_guest_to_its_rate() -> Result<(), Error> {
         sender_args: &[],
         receiver_args: &[],
         capture: false,
-        qos: "{ type = \"htb\", max_rate = 100000000 }",
+        qos: "{ type = \"htb\", max_rate = 20000000 }",
     })?;
     let (rate, stats) = x.shaped.clone().expect("qos-stats were read");
     let q = &stats["queues"][0];
@@ -461,7 +462,7 @@ fn shaping_holds_a_vhost_user_guest_to_its_rate() -> Result<(), Error> {
         q["dropped"].as_u64().unwrap_or(0),
     );
     println!(
-        "vu2 shaped to 100 Mbit/s: {:.2} Mbit/s of frames; testpmd sent {}, switchd took {}, \
+        "vu2 shaped to 20 Mbit/s: {:.2} Mbit/s of frames; testpmd sent {}, switchd took {}, \
          queue sent {tx} and tail-dropped {dropped}, delivered {} (ring full {}), received {}",
         rate / 1e6,
         x.sent,
@@ -470,7 +471,7 @@ fn shaping_holds_a_vhost_user_guest_to_its_rate() -> Result<(), Error> {
         x.vu2_dropped,
         x.received
     );
-    assert!((rate - 100e6).abs() <= 5e6, "shaped to {rate} bit/s");
+    assert!((rate - 20e6).abs() <= 1e6, "shaped to {rate} bit/s");
     assert!(dropped > 0, "the flood overflowed the queue: {stats}");
     assert_eq!(x.received, x.vu2_tx, "the guest got what was sent on");
     assert_eq!(

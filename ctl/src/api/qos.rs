@@ -41,6 +41,7 @@ fn qos_section(s: v1::QosSettings) -> QosSection {
         pbs: s.pbs,
         eir: s.eir,
         ebs: s.ebs,
+        aqm: s.aqm,
     }
 }
 
@@ -61,6 +62,7 @@ fn qos_settings(s: &QosSection) -> v1::QosSettings {
         pbs: s.pbs,
         eir: s.eir,
         ebs: s.ebs,
+        aqm: s.aqm.clone(),
     }
 }
 
@@ -114,6 +116,7 @@ fn status(v: QosView) -> v1::QosStatus {
                         tx_packets: q.tx_packets,
                         tx_bytes: q.tx_bytes,
                         dropped: q.dropped,
+                        aqm_dropped: q.aqm_dropped,
                         waiting_packets: q.waiting_packets as u64,
                         waiting_bytes: q.waiting_bytes as u64,
                     })

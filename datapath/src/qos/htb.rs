@@ -18,7 +18,11 @@
 //! spare bandwidth is shared in the ratio of the guarantees. A queue
 //! without guarantee is always yellow: it lives on what is lent.
 //!
-//! Packets wait in a bounded FIFO per queue (tail drop, counted). Time is
+//! Packets wait in a bounded FIFO per queue (tail drop, counted), with
+//! CoDel (RFC 8289) as an optional AQM: a queue whose packets have waited
+//! more than 5 ms for at least 100 ms drops from its head, at a rate that
+//! grows with the square root of the drops, until they wait less; TCP
+//! then keeps the queue short instead of filling it. Time is
 //! seconds on a monotonic clock handed in by the caller, so tests drive it
 //! by hand; buckets may go below zero by one packet (a queue with any
 //! tokens may send a packet bigger than them), which keeps the long-run
@@ -43,6 +47,77 @@ pub struct ClassSpec {
     pub priority: u32,
     /// Most packets that may wait.
     pub depth: usize,
+    /// CoDel on this queue.
+    pub codel: bool,
+}
+
+/// CoDel's target sojourn and interval (RFC 8289's defaults), seconds.
+const CODEL_TARGET: f64 = 0.005;
+const CODEL_INTERVAL: f64 = 0.100;
+
+/// A queue's CoDel state (RFC 8289, section 5).
+#[derive(Debug, Default)]
+struct Codel {
+    /// When the sojourn went above target and will have stayed there for
+    /// an interval.
+    first_above: Option<f64>,
+    dropping: bool,
+    drop_next: f64,
+    count: u32,
+    last_count: u32,
+}
+
+impl Codel {
+    /// Whether a packet that waited `sojourn` at `now` (with `bytes` still
+    /// queued behind it) finds the queue persistently above target.
+    fn ok_to_drop(&mut self, sojourn: f64, bytes: usize, now: f64) -> bool {
+        if sojourn < CODEL_TARGET || bytes <= 1514 {
+            self.first_above = None;
+            return false;
+        }
+        match self.first_above {
+            None => {
+                self.first_above = Some(now + CODEL_INTERVAL);
+                false
+            }
+            Some(t) => now >= t,
+        }
+    }
+
+    fn next_drop(&self, from: f64) -> f64 {
+        from + CODEL_INTERVAL / f64::from(self.count.max(1)).sqrt()
+    }
+
+    /// Whether to drop the head packet (sojourn `sojourn`) now.
+    fn drop_head(&mut self, sojourn: f64, bytes: usize, now: f64) -> bool {
+        let ok = self.ok_to_drop(sojourn, bytes, now);
+        if self.dropping {
+            if !ok {
+                self.dropping = false;
+                return false;
+            }
+            if now >= self.drop_next {
+                self.count += 1;
+                self.drop_next = self.next_drop(self.drop_next);
+                return true;
+            }
+            return false;
+        }
+        if ok {
+            // Start dropping; resume near the last rate if that was recent.
+            self.dropping = true;
+            let delta = self.count.saturating_sub(self.last_count);
+            self.count = if delta > 1 && now - self.drop_next < 16.0 * CODEL_INTERVAL {
+                delta
+            } else {
+                1
+            };
+            self.last_count = self.count;
+            self.drop_next = self.next_drop(now);
+            return true;
+        }
+        false
+    }
 }
 
 /// A queue's counters.
@@ -52,6 +127,8 @@ pub struct ClassCounters {
     pub tx_bytes: u64,
     /// Tail drops.
     pub dropped: u64,
+    /// CoDel's head drops.
+    pub aqm_dropped: u64,
 }
 
 #[derive(Debug)]
@@ -61,9 +138,11 @@ struct Class {
     ctokens: f64,
     quantum: f64,
     deficit: f64,
-    fifo: VecDeque<Packet>,
+    /// Packets and when each was queued.
+    fifo: VecDeque<(f64, Packet)>,
     bytes: usize,
     counters: ClassCounters,
+    codel: Option<Codel>,
 }
 
 /// Where a queue stands.
@@ -102,6 +181,7 @@ impl Htb {
                     fifo: VecDeque::new(),
                     bytes: 0,
                     counters: ClassCounters::default(),
+                    codel: spec.codel.then(Codel::default),
                 })
                 .collect(),
             root_rate: rate,
@@ -188,7 +268,7 @@ impl Htb {
             return Some(packet);
         }
         c.bytes += packet.len();
-        c.fifo.push_back(packet);
+        c.fifo.push_back((self.last.unwrap_or(0.0), packet));
         self.backlog += 1;
         None
     }
@@ -196,15 +276,26 @@ impl Htb {
     /// Move up to `max` packets that may go now into `out`, in the order
     /// the scheduler chooses.
     pub fn dequeue(&mut self, max: usize, out: &mut Vec<Packet>) {
+        let now = self.last.unwrap_or(0.0);
         for _ in 0..max {
             let Some(i) = self.pick() else {
                 return;
             };
             let c = &mut self.classes[i];
-            let Some(p) = c.fifo.pop_front() else {
+            let Some((queued, p)) = c.fifo.pop_front() else {
                 return;
             };
             c.bytes -= p.len();
+            if let Some(codel) = c.codel.as_mut() {
+                if codel.drop_head(now - queued, c.bytes, now) {
+                    c.counters.aqm_dropped += 1;
+                    self.backlog -= 1;
+                    if c.fifo.is_empty() {
+                        c.deficit = 0.0;
+                    }
+                    continue;
+                }
+            }
             c.deficit -= p.len() as f64;
             if c.fifo.is_empty() {
                 c.deficit = 0.0;
@@ -242,7 +333,7 @@ impl Htb {
                 let i = (self.current + k) % n;
                 if tied(self, i) {
                     let c = &self.classes[i];
-                    let head = c.fifo.front().map_or(0, |p| p.len()) as f64;
+                    let head = c.fifo.front().map_or(0, |(_, p)| p.len()) as f64;
                     if c.deficit >= head {
                         return Some(i);
                     }
@@ -271,6 +362,7 @@ mod tests {
             burst: 15_000.0,
             priority,
             depth: 100,
+            codel: false,
         }
     }
 
@@ -353,6 +445,46 @@ mod tests {
             let slack = burst / MBIT / secs + rate * 0.01;
             assert!((got - rate).abs() <= slack, "{rate} Mbit/s: got {got}");
         }
+    }
+
+    /// Offer 1,500-byte packets at twice a 1 Mbit/s queue's rate for
+    /// `secs`, serving every ms; the packets waiting at the end.
+    fn overload(codel: bool, secs: f64) -> (usize, ClassCounters) {
+        let spec = ClassSpec {
+            depth: 1000,
+            codel,
+            ..class(0, 1.0, 1.0, 0)
+        };
+        let mut h = Htb::new(MBIT, 15_000.0, &[spec]);
+        let mut out = Vec::new();
+        let mut credit = 0.0;
+        for ms in 0..(secs * 1000.0) as usize {
+            h.advance(ms as f64 / 1000.0);
+            // 250 kB/s offered: a packet every 6 ms.
+            credit += 250.0;
+            while credit >= 1500.0 {
+                credit -= 1500.0;
+                let _ = h.enqueue(0, Packet::from_bytes(&[0u8; 1500]));
+            }
+            out.clear();
+            h.dequeue(64, &mut out);
+        }
+        (h.backlog(), h.classes[0].counters)
+    }
+
+    #[test]
+    fn codel_keeps_an_overloaded_queue_short() {
+        let (tail, t) = overload(false, 20.0);
+        let (codel, c) = overload(true, 20.0);
+        println!("waiting after 20 s at 2x: tail drop {tail} ({t:?}), CoDel {codel} ({c:?})");
+        // Tail drop fills the queue (1,000 packets: 12 s of waiting);
+        // CoDel drops from the head instead and keeps it a fraction of that.
+        assert!(tail >= 990, "tail drop left {tail} waiting");
+        assert!(t.dropped > 0 && t.aqm_dropped == 0);
+        assert!(codel < 200, "CoDel left {codel} waiting");
+        assert!(c.aqm_dropped > 0 && c.dropped == 0, "{c:?}");
+        // Both send at the rate.
+        assert!(t.tx_bytes.abs_diff(c.tx_bytes) < 20 * 1500, "{t:?} {c:?}");
     }
 
     #[test]

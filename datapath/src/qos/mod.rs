@@ -103,6 +103,8 @@ pub struct QueueStats {
     pub tx_packets: u64,
     pub tx_bytes: u64,
     pub dropped: u64,
+    /// CoDel's head drops.
+    pub aqm_dropped: u64,
     pub waiting_packets: usize,
     pub waiting_bytes: usize,
 }
@@ -126,6 +128,7 @@ impl EgressQos {
                 burst: port_burst,
                 queues,
                 dscp_map,
+                codel,
             } => {
                 let rate = bytes(*max_rate);
                 let mut classes: Vec<ClassSpec> = queues
@@ -143,6 +146,7 @@ impl EgressQos {
                             burst: burst(q.burst, max),
                             priority: q.priority,
                             depth: if q.depth == 0 { DEFAULT_DEPTH } else { q.depth },
+                            codel: *codel,
                         }
                     })
                     .collect();
@@ -156,6 +160,7 @@ impl EgressQos {
                         burst: burst(0, rate),
                         priority: u32::MAX,
                         depth: DEFAULT_DEPTH,
+                        codel: *codel,
                     });
                 }
                 let htb = Htb::new(rate, burst(*port_burst, rate), &classes);
@@ -280,6 +285,7 @@ impl EgressQos {
                         tx_packets: c.tx_packets,
                         tx_bytes: c.tx_bytes,
                         dropped: c.dropped,
+                        aqm_dropped: c.aqm_dropped,
                         waiting_packets: n,
                         waiting_bytes: b,
                     })
@@ -492,6 +498,7 @@ mod tests {
             burst: 0,
             queues: vec![q(1), q(2)],
             dscp_map: vec![(46, 2)],
+            codel: false,
         });
         let mut pool = PacketPool::new();
         let mut batch = vec![
@@ -525,6 +532,7 @@ mod tests {
             burst: 2 * 1514 * 8,
             queues: Vec::new(),
             dscp_map: Vec::new(),
+            codel: false,
         });
         let mut pool = PacketPool::new();
         let mut batch: Vec<Packet> = (0..10).map(|_| Packet::from_bytes(&[0u8; 1500])).collect();

@@ -19,6 +19,8 @@ pub enum QosSpec {
         queues: Vec<QueueSpec>,
         /// DSCP -> queue id, for packets without a `set_queue`.
         dscp_map: Vec<(u8, u32)>,
+        /// CoDel (RFC 8289) on every queue.
+        codel: bool,
     },
     /// RFC 2697 with no excess bucket: Open vSwitch's `egress-policer`
     /// (`cir` bytes/s of IP packet, `cbs` bytes).

@@ -72,6 +72,7 @@ pub fn parse_qos(words: &[String]) -> Result<api::QosSettings, CliError> {
             "pbs" => s.pbs = number(k, v)?,
             "eir" => s.eir = number(k, v)?,
             "ebs" => s.ebs = number(k, v)?,
+            "aqm" => s.aqm = v.to_string(),
             _ => return Err(usage(format!("unknown QoS setting {w:?}"))),
         }
     }
@@ -130,7 +131,7 @@ fn render(s: &api::QosStatus) -> (String, Value) {
             }
         }
         json!({
-            "type": q.r#type, "max_rate": q.max_rate, "burst": q.burst,
+            "type": q.r#type, "max_rate": q.max_rate, "burst": q.burst, "aqm": q.aqm,
             "cir": q.cir, "cbs": q.cbs, "pir": q.pir, "pbs": q.pbs, "eir": q.eir, "ebs": q.ebs,
             "dscp_map": q.dscp_map.iter().map(|(d, q)| (d.to_string(), json!(q))).collect::<serde_json::Map<_, _>>(),
         })
@@ -154,13 +155,23 @@ fn render(s: &api::QosStatus) -> (String, Value) {
     for q in &s.queues {
         let Some(c) = &q.queue else { continue };
         human.push_str(&format!(
-            "  queue {}: min-rate {} max-rate {} priority {}: tx {} pkts {} bytes, dropped {}, waiting {}\n",
-            c.id, c.min_rate, c.max_rate, c.priority, q.tx_packets, q.tx_bytes, q.dropped, q.waiting_packets
+            "  queue {}: min-rate {} max-rate {} priority {}: tx {} pkts {} bytes, dropped {} \
+             (aqm {}), waiting {}\n",
+            c.id,
+            c.min_rate,
+            c.max_rate,
+            c.priority,
+            q.tx_packets,
+            q.tx_bytes,
+            q.dropped,
+            q.aqm_dropped,
+            q.waiting_packets
         ));
         queues.push(json!({
             "id": c.id, "min_rate": c.min_rate, "max_rate": c.max_rate, "priority": c.priority,
             "depth": c.depth, "tx_packets": q.tx_packets, "tx_bytes": q.tx_bytes,
-            "dropped": q.dropped, "waiting_packets": q.waiting_packets, "waiting_bytes": q.waiting_bytes,
+            "dropped": q.dropped, "aqm_dropped": q.aqm_dropped,
+            "waiting_packets": q.waiting_packets, "waiting_bytes": q.waiting_bytes,
         }));
     }
     if let Some(c) = &s.egress_colours {
