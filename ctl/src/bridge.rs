@@ -119,6 +119,7 @@ impl Bridge {
             emc_entries: d.emc_entries,
             emc_insert_inv_prob: d.emc_insert_inv_prob,
             upcalls_per_sec: d.upcalls_per_sec,
+            upcall_cpu_percent: d.upcall_cpu_percent,
             rxq_assign: if d.rxq_assign == "load" {
                 RxqAssign::Load
             } else {

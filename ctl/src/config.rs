@@ -215,6 +215,8 @@ pub struct DatapathConfig {
     pub emc_entries: usize,
     pub emc_insert_inv_prob: u32,
     pub upcalls_per_sec: u32,
+    /// Most of a worker's time spent translating new flows, in percent.
+    pub upcall_cpu_percent: u32,
     /// "roundrobin" or "load".
     pub rxq_assign: String,
     /// Seconds an unused megaflow stays installed.
@@ -231,6 +233,7 @@ impl Default for DatapathConfig {
             emc_entries: d.emc_entries,
             emc_insert_inv_prob: d.emc_insert_inv_prob,
             upcalls_per_sec: d.upcalls_per_sec,
+            upcall_cpu_percent: d.upcall_cpu_percent,
             rxq_assign: "roundrobin".into(),
             max_idle_secs: 10,
             mac_aging_secs: 300,
@@ -391,6 +394,12 @@ impl Config {
             if d.workers == 0 || d.workers > 64 {
                 return Err(bad(format!("datapath.workers = {} (1..=64)", d.workers)));
             }
+            if !(1..=100).contains(&d.upcall_cpu_percent) {
+                return Err(bad(format!(
+                    "datapath.upcall_cpu_percent = {} (1..=100)",
+                    d.upcall_cpu_percent
+                )));
+            }
             if !matches!(d.rxq_assign.as_str(), "roundrobin" | "load") {
                 return Err(bad(format!(
                     "datapath.rxq_assign = {:?} (roundrobin | load)",
@@ -510,6 +519,7 @@ mod tests {
             ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afxdp\"\noptions = { xdp_mode = \"fast\" }", "xdp_mode"),
             ("[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"a\"\ntype = \"afpacket\"\noptions = { mtu = \"1\" }", "unknown option"),
             ("[[bridge]]\nname = \"b\"\n[bridge.datapath]\nworkers = 0", "workers"),
+            ("[[bridge]]\nname = \"b\"\n[bridge.datapath]\nupcall_cpu_percent = 0", "upcall_cpu_percent"),
             ("[[bridge]]\nname = \"b\"\nsurprise = 1", "surprise"),
             ("[[bridge]]\nname = \"b\"\n[[bridge.collector_set]]\nid = 1\ntargets = [\"127.0.0.1:9\"]\n[[bridge.collector_set]]\nid = 1\ntargets = [\"127.0.0.1:9\"]", "collector set 1 defined twice"),
             ("[[bridge]]\nname = \"b\"\n[[bridge.collector_set]]\nid = 2\ntargets = []", "collector set 2"),

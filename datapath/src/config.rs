@@ -24,6 +24,10 @@ pub struct DpifConfig {
     /// Upcalls per second per worker before misses are dropped (counted as
     /// lost upcalls).
     pub upcalls_per_sec: u32,
+    /// Most of a worker's time translating misses, in percent: past it,
+    /// misses are dropped and counted as lost upcalls, so a flood of new
+    /// flows cannot take the worker from established ones.
+    pub upcall_cpu_percent: u32,
     pub rxq_assign: RxqAssign,
     /// Highest port number + 1.
     pub max_ports: usize,
@@ -36,6 +40,7 @@ impl Default for DpifConfig {
             emc_entries: crate::cache::emc::EMC_ENTRIES,
             emc_insert_inv_prob: 100,
             upcalls_per_sec: 20_000,
+            upcall_cpu_percent: 10,
             rxq_assign: RxqAssign::RoundRobin,
             max_ports: 4096,
         }

@@ -261,25 +261,48 @@ impl Worker {
     }
 }
 
-/// Token bucket bounding upcalls per second.
+/// Two token buckets bounding upcalls: their number per second, and the
+/// share of the worker's time spent translating them (nanoseconds earned
+/// at `cpu_share` of the wall clock, up to one second's worth). Inline
+/// translation is cheap per miss, but a flood of new flows would otherwise
+/// take the worker from the established ones.
 #[derive(Debug)]
 struct UpcallBudget {
     tokens: f64,
     rate: f64,
+    cpu_ns: f64,
+    cpu_share: f64,
     last: Instant,
 }
 
 impl UpcallBudget {
+    fn new(cfg: &DpifConfig) -> UpcallBudget {
+        let cpu_share = f64::from(cfg.upcall_cpu_percent.clamp(1, 100)) / 100.0;
+        UpcallBudget {
+            tokens: cfg.upcalls_per_sec as f64,
+            rate: cfg.upcalls_per_sec as f64,
+            cpu_ns: cpu_share * 1e9,
+            cpu_share,
+            last: Instant::now(),
+        }
+    }
+
     fn take(&mut self, now: Instant) -> bool {
         let dt = now.duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + dt * self.rate).min(self.rate.max(1.0));
-        if self.tokens >= 1.0 {
+        self.cpu_ns = (self.cpu_ns + dt * 1e9 * self.cpu_share).min(self.cpu_share * 1e9);
+        if self.tokens >= 1.0 && self.cpu_ns >= 0.0 {
             self.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// An upcall took `ns`.
+    fn spent(&mut self, ns: f64) {
+        self.cpu_ns -= ns;
     }
 }
 
@@ -303,11 +326,7 @@ impl WorkerLoop {
         let cfg: &DpifConfig = &dp.config;
         WorkerLoop {
             emc: ExactMatchCache::new(cfg.emc_entries, cfg.emc_insert_inv_prob),
-            budget: UpcallBudget {
-                tokens: cfg.upcalls_per_sec as f64,
-                rate: cfg.upcalls_per_sec as f64,
-                last: Instant::now(),
-            },
+            budget: UpcallBudget::new(cfg),
             shared,
             dp,
             last_rank: Instant::now(),
@@ -537,11 +556,14 @@ impl WorkerLoop {
                 continue;
             }
             c.misses.fetch_add(1, Ordering::Relaxed);
-            if !self.budget.take(Instant::now()) {
+            let began = Instant::now();
+            if !self.budget.take(began) {
                 c.lost_upcalls.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let Some(reply) = handler.miss(&batch.packets[i], &self.keys[i]) else {
+            let reply = handler.miss(&batch.packets[i], &self.keys[i]);
+            self.budget.spent(began.elapsed().as_nanos() as f64);
+            let Some(reply) = reply else {
                 continue;
             };
             if reply.install {
