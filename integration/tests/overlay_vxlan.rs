@@ -190,11 +190,15 @@ fn hosts_behind_switchd_and_a_kernel_vtep_ping_and_carry_tcp_both_ways() -> Resu
     // under it.
     sw.ok(&["set-qos", "vx0", "type=htb", "max-rate=50000000"]);
     let server = b.iperf3_server()?;
+    // Bytes and the switch's clock (ms since the QoS was set) from the
+    // same snapshots, so swctl's own start-up time does not count.
+    let at = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap_or(0.0);
     let bytes = |s: &serde_json::Value| s["queues"][0]["tx_bytes"].as_f64().unwrap_or(0.0);
-    let (t0, s0) = (std::time::Instant::now(), sw.json(&["qos-stats", "vx0"]));
+    let s0 = sw.json(&["qos-stats", "vx0"]);
     let shaped_gbps = a.iperf3_client(&server, 4)?;
-    let (t1, s1) = (std::time::Instant::now(), sw.json(&["qos-stats", "vx0"]));
-    let rate = (bytes(&s1) - bytes(&s0)) * 8.0 / (t1 - t0).as_secs_f64();
+    let s1 = sw.json(&["qos-stats", "vx0"]);
+    let secs = (at(&s1, "duration_ms") - at(&s0, "duration_ms")) / 1000.0;
+    let rate = (bytes(&s1) - bytes(&s0)) * 8.0 / secs;
     println!(
         "vx0 shaped to 50 Mbit/s: {:.2} Mbit/s of VXLAN frames, a->b goodput {:.2} Mbit/s",
         rate / 1e6,

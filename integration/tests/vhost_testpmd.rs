@@ -284,12 +284,17 @@ fn exchange(sc: &Scenario) -> Result<Exchange, Error> {
     let mut rate = None;
     if !sc.qos.is_empty() {
         let swctl = switchd_integration::swctl::Swctl::for_switch(&switch);
+        // Bytes and the switch's own clock (ms since the QoS was set) in
+        // the same snapshot: swctl's start-up time on a loaded machine
+        // would otherwise count as time the queue was sending.
+        let at = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap_or(0.0);
         let bytes = |s: &serde_json::Value| s["queues"][0]["tx_bytes"].as_f64().unwrap_or(0.0);
         std::thread::sleep(Duration::from_secs(2));
-        let (t0, s0) = (Instant::now(), swctl.json(&["qos-stats", "vu2"]));
+        let s0 = swctl.json(&["qos-stats", "vu2"]);
         std::thread::sleep(Duration::from_secs(3));
-        let (t1, s1) = (Instant::now(), swctl.json(&["qos-stats", "vu2"]));
-        rate = Some((bytes(&s1) - bytes(&s0)) * 8.0 / (t1 - t0).as_secs_f64());
+        let s1 = swctl.json(&["qos-stats", "vu2"]);
+        let secs = (at(&s1, "duration_ms") - at(&s0, "duration_ms")) / 1000.0;
+        rate = Some((bytes(&s1) - bytes(&s0)) * 8.0 / secs);
     }
     std::thread::sleep(Duration::from_secs(match (sc.capture, rate.is_some()) {
         (true, _) => 6,

@@ -185,7 +185,7 @@ fn render(s: &api::QosStatus) -> (String, Value) {
         "egress_colours": colours_json(&s.egress_colours),
         "ingress_colours": colours_json(&s.ingress_colours),
         "unknown_queue": s.unknown_queue, "egress_dropped": s.egress_dropped,
-        "ingress_dropped": s.ingress_dropped,
+        "ingress_dropped": s.ingress_dropped, "duration_ms": s.duration_ms,
     });
     (human, j)
 }
