@@ -32,6 +32,14 @@ pub struct PingStats {
     pub received: u32,
 }
 
+/// What `ping` reported, with round trips in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PingRtt {
+    pub stats: PingStats,
+    pub avg_ms: f64,
+    pub max_ms: f64,
+}
+
 impl PingStats {
     /// Every request got its reply (and at least one was sent).
     pub fn all_received(&self) -> bool {
@@ -133,6 +141,44 @@ impl Host {
         parse_ping(&stdout).ok_or_else(|| Error::Parse {
             what: "ping",
             output: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+        })
+    }
+
+    /// Sends `count` echo requests `interval` seconds apart with TOS byte
+    /// `tos` (`"0xb8"` for DSCP EF, `"0"` for none) and reports what came
+    /// back and the round trips (`f64::MAX` when none did).
+    pub fn ping_rtt(
+        &self,
+        dst: Ipv4Addr,
+        count: u32,
+        interval: &str,
+        tos: &str,
+    ) -> Result<PingRtt> {
+        let (dst, count) = (dst.to_string(), count.to_string());
+        let out = self.exec(&[
+            "ping", "-n", "-q", "-Q", tos, "-c", &count, "-i", interval, "-W", "1", &dst,
+        ])?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stats = parse_ping(&stdout).ok_or_else(|| Error::Parse {
+            what: "ping",
+            output: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+        })?;
+        // "rtt min/avg/max/mdev = 0.051/0.145/1.971/0.336 ms"
+        let rtt: Vec<f64> = stdout
+            .lines()
+            .find(|l| l.starts_with("rtt "))
+            .and_then(|l| l.split(" = ").nth(1))
+            .map(|v| {
+                v.trim_end_matches(" ms")
+                    .split('/')
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(PingRtt {
+            stats,
+            avg_ms: rtt.get(1).copied().unwrap_or(f64::MAX),
+            max_ms: rtt.get(2).copied().unwrap_or(f64::MAX),
         })
     }
 

@@ -62,7 +62,7 @@ use std::path::PathBuf;
 pub use capture::{raw_frames, tshark_fields, Capture};
 pub use config::{BridgeConfig, FailMode, PortConfig, PortType};
 pub use daemon::{Daemon, TERM_GRACE};
-pub use host::{ping_all, Host, PairPing, PingStats};
+pub use host::{ping_all, Host, PairPing, PingRtt, PingStats};
 pub use iperf::{IperfServer, IPERF3_PORT};
 pub use netns::{cleanup_stale, link_exists, xdp_attached};
 pub use run::ip;

@@ -72,42 +72,6 @@ fn tcp_rate(r: &Value) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// (average, maximum) round trip in ms of `count` pings marked `tos`.
-fn ping_rtt(from: &Host, to: Ipv4Addr, tos: &str, count: u32) -> Result<(f64, f64, u32), Error> {
-    let out = from.exec_ok(&[
-        "ping",
-        "-n",
-        "-q",
-        "-Q",
-        tos,
-        "-c",
-        &count.to_string(),
-        "-i",
-        "0.1",
-        "-W",
-        "1",
-        &to.to_string(),
-    ])?;
-    let received = out
-        .split(", ")
-        .find_map(|p| p.strip_suffix(" received")?.parse().ok())
-        .unwrap_or(0);
-    let rtt = out
-        .lines()
-        .find_map(|l| l.split(" = ").nth(1))
-        .map(|v| {
-            v.split('/')
-                .map(|x| x.trim_end_matches(" ms").parse::<f64>().unwrap_or(f64::MAX))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    Ok((
-        rtt.get(1).copied().unwrap_or(f64::MAX),
-        rtt.get(2).copied().unwrap_or(f64::MAX),
-        received,
-    ))
-}
-
 /// `osken-manager`, if installed.
 fn osken_manager() -> Option<PathBuf> {
     ["/usr/bin/osken-manager", "/usr/local/bin/osken-manager"]
@@ -221,7 +185,7 @@ fn queues_share_police_and_report_as_configured() -> Result<(), Error> {
         let fa = s.spawn(|| iperf3(a, c.ip(), 5301, &["-t", "6"]));
         let fb = s.spawn(|| iperf3(b, c.ip(), 5302, &["-t", "6"]));
         std::thread::sleep(Duration::from_secs(2));
-        let ping = ping_rtt(a, c.ip(), "0xb8", 20);
+        let ping = a.ping_rtt(c.ip(), 20, "0.1", "0xb8");
         (fa.join().unwrap(), fb.join().unwrap(), ping)
     });
     let (ra, rb) = (ra?, rb?);
@@ -231,7 +195,8 @@ fn queues_share_police_and_report_as_configured() -> Result<(), Error> {
         .as_f64()
         .unwrap_or(0.0)
         / 1000.0;
-    let (ef_avg, ef_max, ef_received) = ping?;
+    let ping = ping?;
+    let (ef_avg, ef_max, ef_received) = (ping.avg_ms, ping.max_ms, ping.stats.received);
     println!(
         "shares: a {:.1} Mbit/s, b {:.1} Mbit/s ({:.3} / {:.3}); EF ping avg {ef_avg} ms max \
          {ef_max} ms ({ef_received}/20); queue 1's TCP mean rtt {tcp_rtt_ms:.1} ms",

@@ -70,33 +70,6 @@ fn tcp(a: &Host, b: &Host) -> Result<f64, Error> {
         .unwrap_or(0.0))
 }
 
-/// (received, max rtt ms) of 30 pings 0.1 s apart.
-fn ping(a: &Host, b: &Host) -> Result<(u32, f64), Error> {
-    let out = a.exec_ok(&[
-        "ping",
-        "-n",
-        "-q",
-        "-c",
-        "30",
-        "-i",
-        "0.1",
-        "-W",
-        "1",
-        &b.ip().to_string(),
-    ])?;
-    let received = out
-        .split(", ")
-        .find_map(|p| p.strip_suffix(" received")?.parse().ok())
-        .unwrap_or(0);
-    let max = out
-        .lines()
-        .find_map(|l| l.split(" = ").nth(1))
-        .and_then(|v| v.split('/').nth(2))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::MAX);
-    Ok((received, max))
-}
-
 #[cfg_attr(switchd_not_root, ignore = "needs root (namespaces, XDP, tap devices)")]
 #[test]
 fn established_flows_keep_their_throughput_through_an_upcall_flood() -> Result<(), Error> {
@@ -135,7 +108,8 @@ fn established_flows_keep_their_throughput_through_an_upcall_flood() -> Result<(
             control += rate;
         } else {
             flooded += rate;
-            pings.push(ping(a, b)?);
+            let p = a.ping_rtt(b.ip(), 30, "0.1", "0")?;
+            pings.push((p.stats.received, p.max_ms));
         }
         f.wait_timeout(Duration::from_secs(10))?;
         println!(
