@@ -675,23 +675,24 @@ impl WorkerLoop {
         entry: &PortEntry,
         pending: &mut Vec<Packet>,
     ) {
+        // Only a tunnel port's batch carries egress marks (all of it).
         if pending.first().is_none_or(|p| p.egress.is_none()) {
             return self.transmit(port_no, entry, pending);
         }
-        let mut rest = std::mem::take(pending);
-        while let Some(to) = rest.first().and_then(|p| p.egress) {
-            let (mut now, later): (Vec<Packet>, Vec<Packet>) =
-                rest.into_iter().partition(|p| p.egress == Some(to));
-            rest = later;
-            for p in now.iter_mut() {
-                p.egress = None;
-            }
+        while let Some(to) = pending.iter().find_map(|p| p.egress) {
+            let mut now: Vec<Packet> = pending
+                .extract_if(.., |p| p.egress == Some(to))
+                .map(|mut p| {
+                    p.egress = None;
+                    p
+                })
+                .collect();
             match ports.get(to) {
                 Some(e) => self.transmit(to, e, &mut now),
                 None => self.pool.put_all(&mut now),
             }
         }
-        self.pool.put_all(&mut rest);
+        self.transmit(port_no, entry, pending);
     }
 
     /// Hand `pending` to the port through this worker's transmit queue.

@@ -75,6 +75,8 @@ enum Egress {
         /// DSCP -> class index.
         dscp: Option<Box<[u8; 64]>>,
         default: usize,
+        /// The batch being classified (kept for its allocation).
+        scratch: Vec<Packet>,
     },
     Police(Policer),
 }
@@ -172,7 +174,12 @@ impl EgressQos {
                     }
                     t
                 });
-                Egress::Htb { htb, dscp, default }
+                Egress::Htb {
+                    htb,
+                    dscp,
+                    default,
+                    scratch: Vec::new(),
+                }
             }
             QosSpec::EgressPolicer { cir, cbs } => Egress::Police(Policer::new(
                 Marker::SrTcm {
@@ -228,10 +235,17 @@ impl EgressQos {
             Egress::Police(p) => {
                 dropped = filter(pending, pool, |pk| p.admit(pk.len(), now));
             }
-            Egress::Htb { htb, dscp, default } => {
+            Egress::Htb {
+                htb,
+                dscp,
+                default,
+                scratch,
+            } => {
                 htb.advance(now);
-                let mut keep = Vec::with_capacity(pending.len());
-                for p in pending.drain(..) {
+                // Classify out of `scratch`, sending back into `pending`:
+                // two buffers that keep their allocations, batch after batch.
+                std::mem::swap(pending, scratch);
+                for p in scratch.drain(..) {
                     let class = match p.queue {
                         Some(q) => htb.class_of(q).unwrap_or_else(|| {
                             self.unknown_queue.fetch_add(1, Ordering::Relaxed);
@@ -244,15 +258,14 @@ impl EgressQos {
                             .map_or(*default, usize::from),
                     };
                     if htb.try_send_now(class, p.len()) {
-                        keep.push(p);
+                        pending.push(p);
                     } else if let Some(p) = htb.enqueue(class, p) {
                         dropped += 1;
                         pool.put(p);
                     }
                 }
                 // What queued behind a sent packet may go in this batch too.
-                htb.dequeue(crate::packet::BATCH_SIZE, &mut keep);
-                *pending = keep;
+                htb.dequeue(crate::packet::BATCH_SIZE, pending);
                 self.waiting.store(htb.backlog(), Ordering::Relaxed);
             }
         }
@@ -304,54 +317,36 @@ impl EgressQos {
         }
     }
 
-    /// The configured queue behind a class (the implicit queue 0 reads
-    /// as min 0, max the port's).
+    /// The configured queue behind an HTB class; the implicit queue 0
+    /// reads as no guarantee and the port's ceiling.
     fn queue_spec(&self, c: ClassSpec) -> QueueSpec {
-        if let QosSpec::Htb {
-            queues, max_rate, ..
-        } = &self.spec
-        {
-            if let Some(q) = queues.iter().find(|q| q.id == c.queue_id) {
-                return *q;
-            }
-            return QueueSpec {
-                id: c.queue_id,
-                min_rate: 0,
-                max_rate: *max_rate,
-                burst: 0,
-                priority: c.priority,
-                depth: c.depth,
-            };
-        }
-        QueueSpec {
+        let configured = match &self.spec {
+            QosSpec::Htb { queues, .. } => queues.iter().find(|q| q.id == c.queue_id).copied(),
+            _ => None,
+        };
+        configured.unwrap_or(QueueSpec {
             id: c.queue_id,
             min_rate: 0,
-            max_rate: 0,
+            max_rate: (c.max * 8.0) as u64,
             burst: 0,
-            priority: 0,
+            priority: c.priority,
             depth: c.depth,
-        }
+        })
     }
 }
 
-/// Keep the packets `keep` passes, in order; the others go back to
-/// `pool`. Returns how many went.
+/// Keep the packets `keep` passes, in order, in place; the others go back
+/// to `pool`. Returns how many went.
 fn filter(
     packets: &mut Vec<Packet>,
     pool: &mut PacketPool,
     mut keep: impl FnMut(&Packet) -> bool,
 ) -> u64 {
     let mut gone = 0;
-    let mut kept = Vec::with_capacity(packets.len());
-    for p in packets.drain(..) {
-        if keep(&p) {
-            kept.push(p);
-        } else {
-            gone += 1;
-            pool.put(p);
-        }
+    for p in packets.extract_if(.., |p| !keep(p)) {
+        gone += 1;
+        pool.put(p);
     }
-    *packets = kept;
     gone
 }
 
