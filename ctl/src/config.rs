@@ -423,10 +423,7 @@ impl Config {
                 }
                 crate::port_type::by_kind(p.kind).check(p).map_err(&bad)?;
                 let qos = |e: String| bad(format!("port {}: {e}", p.name));
-                let tunnel = matches!(
-                    p.kind,
-                    PortKind::Vxlan | PortKind::Geneve | PortKind::Gre | PortKind::Erspan
-                );
+                let tunnel = crate::port_type::by_kind(p.kind).tunnel.is_some();
                 if tunnel && p.ingress_policing.is_some() {
                     return Err(qos(
                         "a tunnel port's packets arrive through its underlay port: \

@@ -14,7 +14,6 @@
 //! is where to capture them (outer headers included).
 
 use super::trace::dp_match;
-use crate::config::PortKind;
 use crate::switch::{Inner, Switch, SwitchError, SwitchResult};
 use datapath::capture::{Capture, CaptureSpec, Direction, Next};
 use ofproto::bridge::dp_to_of;
@@ -50,10 +49,7 @@ fn start(inner: &Inner, r: &v1::CaptureRequest) -> SwitchResult<(v1::CaptureStar
         })
         .ok_or_else(|| SwitchError::NotFound(format!("no port named {:?}", r.port)))?;
     if let Some(p) = cfg.port.iter().find(|p| p.name == r.port) {
-        if matches!(
-            p.kind,
-            PortKind::Vxlan | PortKind::Geneve | PortKind::Gre | PortKind::Erspan
-        ) {
+        if crate::port_type::by_kind(p.kind).tunnel.is_some() {
             return Err(SwitchError::Invalid(format!(
                 "{} is a tunnel port: its packets cross the underlay port; capture there",
                 r.port

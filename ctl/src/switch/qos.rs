@@ -42,22 +42,23 @@ impl Inner {
 
     /// Set (`Some`) or clear (`None`) `port`'s egress QoS.
     pub fn set_qos(&mut self, port: &str, qos: Option<QosSection>) -> SwitchResult<()> {
-        let (_, old) = self.port_home(port)?;
-        self.change_port_qos(port, PortConfig { qos, ..old })
+        self.change_port_qos(port, |p| p.qos = qos)
     }
 
     /// Set (`Some`) or clear (`None`) `port`'s ingress policing.
     pub fn set_policing(&mut self, port: &str, p: Option<PolicingSection>) -> SwitchResult<()> {
-        let (_, old) = self.port_home(port)?;
-        let new = PortConfig {
-            ingress_policing: p,
-            ..old
-        };
-        self.change_port_qos(port, new)
+        self.change_port_qos(port, |c| c.ingress_policing = p)
     }
 
-    fn change_port_qos(&mut self, port: &str, new: PortConfig) -> SwitchResult<()> {
+    /// Change `port`'s entry with `change`, then apply and persist it.
+    fn change_port_qos(
+        &mut self,
+        port: &str,
+        change: impl FnOnce(&mut PortConfig),
+    ) -> SwitchResult<()> {
         let (bridge, old) = self.port_home(port)?;
+        let mut new = old.clone();
+        change(&mut new);
         let config = self.edit(&bridge, |b| {
             if let Some(p) = b.port.iter_mut().find(|p| p.name == port) {
                 p.qos = new.qos.clone();
