@@ -51,10 +51,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 source "$SCRIPT_DIR/lib.sh"
-[[ $(id -u) -eq 0 ]] || die "must run as root"
-for tool in ip ethtool iperf3 python3; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+e2e_require ip ethtool iperf3 python3
 
 NS1=pc-h1 NS2=pc-h2 P1=pch1 P2=pch2 P3=pch3
 TMP=$(mktemp -d /tmp/feature-cost.XXXXXX)

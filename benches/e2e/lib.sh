@@ -12,6 +12,15 @@ SWITCHD_PID="" SOCK=""
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# e2e_require TOOL...: root, and every TOOL on the PATH.
+e2e_require() {
+    local tool
+    [[ $(id -u) -eq 0 ]] || die "must run as root"
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "$tool not found"
+    done
+}
+
 # Stop a process: TERM, up to 10 s, then KILL.
 stop_pid() {
     local pid=$1 i

@@ -35,10 +35,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 source "$SCRIPT_DIR/lib.sh"
-[[ $(id -u) -eq 0 ]] || die "must run as root"
-for tool in ip ethtool iperf3 python3; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+e2e_require ip ethtool iperf3 python3
 TMP=$(mktemp -d /tmp/qos-rates.XXXXXX)
 trap e2e_cleanup EXIT INT TERM
 

@@ -31,7 +31,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 source "$SCRIPT_DIR/lib.sh"
-[[ $(id -u) -eq 0 ]] || die "must run as root"
+e2e_require ip ethtool iperf3 python3
 TMP=$(mktemp -d /tmp/upcall-flood.XXXXXX)
 trap e2e_cleanup EXIT INT TERM
 e2e_binaries $BUILD "$REPO"
